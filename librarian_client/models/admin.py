@@ -1,0 +1,39 @@
+"""Ping, tokens, stores and users."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import Field
+
+from .common import PermissionLevel, WireModel
+
+
+class PingResponse(WireModel):
+    name: str
+    version: str
+    checksum_algorithm: str
+    user: str | None = None
+    permission: PermissionLevel | None = None
+
+
+class TokenCreateRequest(WireModel):
+    expires_in_seconds: int | None = Field(default=None, gt=0)
+    description: str = Field(default="", max_length=200)
+
+
+class TokenCreateResponse(WireModel):
+    token: str
+    user: str
+    expires_at: datetime | None
+
+
+class StoreInfo(WireModel):
+    name: str
+    kind: str
+    root: str
+    capacity_bytes: int | None
+    used_bytes: int
+    free_bytes: int
+    enabled: bool
+    accepts_ingest: bool

@@ -1,0 +1,97 @@
+"""Upload pipeline: stage -> bytes (HTTP PUT or local copy) -> commit."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import Field
+
+from .common import TransferStatus, WireModel
+
+
+class StageItem(WireModel):
+    name: str = Field(description="Destination name, a '/'-separated relative path.")
+    size: int = Field(ge=0)
+    checksum: str | None = Field(
+        default=None,
+        description="'<algorithm>:<hex>'. Optional at stage; then the commit must carry it.",
+    )
+
+
+class UploadStageRequest(WireModel):
+    files: list[StageItem] = Field(min_length=1, max_length=10_000)
+
+
+class StageOutcome(StrEnum):
+    STAGED = "staged"
+    """A transfer was created; send the bytes, then commit."""
+    ALREADY_PRESENT = "already_present"
+    """The name exists with the same checksum: nothing to do (idempotent success)."""
+    EXISTS = "exists"
+    """The name exists and no checksum was given: compare ``existing_checksum`` yourself."""
+
+
+class StagedTransfer(WireModel):
+    name: str
+    outcome: StageOutcome
+    transfer_id: int | None = None
+    put_path: str | None = Field(default=None, description="Server-relative URL for HTTP PUT.")
+    local_path: str | None = Field(
+        default=None, description="Where a client on the same filesystem may write the bytes."
+    )
+    store_marker: str | None = Field(
+        default=None,
+        description="Path of a marker file whose content equals store_uuid when the "
+        "client shares the store's filesystem.",
+    )
+    store_uuid: str | None = None
+    checksum_algorithm: str = "md5"
+    existing_checksum: str | None = None
+    existing_size: int | None = None
+
+
+class UploadStageResponse(WireModel):
+    transfers: list[StagedTransfer]
+
+
+class UploadPutResponse(WireModel):
+    transfer_id: int
+    size: int
+    checksum: str
+
+
+class CommitItem(WireModel):
+    transfer_id: int
+    checksum: str | None = Field(
+        default=None, description="Required when the stage did not carry a checksum."
+    )
+
+
+class UploadCommitRequest(WireModel):
+    files: list[CommitItem] = Field(min_length=1, max_length=10_000)
+
+
+class CommittedFile(WireModel):
+    name: str
+    transfer_id: int
+    size: int
+    checksum: str
+
+
+class UploadCommitResponse(WireModel):
+    files: list[CommittedFile]
+
+
+class TransferInfo(WireModel):
+    id: int
+    name: str
+    status: TransferStatus
+    expected_size: int
+    expected_checksum: str | None
+    received_size: int | None
+    transfer_manager: str
+    uploader: str | None
+    created_time: datetime
+    updated_time: datetime
+    error: str | None

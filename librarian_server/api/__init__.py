@@ -1,0 +1,11 @@
+"""The /api/v2 router."""
+
+from fastapi import APIRouter
+
+from . import admin, files, ping, upload
+
+api_router = APIRouter(prefix="/api/v2")
+for _module in (ping, upload, files, admin):
+    api_router.include_router(_module.router)
+
+__all__ = ["api_router"]

@@ -1,0 +1,94 @@
+"""Typed dependencies: settings, sessions, the current user and permission checks."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable, Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session, sessionmaker
+
+from librarian_client.models import PermissionLevel
+
+from ..errors import AuthenticationRequired
+from ..services.auth import AuthenticatedUser, Authenticator, check_permission
+from ..settings import ServerSettings
+
+
+def get_settings(request: Request) -> ServerSettings:
+    settings: ServerSettings = request.app.state.settings
+    return settings
+
+
+def get_session_factory(request: Request) -> sessionmaker[Session]:
+    factory: sessionmaker[Session] = request.app.state.session_factory
+    return factory
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """Request-scoped session: commit on success, roll back on any error."""
+    with get_session_factory(request).begin() as session:
+        yield session
+
+
+SettingsDep = Annotated[ServerSettings, Depends(get_settings)]
+SessionFactoryDep = Annotated[sessionmaker[Session], Depends(get_session_factory)]
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def _credentials(request: Request) -> tuple[str, str] | None:
+    header = request.headers.get("authorization")
+    if not header:
+        return None
+    scheme, _, value = header.partition(" ")
+    scheme = scheme.lower()
+    if scheme == "bearer" and value.strip():
+        return "bearer", value.strip()
+    if scheme == "basic":
+        try:
+            decoded = base64.b64decode(value.strip(), validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            raise AuthenticationRequired("Malformed Basic credentials.") from None
+        if ":" in decoded:
+            return "basic", decoded
+    raise AuthenticationRequired("Unsupported Authorization header.")
+
+
+def optional_user(request: Request) -> AuthenticatedUser | None:
+    """The authenticated user, or None when no credentials were sent (bad ones: 401)."""
+    creds = _credentials(request)
+    if creds is None:
+        return None
+    authenticator: Authenticator = request.app.state.authenticator
+    with get_session_factory(request)() as session:
+        if creds[0] == "bearer":
+            return authenticator.bearer(session, creds[1])
+        username, _, password = creds[1].partition(":")
+        return authenticator.basic(session, username, password)
+
+
+OptionalUser = Annotated[AuthenticatedUser | None, Depends(optional_user)]
+
+
+def require(level: PermissionLevel) -> Callable[..., AuthenticatedUser]:
+    """Dependency factory: the current user, who must hold at least ``level``."""
+
+    def dependency(user: OptionalUser) -> AuthenticatedUser:
+        return check_permission(user, level)
+
+    return dependency
+
+
+def reader(user: OptionalUser, settings: SettingsDep) -> AuthenticatedUser | None:
+    """Readers: anyone with an account, or anonymous when the site allows it."""
+    if user is None and settings.allow_anonymous_read:
+        return None
+    return check_permission(user, PermissionLevel.READONLY)
+
+
+Authenticated = Annotated[AuthenticatedUser, Depends(require(PermissionLevel.READONLY))]
+Reader = Annotated[AuthenticatedUser | None, Depends(reader)]
+Writer = Annotated[AuthenticatedUser, Depends(require(PermissionLevel.READAPPEND))]
+Admin = Annotated[AuthenticatedUser, Depends(require(PermissionLevel.ADMIN))]

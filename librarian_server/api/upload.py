@@ -1,0 +1,46 @@
+"""Upload pipeline endpoints: stage, PUT bytes, commit."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+
+from librarian_client.models import (
+    UploadCommitRequest,
+    UploadCommitResponse,
+    UploadPutResponse,
+    UploadStageRequest,
+    UploadStageResponse,
+)
+
+from ..services import receive, upload
+from .deps import SessionDep, SessionFactoryDep, SettingsDep, Writer
+
+router = APIRouter(prefix="/upload", tags=["upload"])
+
+
+@router.post("/stage", response_model=UploadStageResponse)
+def stage(
+    body: UploadStageRequest, session: SessionDep, settings: SettingsDep, user: Writer
+) -> UploadStageResponse:
+    return UploadStageResponse(
+        transfers=upload.stage(session, body.files, user=user, settings=settings)
+    )
+
+
+@router.put("/{transfer_id}", response_model=UploadPutResponse)
+async def put_bytes(
+    transfer_id: int, request: Request, response: Response, factory: SessionFactoryDep, user: Writer
+) -> UploadPutResponse:
+    result = await receive.receive(factory, transfer_id, request.stream(), user=user)
+    if (digest := receive.digest_header(result.checksum)) is not None:
+        response.headers["Digest"] = digest
+    return result
+
+
+@router.post("/commit", response_model=UploadCommitResponse)
+def commit(
+    body: UploadCommitRequest, factory: SessionFactoryDep, settings: SettingsDep, user: Writer
+) -> UploadCommitResponse:
+    return UploadCommitResponse(
+        files=upload.commit(factory, body.files, user=user, settings=settings)
+    )

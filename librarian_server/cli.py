@@ -1,0 +1,220 @@
+"""``librarian-server``: run the service and administer its catalogue."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from pydantic import ValidationError
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from librarian_client.models import PermissionLevel
+
+from .db import make_engine, make_session_factory
+from .errors import LibrarianError
+from .settings import ServerSettings, load_settings
+
+SIZE_UNITS = {"": 1, "B": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4, "P": 1024**5}
+
+
+class CLIError(Exception):
+    """An expected failure: printed as one line, exit status 1."""
+
+
+def parse_size(text: str) -> int:
+    """'500', '10G', '1.5T', '8TiB' -> bytes (binary units)."""
+    value = text.strip().upper().removesuffix("IB").removesuffix("B")
+    unit = value[-1] if value and value[-1] in SIZE_UNITS else ""
+    number = value[: -len(unit)] if unit else value
+    try:
+        return int(float(number) * SIZE_UNITS[unit])
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r} (try 500G or 8T)") from None
+
+
+def _settings(args: argparse.Namespace) -> ServerSettings:
+    return load_settings(
+        args.config,
+        data_dir=args.data_dir,
+        host=getattr(args, "host", None),
+        port=getattr(args, "port", None),
+    )
+
+
+def _open_catalogue(settings: ServerSettings) -> tuple[Engine, sessionmaker[Session]]:
+    """The embedded default migrates itself; a production database must be at head."""
+    from . import migrate
+    from .services.maintenance import ensure_default_store
+
+    if settings.is_embedded:
+        migrate.upgrade(settings)
+    else:
+        migrate.check_at_head(settings)
+    engine = make_engine(settings)
+    factory = make_session_factory(engine)
+    if settings.is_embedded:
+        with factory.begin() as session:
+            ensure_default_store(session, settings)
+    return engine, factory
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from .app import create_app
+    from .bootstrap import first_start
+    from .logs import configure_logging
+
+    settings = _settings(args)
+    configure_logging(settings)
+    engine, factory = _open_catalogue(settings)
+    try:
+        for line in first_start(factory, settings):
+            print(line, flush=True)
+    finally:
+        engine.dispose()
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=args.access_log,
+        timeout_keep_alive=30,
+    )
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from . import migrate
+
+    settings = _settings(args)
+    if args.downgrade:
+        migrate.downgrade(settings, args.downgrade)
+    else:
+        migrate.upgrade(settings, args.revision)
+    print(f"database at revision {migrate.current_revision(settings)}")
+    return 0
+
+
+def cmd_create_user(args: argparse.Namespace) -> int:
+    from .services.auth import create_user
+
+    password = _read_secret(args.password_file)
+    engine, factory = _open_catalogue(_settings(args))
+    with factory.begin() as session:
+        user = create_user(session, args.name, password, PermissionLevel(args.level))
+        print(f"created user {user.name!r} with permission {user.permission.value}")
+    engine.dispose()
+    return 0
+
+
+def cmd_add_store(args: argparse.Namespace) -> int:
+    from .services.stores import add_store
+
+    engine, factory = _open_catalogue(_settings(args))
+    with factory.begin() as session:
+        store = add_store(
+            session,
+            args.name,
+            Path(args.path),
+            capacity_bytes=args.capacity,
+            accepts_ingest=not args.no_ingest,
+        )
+        print(f"added store {store.name!r} at {store.root}")
+    engine.dispose()
+    return 0
+
+
+def cmd_stores(args: argparse.Namespace) -> int:
+    from .services.stores import get_stores, store_info
+
+    settings = _settings(args)
+    engine, factory = _open_catalogue(settings)
+    with factory() as session:
+        infos = [
+            store_info(session, s, min_free_bytes=settings.min_free_bytes)
+            for s in get_stores(session)
+        ]
+    engine.dispose()
+    if args.json:
+        print(json.dumps([i.model_dump() for i in infos], indent=2))
+        return 0
+    print(f"{'name':<16} {'kind':<6} {'used':>12} {'room':>12} {'capacity':>12} ingest  root")
+    for i in infos:
+        cap = "-" if i.capacity_bytes is None else str(i.capacity_bytes)
+        ingest = "yes" if i.accepts_ingest and i.enabled else "no"
+        print(
+            f"{i.name:<16} {i.kind:<6} {i.used_bytes:>12} {i.free_bytes:>12} {cap:>12} "
+            f"{ingest:<7} {i.root}"
+        )
+    return 0
+
+
+def _read_secret(path: str) -> str:
+    try:
+        text = sys.stdin.read() if path == "-" else Path(path).read_text()
+    except OSError as exc:
+        raise CLIError(f"cannot read {path}: {exc.strerror}") from None
+    secret = text.rstrip("\r\n")
+    if not secret:
+        raise CLIError(f"{path} is empty")
+    return secret
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--data-dir", type=Path, help="data directory (LIBRARIAN_SERVER_DATA_DIR)")
+    common.add_argument("--config", type=Path, help="TOML or JSON settings file")
+
+    parser = argparse.ArgumentParser(prog="librarian-server", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", parents=[common], help="serve the API")
+    run.add_argument("--host")
+    run.add_argument("--port", type=int)
+    run.add_argument("--access-log", action="store_true", help="log every request")
+    run.set_defaults(func=cmd_run)
+
+    mig = sub.add_parser("migrate", parents=[common], help="bring the database schema up to date")
+    mig.add_argument("--revision", default="head")
+    mig.add_argument("--downgrade", metavar="REVISION", help="downgrade to REVISION instead")
+    mig.set_defaults(func=cmd_migrate)
+
+    user = sub.add_parser("create-user", parents=[common], help="add a user")
+    user.add_argument("name")
+    user.add_argument("--level", choices=[p.value for p in PermissionLevel], required=True)
+    user.add_argument("--password-file", required=True, help="file holding the password; - = stdin")
+    user.set_defaults(func=cmd_create_user)
+
+    store = sub.add_parser("add-store", parents=[common], help="register a POSIX store")
+    store.add_argument("name")
+    store.add_argument("path")
+    store.add_argument("--capacity", type=parse_size, help="e.g. 500G; default: the disk")
+    store.add_argument("--no-ingest", action="store_true", help="do not take new uploads")
+    store.set_defaults(func=cmd_add_store)
+
+    stores = sub.add_parser("stores", parents=[common], help="list stores")
+    stores.add_argument("--json", action="store_true")
+    stores.set_defaults(func=cmd_stores)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return func(args)
+    except (CLIError, LibrarianError, ValidationError, OSError) as exc:
+        message = exc.reason if isinstance(exc, LibrarianError) else str(exc).splitlines()[0]
+        print(f"librarian-server: error: {message}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def entrypoint() -> None:
+    sys.exit(main())

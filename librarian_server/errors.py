@@ -1,0 +1,87 @@
+"""The domain exception tree.
+
+Services raise these; one API handler turns them into an HTTP status and an
+``ErrorResponse`` body. Nothing here imports FastAPI, so the CLI and the
+background tasks share the same errors.
+"""
+
+from __future__ import annotations
+
+
+class LibrarianError(Exception):
+    status_code: int = 500
+    reason: str = "Internal error."
+    suggested_remedy: str = "Check the server log; report the problem if it persists."
+
+    def __init__(self, reason: str | None = None, suggested_remedy: str | None = None) -> None:
+        if reason is not None:
+            self.reason = reason
+        if suggested_remedy is not None:
+            self.suggested_remedy = suggested_remedy
+        super().__init__(self.reason)
+
+
+class InvalidRequest(LibrarianError):
+    status_code = 400
+    reason = "The request is not valid."
+    suggested_remedy = "Correct the request and try again."
+
+
+class InvalidName(InvalidRequest):
+    suggested_remedy = (
+        "Use a relative '/'-separated name without '.', '..', empty segments, "
+        "backslashes or control characters."
+    )
+
+
+class AuthenticationRequired(LibrarianError):
+    status_code = 401
+    reason = "Authentication is required."
+    suggested_remedy = "Supply a username and password (HTTP Basic) or a bearer token."
+
+
+class PermissionDenied(LibrarianError):
+    status_code = 403
+    reason = "You do not have permission to do this."
+    suggested_remedy = "Ask an administrator for an account with a higher permission level."
+
+
+class NotFound(LibrarianError):
+    status_code = 404
+    reason = "Not found."
+    suggested_remedy = "Check the name; `librarian search` lists what exists."
+
+
+class FileAlreadyExists(LibrarianError):
+    status_code = 409
+    reason = "A file with this name already exists with different contents."
+    suggested_remedy = "Files are immutable: upload under a new name."
+
+
+class Conflict(LibrarianError):
+    status_code = 409
+    reason = "The request conflicts with the current state."
+
+
+class RangeNotSatisfiable(LibrarianError):
+    status_code = 416
+    reason = "The requested byte range is not satisfiable."
+    suggested_remedy = "Request a range within the file's size."
+
+
+class VerificationFailed(LibrarianError):
+    status_code = 422
+    reason = "The received bytes do not match the declared size or checksum."
+    suggested_remedy = "Check the local file and upload it again; the staged bytes were discarded."
+
+
+class InsufficientStorage(LibrarianError):
+    status_code = 507
+    reason = "No store has room for this upload."
+    suggested_remedy = "Free space, add a store (`librarian-server add-store`), or upload less."
+
+
+class ConfigurationError(LibrarianError):
+    status_code = 500
+    reason = "The server is misconfigured."
+    suggested_remedy = "Check the server settings."

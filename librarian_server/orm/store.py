@@ -1,0 +1,34 @@
+"""Store: a place bytes live, with its own staging area on the same filesystem."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import BigInteger, Enum, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .base import Base, UTCDateTime, utcnow
+
+
+class StoreKind(StrEnum):
+    POSIX = "posix"
+
+
+class Store(Base):
+    __tablename__ = "stores"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    kind: Mapped[StoreKind] = mapped_column(
+        Enum(
+            StoreKind, native_enum=False, length=32, values_callable=lambda e: [m.value for m in e]
+        )
+    )
+    root: Mapped[str] = mapped_column(String(2048))
+    uuid: Mapped[str] = mapped_column(String(36), unique=True)
+    capacity_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    used_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    enabled: Mapped[bool] = mapped_column(default=True)
+    accepts_ingest: Mapped[bool] = mapped_column(default=True)
+    created_time: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

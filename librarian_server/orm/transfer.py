@@ -1,0 +1,44 @@
+"""IncomingTransfer: the life of one file's arrival (upload now, clone later)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Enum, ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from librarian_client.models import TransferStatus
+
+from .base import Base, UTCDateTime, utcnow
+
+ACTIVE_STATUSES = (TransferStatus.INITIATED, TransferStatus.STAGED, TransferStatus.ONGOING)
+
+
+class IncomingTransfer(Base):
+    __tablename__ = "incoming_transfers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(1024), index=True)
+    status: Mapped[TransferStatus] = mapped_column(
+        Enum(
+            TransferStatus,
+            native_enum=False,
+            length=32,
+            values_callable=lambda e: [m.value for m in e],
+        ),
+        index=True,
+    )
+    expected_size: Mapped[int] = mapped_column(BigInteger)
+    expected_checksum: Mapped[str | None] = mapped_column(String(256))
+    checksum_algorithm: Mapped[str] = mapped_column(String(32))
+    received_size: Mapped[int | None] = mapped_column(BigInteger)
+    received_checksum: Mapped[str | None] = mapped_column(String(256))
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"), index=True)
+    staging_dir: Mapped[str] = mapped_column(String(2048))
+    store_path: Mapped[str] = mapped_column(String(2048))
+    transfer_manager: Mapped[str] = mapped_column(String(32), default="http")
+    uploader: Mapped[str | None] = mapped_column(String(256))
+    source: Mapped[str] = mapped_column(String(256))
+    created_time: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_time: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    error: Mapped[str | None] = mapped_column(Text)

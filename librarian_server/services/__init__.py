@@ -1,0 +1,1 @@
+"""Domain logic shared by the routers, the CLI and background tasks."""

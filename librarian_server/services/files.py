@@ -1,0 +1,182 @@
+"""Reading the catalogue: one file with its instances, its bytes, and search."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session, selectinload
+
+from librarian_client.models import FileInfo, FileSummary, InstanceInfo, SearchResponse
+
+from ..errors import InvalidRequest, NotFound, RangeNotSatisfiable
+from ..orm import File, Instance
+from ..stores import backend_for
+
+MAX_PAGE = 10_000
+
+
+def _get(session: Session, name: str) -> File:
+    file = session.scalar(
+        select(File)
+        .where(File.name == name)
+        .options(selectinload(File.instances).selectinload(Instance.store))
+    )
+    if file is None:
+        raise NotFound(f"No file named {name!r}.")
+    return file
+
+
+def file_info(session: Session, name: str) -> FileInfo:
+    file = _get(session, name)
+    return FileInfo(
+        name=file.name,
+        size=file.size,
+        checksum=file.checksum,
+        uploader=file.uploader,
+        source=file.source,
+        created_time=file.created_time,
+        instances=[
+            InstanceInfo(
+                store=i.store.name, path=i.path, available=i.available, created_time=i.created_time
+            )
+            for i in file.instances
+        ],
+    )
+
+
+@dataclass(frozen=True)
+class Download:
+    path: Path
+    size: int
+    checksum: str
+    start: int
+    end: int  # inclusive
+
+    @property
+    def length(self) -> int:
+        return self.end - self.start + 1
+
+
+def _parse_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """One ``bytes=`` range (the only kind clients use for resumption); None means whole."""
+    if not header:
+        return None
+    unit, _, spec = header.partition("=")
+    if unit.strip() != "bytes" or "," in spec:
+        raise RangeNotSatisfiable(f"Unsupported Range {header!r}.", "Send one 'bytes=a-b' range.")
+    first, _, last = spec.strip().partition("-")
+    try:
+        if first == "":
+            length = int(last)
+            if length <= 0:
+                raise RangeNotSatisfiable()
+            start, end = max(size - length, 0), size - 1
+        else:
+            start = int(first)
+            end = int(last) if last else size - 1
+    except ValueError:
+        raise RangeNotSatisfiable(f"Malformed Range {header!r}.") from None
+    end = min(end, size - 1)
+    if start >= size or start > end or start < 0:
+        raise RangeNotSatisfiable(f"Range {header!r} is outside the file's {size} bytes.")
+    return start, end
+
+
+def prepare_download(session: Session, name: str, range_header: str | None) -> Download:
+    file = _get(session, name)
+    for instance in file.instances:
+        if not instance.available:
+            continue
+        backend = backend_for(instance.store)
+        if backend.exists(instance.path):
+            start, end = _parse_range(range_header, file.size) or (0, file.size - 1)
+            return Download(backend.local_path(instance.path), file.size, file.checksum, start, end)
+    raise NotFound(
+        f"{name!r} is catalogued but no copy is available on this site's stores.",
+        "Ask an administrator; `librarian info` shows where copies are.",
+    )
+
+
+def _glob_to_like(pattern: str) -> tuple[str, str]:
+    """Translate a '*'/'?' glob to LIKE (escape '\\'); also return its literal prefix."""
+    like, prefix, literal = [], [], True
+    for ch in pattern:
+        if ch == "*":
+            like.append("%")
+            literal = False
+        elif ch == "?":
+            like.append("_")
+            literal = False
+        else:
+            like.append("\\" + ch if ch in "%_\\" else ch)
+            if literal:
+                prefix.append(ch)
+    return "".join(like), "".join(prefix)
+
+
+def _prefix_range(query: Select[tuple[File]], prefix: str) -> Select[tuple[File]]:
+    """``name LIKE 'p%'`` as an index range, exact for byte-ordered names."""
+    if not prefix:
+        return query
+    upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+    return query.where(File.name >= prefix, File.name < upper)
+
+
+def encode_cursor(name: str) -> str:
+    return base64.urlsafe_b64encode(name.encode()).decode()
+
+
+def decode_cursor(cursor: str) -> str:
+    try:
+        return base64.urlsafe_b64decode(cursor.encode()).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        raise InvalidRequest(
+            "The cursor is not valid.", "Pass next_cursor back unchanged."
+        ) from None
+
+
+def search(
+    session: Session,
+    *,
+    name: str | None = None,
+    prefix: str | None = None,
+    created_after: datetime | None = None,
+    created_before: datetime | None = None,
+    min_size: int | None = None,
+    max_size: int | None = None,
+    uploader: str | None = None,
+    limit: int = 1000,
+    cursor: str | None = None,
+) -> SearchResponse:
+    if not 1 <= limit <= MAX_PAGE:
+        raise InvalidRequest(f"limit must be between 1 and {MAX_PAGE}.")
+    query = select(File)
+    if prefix:
+        query = _prefix_range(query, prefix)
+    if name:
+        like, literal = _glob_to_like(name)
+        query = _prefix_range(query, literal).where(File.name.like(like, escape="\\"))
+    if created_after is not None:
+        query = query.where(File.created_time >= created_after)
+    if created_before is not None:
+        query = query.where(File.created_time < created_before)
+    if min_size is not None:
+        query = query.where(File.size >= min_size)
+    if max_size is not None:
+        query = query.where(File.size <= max_size)
+    if uploader:
+        query = query.where(File.uploader == uploader)
+    if cursor:
+        query = query.where(File.name > decode_cursor(cursor))
+    rows = list(session.scalars(query.order_by(File.name).limit(limit + 1)))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return SearchResponse(
+        files=[FileSummary.model_validate(r) for r in rows],
+        next_cursor=encode_cursor(rows[-1].name) if more else None,
+    )

@@ -1,0 +1,336 @@
+"""Stage and commit: the two catalogue steps of the upload pipeline.
+
+Commit orders its steps so that a crash anywhere leaves either nothing or a
+whole, verified file: verify, insert File + Instance + status and flush (so
+name clashes surface first), move the bytes into the store, then commit the
+transaction; if that commit fails the bytes are moved back. These functions
+therefore own their transactions and take a session *factory*.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from librarian_client.checksum import (
+    ChecksumError,
+    checksum_file,
+    normalise_checksum,
+    parse_checksum,
+)
+from librarian_client.models import (
+    CommitItem,
+    CommittedFile,
+    StagedTransfer,
+    StageItem,
+    StageOutcome,
+    TransferStatus,
+)
+
+from ..errors import FileAlreadyExists, InvalidRequest, VerificationFailed
+from ..orm import File, IncomingTransfer, Instance, Store
+from ..settings import ServerSettings
+from ..stores import backend_for
+from .auth import AuthenticatedUser
+from .names import validate_name
+from .stores import choose_store
+from .transfers import fail_transfer, get_owned_transfer
+
+log = logging.getLogger(__name__)
+_CHUNK = 500  # names per IN (...) query
+
+
+def put_path(transfer_id: int) -> str:
+    return f"/api/v2/upload/{transfer_id}"
+
+
+def _checksum_or_400(value: str, name: str) -> str:
+    try:
+        return normalise_checksum(value)
+    except ChecksumError as exc:
+        raise InvalidRequest(f"{name}: {exc}", "Send '<algorithm>:<hex>', e.g. 'md5:…'.") from None
+
+
+def existing_files(session: Session, names: Iterable[str]) -> dict[str, File]:
+    found: dict[str, File] = {}
+    batch = list(names)
+    for start in range(0, len(batch), _CHUNK):
+        chunk = batch[start : start + _CHUNK]
+        found.update({f.name: f for f in session.scalars(select(File).where(File.name.in_(chunk)))})
+    return found
+
+
+def stage(
+    session: Session,
+    items: list[StageItem],
+    *,
+    user: AuthenticatedUser,
+    settings: ServerSettings,
+) -> list[StagedTransfer]:
+    """Validate the whole batch, then create one IncomingTransfer per new file."""
+    if len(items) > settings.max_batch_size:
+        raise InvalidRequest(
+            f"{len(items)} files in one stage call; the limit is {settings.max_batch_size}.",
+            "Split the batch.",
+        )
+    seen: set[str] = set()
+    declared: dict[str, str | None] = {}
+    for item in items:
+        validate_name(item.name, max_length=settings.max_name_length)
+        if item.name in seen:
+            raise InvalidRequest(f"{item.name!r} appears twice in one stage request.")
+        seen.add(item.name)
+        declared[item.name] = (
+            None if item.checksum is None else _checksum_or_400(item.checksum, item.name)
+        )
+
+    existing = existing_files(session, seen)
+    results: dict[str, StagedTransfer] = {}
+    for item in items:
+        have = existing.get(item.name)
+        if have is None:
+            continue
+        want = declared[item.name]
+        if want is not None and (want != have.checksum or item.size != have.size):
+            raise FileAlreadyExists(
+                f"{item.name!r} already exists with checksum {have.checksum} "
+                f"and size {have.size}; you sent {want} and size {item.size}.",
+            )
+        results[item.name] = StagedTransfer(
+            name=item.name,
+            outcome=StageOutcome.EXISTS if want is None else StageOutcome.ALREADY_PRESENT,
+            checksum_algorithm=parse_checksum(have.checksum)[0],
+            existing_checksum=have.checksum,
+            existing_size=have.size,
+        )
+
+    new_items = [i for i in items if i.name not in results]
+    if new_items:
+        store = choose_store(
+            session, sum(i.size for i in new_items), min_free_bytes=settings.min_free_bytes
+        )
+        backend = backend_for(store)
+        created: list[Path] = []
+        try:
+            for item in new_items:
+                want = declared[item.name]
+                algorithm = settings.checksum_algorithm if want is None else parse_checksum(want)[0]
+                transfer = IncomingTransfer(
+                    name=item.name,
+                    status=TransferStatus.INITIATED,
+                    expected_size=item.size,
+                    expected_checksum=want,
+                    checksum_algorithm=algorithm,
+                    store_id=store.id,
+                    staging_dir="",
+                    store_path=backend.path_for(item.name),
+                    transfer_manager="http",
+                    uploader=user.name,
+                    source=settings.site_name,
+                )
+                session.add(transfer)
+                session.flush()
+                staging = backend.create_staging(transfer.id)
+                created.append(staging)
+                transfer.staging_dir = str(staging)
+                offer_local = settings.offer_local_paths
+                results[item.name] = StagedTransfer(
+                    name=item.name,
+                    outcome=StageOutcome.STAGED,
+                    transfer_id=transfer.id,
+                    put_path=put_path(transfer.id),
+                    local_path=str(backend.staged_file(staging)) if offer_local else None,
+                    store_marker=str(backend.marker_path) if offer_local else None,
+                    store_uuid=store.uuid if offer_local else None,
+                    checksum_algorithm=algorithm,
+                )
+            session.flush()
+        except BaseException:
+            for path in created:
+                backend.discard_staging(path)
+            raise
+    return [results[i.name] for i in items]
+
+
+@dataclass
+class _Verified:
+    transfer: IncomingTransfer
+    store: Store
+    size: int
+    checksum: str
+
+
+def _verify(transfer: IncomingTransfer, store: Store, item: CommitItem) -> _Verified | str:
+    """Return the verified facts, or the reason verification failed."""
+    backend = backend_for(store)
+    staged = backend.staged_file(Path(transfer.staging_dir))
+    algorithm = transfer.checksum_algorithm
+    if transfer.status == TransferStatus.STAGED:
+        size, checksum = transfer.received_size, transfer.received_checksum
+        if not staged.is_file() or staged.stat().st_size != size:
+            return "the staged bytes are missing or changed since they were received"
+    else:  # INITIATED: the client copied the bytes itself, so we hash them now
+        if not staged.is_file():
+            return "no bytes were received (neither an HTTP PUT nor a local copy)"
+        size = staged.stat().st_size
+        if size != transfer.expected_size:
+            return f"size mismatch: declared {transfer.expected_size} bytes, received {size}"
+        checksum = checksum_file(str(staged), algorithm)
+    assert size is not None and checksum is not None  # noqa: S101 - set when STAGED
+    if size != transfer.expected_size:
+        return f"size mismatch: declared {transfer.expected_size} bytes, received {size}"
+    claims = [c for c in (transfer.expected_checksum, item.checksum) if c is not None]
+    if not claims:
+        return "no checksum was given at stage or commit"
+    for claim in claims:
+        want = normalise_checksum(claim)
+        if parse_checksum(want)[0] != algorithm:
+            return f"checksum {want} uses another algorithm than the staged {algorithm}"
+        if want != checksum:
+            return f"checksum mismatch: declared {want}, received bytes hash to {checksum}"
+    return _Verified(transfer, store, size, checksum)
+
+
+def commit(
+    factory: sessionmaker[Session],
+    items: list[CommitItem],
+    *,
+    user: AuthenticatedUser,
+    settings: ServerSettings,
+) -> list[CommittedFile]:
+    if len({i.transfer_id for i in items}) != len(items):
+        raise InvalidRequest("A transfer id appears twice in one commit request.")
+    for item in items:
+        if item.checksum is not None:
+            _checksum_or_400(item.checksum, f"transfer {item.transfer_id}")
+
+    done: dict[int, CommittedFile] = {}
+    pending: list[tuple[IncomingTransfer, Store, CommitItem]] = []
+    with factory() as session:
+        for item in items:
+            transfer = get_owned_transfer(session, item.transfer_id, user)
+            if transfer.status == TransferStatus.COMPLETED:
+                committed = session.get(File, transfer.name)
+                if committed is not None:  # a retried commit whose answer was lost
+                    done[transfer.id] = _committed(committed, transfer.id)
+                    continue
+            if transfer.status not in (TransferStatus.INITIATED, TransferStatus.STAGED):
+                raise InvalidRequest(
+                    f"Transfer {transfer.id} ({transfer.name!r}) is {transfer.status.value}"
+                    + (f": {transfer.error}" if transfer.error else "")
+                    + ".",
+                    "Stage the file again and re-send it.",
+                )
+            store = session.get(Store, transfer.store_id)
+            assert store is not None  # noqa: S101 - foreign key
+            pending.append((transfer, store, item))
+
+    verified: list[_Verified] = []
+    failures: list[str] = []
+    for transfer, store, item in pending:
+        outcome = _verify(transfer, store, item)
+        if isinstance(outcome, str):
+            fail_transfer(factory, transfer.id, outcome, caller="upload.commit")
+            failures.append(f"{transfer.name!r}: {outcome}")
+        else:
+            verified.append(outcome)
+    if failures:
+        raise VerificationFailed(
+            f"Verification failed for {len(failures)} file(s): " + "; ".join(failures[:20]),
+            "The staged bytes were discarded; upload those files again.",
+        )
+
+    for result in _commit_verified(factory, verified, settings=settings):
+        done[result.transfer_id] = result
+    return [done[i.transfer_id] for i in items]
+
+
+def _committed(file: File, transfer_id: int) -> CommittedFile:
+    return CommittedFile(
+        name=file.name, transfer_id=transfer_id, size=file.size, checksum=file.checksum
+    )
+
+
+def _commit_verified(
+    factory: sessionmaker[Session], verified: list[_Verified], *, settings: ServerSettings
+) -> list[CommittedFile]:
+    if not verified:
+        return []
+    results: list[CommittedFile] = []
+    moved: list[_Verified] = []
+    try:
+        with factory.begin() as session:
+            clash = existing_files(session, (v.transfer.name for v in verified))
+            for v in verified:
+                if (have := clash.get(v.transfer.name)) is not None:
+                    if have.checksum != v.checksum:
+                        raise FileAlreadyExists(
+                            f"{v.transfer.name!r} was committed meanwhile with checksum "
+                            f"{have.checksum}."
+                        )
+                    results.append(_committed(have, v.transfer.id))
+                    _mark_completed(session, v.transfer.id)
+                    continue
+                session.add(
+                    File(
+                        name=v.transfer.name,
+                        size=v.size,
+                        checksum=v.checksum,
+                        uploader=v.transfer.uploader or "",
+                        source=v.transfer.source,
+                    )
+                )
+                session.add(
+                    Instance(
+                        file_name=v.transfer.name,
+                        store_id=v.store.id,
+                        path=v.transfer.store_path,
+                        available=True,
+                    )
+                )
+                store = session.get(Store, v.store.id)
+                assert store is not None  # noqa: S101
+                store.used_bytes += v.size
+                _mark_completed(session, v.transfer.id)
+                results.append(
+                    CommittedFile(
+                        name=v.transfer.name,
+                        transfer_id=v.transfer.id,
+                        size=v.size,
+                        checksum=v.checksum,
+                    )
+                )
+            try:
+                session.flush()
+            except IntegrityError:
+                raise FileAlreadyExists(
+                    "A file in this batch was committed by another upload meanwhile.",
+                    "Retry the commit: files with the same checksum then succeed.",
+                ) from None
+            fresh = {r.name for r in results if r.name not in clash}
+            for v in verified:
+                if v.transfer.name in fresh:
+                    backend_for(v.store).commit(Path(v.transfer.staging_dir), v.transfer.store_path)
+                    moved.append(v)
+    except BaseException:
+        for v in moved:
+            with contextlib.suppress(OSError):
+                backend_for(v.store).uncommit(v.transfer.store_path, Path(v.transfer.staging_dir))
+        raise
+    for v in verified:
+        backend_for(v.store).discard_staging(Path(v.transfer.staging_dir))
+    return results
+
+
+def _mark_completed(session: Session, transfer_id: int) -> None:
+    transfer = session.get(IncomingTransfer, transfer_id)
+    assert transfer is not None  # noqa: S101
+    transfer.status = TransferStatus.COMPLETED
+    transfer.error = None

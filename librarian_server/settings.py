@@ -1,0 +1,155 @@
+"""Server settings: ``LIBRARIAN_SERVER_*`` env vars over an optional TOML/JSON file.
+
+The embedded default needs no configuration: everything (SQLite file, store,
+staging, logs) lives under one data directory, so several servers can run side
+by side with different ``--data-dir`` values.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from librarian_client.checksum import new_hasher
+
+_config_file: ContextVar[Path | None] = ContextVar("librarian_config_file", default=None)
+
+
+def default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "librarian"
+
+
+class _ConfigFileSource(PydanticBaseSettingsSource):
+    """Reads the file named by ``--config`` or ``LIBRARIAN_SERVER_CONFIG_FILE``."""
+
+    def __init__(self, settings_cls: type[BaseSettings]) -> None:
+        super().__init__(settings_cls)
+        path = _config_file.get() or os.environ.get("LIBRARIAN_SERVER_CONFIG_FILE")
+        self._data: dict[str, Any] = {}
+        if path:
+            p = Path(path)
+            text = p.read_text()
+            self._data = tomllib.loads(text) if p.suffix == ".toml" else json.loads(text)
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return self._data.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return {k: v for k, v in self._data.items() if k in self.settings_cls.model_fields}
+
+
+class ServerSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LIBRARIAN_SERVER_", extra="ignore")
+
+    data_dir: Path = Field(default_factory=default_data_dir)
+    site_name: str = Field(default="librarian", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+    host: str = "127.0.0.1"
+    port: int = Field(default=21108, ge=0, le=65535)
+    public_url: str | None = Field(
+        default=None, description="URL clients use to reach this server; default http://host:port."
+    )
+
+    database_url: SecretStr | None = None
+    database_url_file: Path | None = None
+    database_echo: bool = False
+
+    checksum_algorithm: str = "md5"
+    offer_local_paths: bool = True
+    max_name_length: int = Field(default=1024, ge=16, le=4096)
+    max_batch_size: int = Field(default=10_000, ge=1)
+
+    default_store_name: str = "local"
+    default_store_capacity_bytes: int | None = Field(default=None, ge=0)
+    min_free_bytes: int = Field(
+        default=0, ge=0, description="Space always left free on a store's filesystem."
+    )
+    staging_timeout_seconds: int = Field(default=86_400, gt=0)
+    staging_startup_grace_seconds: int = Field(
+        default=0,
+        ge=0,
+        description="At start-up, uploads idle longer than this are failed and their bytes "
+        "removed. Keep 0 for a single process; raise it when several API workers share a DB.",
+    )
+
+    allow_anonymous_read: bool = False
+    auth_cache_seconds: float = Field(default=300.0, ge=0)
+    initial_admin_name: str = "admin"
+    write_client_config: bool = Field(
+        default=True,
+        description="On first start of the embedded default, save a client connection "
+        "(URL + bearer token) so that `librarian` works at once.",
+    )
+    log_level: str = "INFO"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _ConfigFileSource(settings_cls), file_secret_settings)
+
+    @field_validator("checksum_algorithm")
+    @classmethod
+    def _known_algorithm(cls, value: str) -> str:
+        new_hasher(value)  # raises a ChecksumError (a ValueError) when unusable
+        return value
+
+    @model_validator(mode="after")
+    def _read_secret_files(self) -> ServerSettings:
+        if self.database_url is None and self.database_url_file is not None:
+            self.database_url = SecretStr(self.database_url_file.read_text().strip())
+        self.data_dir = self.data_dir.expanduser().resolve()
+        return self
+
+    @property
+    def is_embedded(self) -> bool:
+        """True when the database is the data directory's own SQLite file."""
+        return self.database_url is None
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        if self.database_url is None:
+            return f"sqlite:///{self.data_dir / 'librarian.sqlite3'}"
+        url = self.database_url.get_secret_value()
+        for plain in ("postgresql://", "postgres://"):
+            if url.startswith(plain):
+                return "postgresql+psycopg://" + url[len(plain) :]
+        return url
+
+    @property
+    def store_dir(self) -> Path:
+        return self.data_dir / "store"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.data_dir / "logs"
+
+    @property
+    def base_url(self) -> str:
+        return self.public_url or f"http://{self.host}:{self.port}"
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> ServerSettings:
+    """Build settings; explicit overrides (CLI flags) win over env, env over the file."""
+    token = _config_file.set(config_file)
+    try:
+        return ServerSettings(**{k: v for k, v in overrides.items() if v is not None})
+    finally:
+        _config_file.reset(token)

@@ -1,0 +1,68 @@
+"""The store interface: where bytes live. Stores never touch the database."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import BinaryIO
+
+
+class StoreBackend(ABC):
+    """One place bytes live, with a staging area on the same filesystem."""
+
+    uuid: str
+
+    @abstractmethod
+    def path_for(self, name: str) -> str:
+        """Store-relative path a committed file of this name gets."""
+
+    @abstractmethod
+    def create_staging(self, transfer_id: int) -> Path:
+        """Make a private, empty staging directory for one transfer."""
+
+    @abstractmethod
+    def staged_file(self, staging_dir: Path) -> Path:
+        """Where a transfer's bytes sit while staged."""
+
+    @abstractmethod
+    def discard_staging(self, staging_dir: Path) -> None:
+        """Remove a staging directory and anything in it; missing is fine."""
+
+    @abstractmethod
+    def commit(self, staging_dir: Path, store_path: str) -> None:
+        """Move staged bytes into place atomically; never overwrite an existing file.
+
+        The (now empty) staging directory stays until ``discard_staging``.
+        """
+
+    @abstractmethod
+    def uncommit(self, store_path: str, staging_dir: Path) -> None:
+        """Move committed bytes back to staging when the database transaction failed."""
+
+    @abstractmethod
+    def open(self, store_path: str) -> BinaryIO: ...
+
+    @abstractmethod
+    def exists(self, store_path: str) -> bool: ...
+
+    @abstractmethod
+    def delete(self, store_path: str) -> None: ...
+
+    @abstractmethod
+    def size_of(self, store_path: str) -> int: ...
+
+    @abstractmethod
+    def free_bytes(self) -> int:
+        """Free space on the store's filesystem."""
+
+    @abstractmethod
+    def staging_dirs(self) -> list[Path]:
+        """Every staging directory present, for orphan clean-up."""
+
+    @property
+    @abstractmethod
+    def marker_path(self) -> Path:
+        """A file holding ``uuid``: a client that can read it shares our filesystem."""
+
+    @abstractmethod
+    def local_path(self, store_path: str) -> Path: ...

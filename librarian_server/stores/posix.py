@@ -1,0 +1,133 @@
+"""A store on a POSIX filesystem.
+
+Layout under the root::
+
+    .librarian-store      marker holding the store's UUID (same-filesystem detection)
+    files/ab/cd/<name>    committed files; ab/cd from SHA-256(name) spreads them over
+                          65,536 directories so none grows to millions of entries
+    staging/<id>-<rand>/  one private directory per transfer, same filesystem as files/
+
+Commit is ``link`` + ``unlink`` (atomic, and fails rather than overwrite) after the
+data has been fsynced, so a crash leaves either the staged file or the whole file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import secrets
+import shutil
+from pathlib import Path
+from typing import BinaryIO
+
+from ..errors import ConfigurationError, FileAlreadyExists
+from .base import StoreBackend
+
+MARKER = ".librarian-store"
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class PosixStore(StoreBackend):
+    def __init__(self, root: Path | str, uuid: str, *, fsync: bool = True) -> None:
+        self.root = Path(root)
+        self.uuid = uuid
+        self.fsync = fsync
+        self.files_dir = self.root / "files"
+        self.staging_root = self.root / "staging"
+
+    @classmethod
+    def initialise(cls, root: Path, uuid: str) -> PosixStore:
+        """Create the directory layout and marker for a new store."""
+        store = cls(root, uuid)
+        store.files_dir.mkdir(parents=True, exist_ok=True)
+        store.staging_root.mkdir(parents=True, exist_ok=True)
+        marker = store.marker_path
+        if marker.exists() and marker.read_text().strip() != uuid:
+            raise ConfigurationError(
+                f"{root} already holds another store ({marker} differs).",
+                "Choose an empty directory for a new store.",
+            )
+        marker.write_text(uuid + "\n")
+        return store
+
+    @property
+    def marker_path(self) -> Path:
+        return self.root / MARKER
+
+    def path_for(self, name: str) -> str:
+        digest = hashlib.sha256(name.encode()).hexdigest()
+        return f"{digest[:2]}/{digest[2:4]}/{name}"
+
+    def local_path(self, store_path: str) -> Path:
+        return self.files_dir / store_path
+
+    def create_staging(self, transfer_id: int) -> Path:
+        self.staging_root.mkdir(parents=True, exist_ok=True)
+        path = self.staging_root / f"{transfer_id}-{secrets.token_hex(8)}"
+        path.mkdir(mode=0o700)
+        return path
+
+    def staged_file(self, staging_dir: Path) -> Path:
+        return staging_dir / "data"
+
+    def discard_staging(self, staging_dir: Path) -> None:
+        shutil.rmtree(staging_dir, ignore_errors=True)
+
+    def commit(self, staging_dir: Path, store_path: str) -> None:
+        source = self.staged_file(staging_dir)
+        target = self.local_path(store_path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if self.fsync:
+            fd = os.open(source, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        try:
+            os.link(source, target)
+        except FileExistsError:
+            raise FileAlreadyExists(
+                f"The store already holds bytes at {store_path!r}.",
+                "An earlier commit of this name did not finish; an administrator should "
+                "check the store.",
+            ) from None
+        os.unlink(source)
+        if self.fsync:
+            _fsync_dir(target.parent)
+
+    def uncommit(self, store_path: str, staging_dir: Path) -> None:
+        target = self.local_path(store_path)
+        staged = self.staged_file(staging_dir)
+        with contextlib.suppress(FileExistsError, FileNotFoundError):
+            os.link(target, staged)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(target)
+
+    def open(self, store_path: str) -> BinaryIO:
+        return open(self.local_path(store_path), "rb")  # noqa: SIM115 - caller closes
+
+    def exists(self, store_path: str) -> bool:
+        return self.local_path(store_path).is_file()
+
+    def delete(self, store_path: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.local_path(store_path))
+
+    def size_of(self, store_path: str) -> int:
+        return self.local_path(store_path).stat().st_size
+
+    def free_bytes(self) -> int:
+        return shutil.disk_usage(self.root).free
+
+    def staging_dirs(self) -> list[Path]:
+        if not self.staging_root.is_dir():
+            return []
+        return [p for p in self.staging_root.iterdir() if p.is_dir()]

@@ -1,0 +1,13 @@
+"""Store backends keyed by kind; the one place an ORM Store becomes a backend."""
+
+from __future__ import annotations
+
+from ..orm import Store, StoreKind
+from .base import StoreBackend
+from .posix import PosixStore
+
+
+def backend_for(store: Store) -> StoreBackend:
+    if store.kind is StoreKind.POSIX:
+        return PosixStore(store.root, store.uuid)
+    raise NotImplementedError(f"store kind {store.kind!r}")
