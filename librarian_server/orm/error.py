@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Enum, String, Text
+from sqlalchemy import String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .base import Base, UTCDateTime, utcnow
+from .base import Base, UTCDateTime, str_enum, utcnow
 
 
 class ErrorSeverity(StrEnum):
@@ -29,21 +29,9 @@ class ErrorRecord(Base):
     __tablename__ = "errors"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    severity: Mapped[ErrorSeverity] = mapped_column(
-        Enum(
-            ErrorSeverity,
-            native_enum=False,
-            length=16,
-            values_callable=lambda e: [m.value for m in e],
-        )
-    )
+    severity: Mapped[ErrorSeverity] = mapped_column(str_enum(ErrorSeverity, 16))
     category: Mapped[ErrorCategory] = mapped_column(
-        Enum(
-            ErrorCategory,
-            native_enum=False,
-            length=32,
-            values_callable=lambda e: [m.value for m in e],
-        ),
+        str_enum(ErrorCategory, 32),
         index=True,
     )
     message: Mapped[str] = mapped_column(Text)

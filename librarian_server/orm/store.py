@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, Enum, String
+from sqlalchemy import BigInteger, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .base import Base, UTCDateTime, utcnow
+from .base import Base, UTCDateTime, str_enum, utcnow
 
 
 class StoreKind(StrEnum):
@@ -20,11 +20,7 @@ class Store(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(128), unique=True)
-    kind: Mapped[StoreKind] = mapped_column(
-        Enum(
-            StoreKind, native_enum=False, length=32, values_callable=lambda e: [m.value for m in e]
-        )
-    )
+    kind: Mapped[StoreKind] = mapped_column(str_enum(StoreKind, 32))
     root: Mapped[str] = mapped_column(String(2048))
     uuid: Mapped[str] = mapped_column(String(36), unique=True)
     capacity_bytes: Mapped[int | None] = mapped_column(BigInteger)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Enum, ForeignKey, String, Text
+from sqlalchemy import BigInteger, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from librarian_client.models import TransferStatus
 
-from .base import Base, UTCDateTime, utcnow
+from .base import Base, UTCDateTime, str_enum, utcnow
 
 ACTIVE_STATUSES = (TransferStatus.INITIATED, TransferStatus.STAGED, TransferStatus.ONGOING)
 
@@ -20,12 +20,7 @@ class IncomingTransfer(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(1024), index=True)
     status: Mapped[TransferStatus] = mapped_column(
-        Enum(
-            TransferStatus,
-            native_enum=False,
-            length=32,
-            values_callable=lambda e: [m.value for m in e],
-        ),
+        str_enum(TransferStatus, 32),
         index=True,
     )
     expected_size: Mapped[int] = mapped_column(BigInteger)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Enum, ForeignKey, String
+from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from librarian_client.models import PermissionLevel
 
-from .base import Base, UTCDateTime, utcnow
+from .base import Base, UTCDateTime, str_enum, utcnow
 
 
 class User(Base):
@@ -18,14 +18,7 @@ class User(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(128), unique=True)
     password_hash: Mapped[str] = mapped_column(String(512))
-    permission: Mapped[PermissionLevel] = mapped_column(
-        Enum(
-            PermissionLevel,
-            native_enum=False,
-            length=32,
-            values_callable=lambda e: [m.value for m in e],
-        )
-    )
+    permission: Mapped[PermissionLevel] = mapped_column(str_enum(PermissionLevel, 32))
     created_time: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -7,6 +7,7 @@ import binascii
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any, TypeVar
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, selectinload
@@ -18,6 +19,7 @@ from ..orm import File, Instance
 from ..stores import backend_for
 
 MAX_PAGE = 10_000
+_Q = TypeVar("_Q", bound=Select[Any])
 
 
 def _get(session: Session, name: str) -> File:
@@ -119,7 +121,7 @@ def _glob_to_like(pattern: str) -> tuple[str, str]:
     return "".join(like), "".join(prefix)
 
 
-def _prefix_range(query: Select[tuple[File]], prefix: str) -> Select[tuple[File]]:
+def _prefix_range(query: _Q, prefix: str) -> _Q:
     """``name LIKE 'p%'`` as an index range, exact for byte-ordered names."""
     if not prefix:
         return query
