@@ -135,7 +135,7 @@ def encode_cursor(name: str) -> str:
 
 def decode_cursor(cursor: str) -> str:
     try:
-        return base64.urlsafe_b64decode(cursor.encode()).decode()
+        return base64.b64decode(cursor.encode(), altchars=b"-_", validate=True).decode()
     except (binascii.Error, UnicodeDecodeError):
         raise InvalidRequest(
             "The cursor is not valid.", "Pass next_cursor back unchanged."

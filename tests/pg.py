@@ -1,0 +1,43 @@
+"""Throw-away PostgreSQL databases for tests: one unique database per use, dropped after."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg
+import pytest
+
+SERVER_URL = os.environ.get("LIBRARIAN_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
+REQUIRED = os.environ.get("LIBRARIAN_REQUIRE_POSTGRES") == "1"
+
+
+def _admin_connect() -> psycopg.Connection[tuple[object, ...]]:
+    return psycopg.connect(f"{SERVER_URL}/postgres", autocommit=True, connect_timeout=5)
+
+
+def available() -> bool:
+    try:
+        with _admin_connect():
+            return True
+    except psycopg.OperationalError:
+        return False
+
+
+@contextmanager
+def temporary_database() -> Iterator[str]:
+    if not available():
+        message = f"PostgreSQL is not reachable at {SERVER_URL}"
+        if REQUIRED:
+            pytest.fail(message + " (LIBRARIAN_REQUIRE_POSTGRES=1)")
+        pytest.skip(message)
+    name = f"librarian_test_{uuid.uuid4().hex[:12]}"
+    with _admin_connect() as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"{SERVER_URL}/{name}"
+    finally:
+        with _admin_connect() as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from librarian_server.errors import ConfigurationError, FileAlreadyExists
+from librarian_server.stores import PosixStore
+
+
+def test_layout_spreads_files_and_keeps_names(tmp_path: Path) -> None:
+    store = PosixStore.initialise(tmp_path / "s", "u-1")
+    paths = {store.path_for(f"obs/{i}.g3") for i in range(2000)}
+    assert len({p.split("/")[0] for p in paths}) > 200  # spread over many top directories
+    assert all(p.endswith(".g3") and p.count("/") == 3 for p in paths)
+    assert store.marker_path.read_text().strip() == "u-1"
+
+
+def test_commit_is_atomic_and_never_overwrites(tmp_path: Path) -> None:
+    store = PosixStore.initialise(tmp_path / "s", "u-1")
+    first = store.create_staging(1)
+    store.staged_file(first).write_bytes(b"one")
+    store.commit(first, store.path_for("f"))
+    assert store.local_path(store.path_for("f")).read_bytes() == b"one"
+    assert not store.staged_file(first).exists()
+
+    second = store.create_staging(2)
+    store.staged_file(second).write_bytes(b"two")
+    with pytest.raises(FileAlreadyExists):
+        store.commit(second, store.path_for("f"))
+    assert store.local_path(store.path_for("f")).read_bytes() == b"one"
+    assert store.staged_file(second).read_bytes() == b"two"
+
+
+def test_uncommit_moves_bytes_back(tmp_path: Path) -> None:
+    store = PosixStore.initialise(tmp_path / "s", "u-1")
+    staging = store.create_staging(1)
+    store.staged_file(staging).write_bytes(b"data")
+    store.commit(staging, "aa/bb/x")
+    store.uncommit("aa/bb/x", staging)
+    assert not store.exists("aa/bb/x")
+    assert store.staged_file(staging).read_bytes() == b"data"
+
+
+def test_refuses_a_directory_holding_another_store(tmp_path: Path) -> None:
+    PosixStore.initialise(tmp_path / "s", "u-1")
+    with pytest.raises(ConfigurationError):
+        PosixStore.initialise(tmp_path / "s", "u-2")
