@@ -1,0 +1,150 @@
+"""Local-file I/O for transfers: every byte is read once, hashed and counted on the way.
+
+Kept apart from the HTTP code so the streaming rules (1 MiB chunks, constant
+memory, temp file + rename) are in one small place.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from .checksum import format_checksum, new_hasher
+from .exceptions import LocalFileChanged
+
+CHUNK_SIZE = 1 << 20
+
+ProgressCallback = Callable[[int, int], None]
+"""``progress(nbytes_delta, files_done_delta)``: called as bytes move and files finish.
+
+``nbytes_delta`` is negative once if a local copy fails part-way and its bytes
+are sent again over HTTP, so the running total stays true.
+"""
+
+
+def _no_progress(nbytes: int, nfiles: int) -> None:
+    """Default callback, so the hot loops never test for None."""
+
+
+def progress_or_noop(progress: ProgressCallback | None) -> ProgressCallback:
+    return _no_progress if progress is None else progress
+
+
+class HashingReader:
+    """Yields exactly ``size`` bytes of an open file, hashing them; complains if it changed.
+
+    Used as an httpx request body (a re-iterable with a known Content-Length), so
+    the file is read once and the checksum is ready when the PUT returns.
+    """
+
+    def __init__(
+        self,
+        handle: BinaryIO,
+        path: str,
+        size: int,
+        algorithm: str,
+        progress: ProgressCallback,
+    ) -> None:
+        self._handle = handle
+        self._path = path
+        self._size = size
+        self._algorithm = algorithm
+        self._hasher = new_hasher(algorithm)
+        self._progress = progress
+        self.bytes_read = 0
+
+    def read_all_small(self) -> bytes:
+        """Read a file of at most one chunk in one go (much cheaper for httpx to send)."""
+        data = self._handle.read(self._size + 1)
+        if len(data) != self._size:
+            raise self._changed(len(data))
+        self._hasher.update(data)
+        self.bytes_read = len(data)
+        self._progress(len(data), 0)
+        return data
+
+    def __iter__(self) -> Iterator[bytes]:
+        remaining = self._size
+        while remaining:
+            chunk = self._handle.read(min(CHUNK_SIZE, remaining))
+            if not chunk:
+                raise self._changed(self._size - remaining)
+            self._hasher.update(chunk)
+            remaining -= len(chunk)
+            self.bytes_read += len(chunk)
+            self._progress(len(chunk), 0)
+            yield chunk
+        if self._handle.read(1):
+            raise self._changed(self._size + 1)
+
+    def _changed(self, seen: int) -> LocalFileChanged:
+        more_or_less = "grew" if seen > self._size else "shrank"
+        return LocalFileChanged(
+            f"{self._path} {more_or_less} while being read (was {self._size} bytes)."
+        )
+
+    @property
+    def checksum(self) -> str:
+        return format_checksum(self._algorithm, self._hasher.hexdigest())
+
+
+def copy_hashing(
+    source: str, dest: str, size: int, algorithm: str, progress: ProgressCallback
+) -> str:
+    """Copy ``source`` to ``dest`` (a store's staging file), returning the checksum.
+
+    On any error the partial destination is removed and the error re-raised, so
+    the caller can fall back to an HTTP PUT. No fsync here: the server fsyncs
+    when it commits, as it does for bytes that arrive by PUT.
+    """
+    sent = 0
+    try:
+        with open(source, "rb") as src, open(dest, "wb") as dst:
+            reader = HashingReader(src, source, size, algorithm, progress)
+            for chunk in reader:
+                dst.write(chunk)
+                sent += len(chunk)
+        return reader.checksum
+    except BaseException:
+        progress(-sent, 0)  # those bytes will be sent again over HTTP
+        Path(dest).unlink(missing_ok=True)
+        raise
+
+
+def write_hashing(
+    chunks: Iterable[bytes], target: Path, algorithm: str, progress: ProgressCallback
+) -> tuple[Path, int, str]:
+    """Stream ``chunks`` to a new temp file beside ``target``; return (temp, size, checksum).
+
+    The temp file is created with O_EXCL and the default mode (so the umask
+    applies as for any new file); it is removed if anything goes wrong.
+    """
+    temp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.part")
+    hasher = new_hasher(algorithm)
+    size = 0
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            for chunk in chunks:
+                handle.write(chunk)
+                hasher.update(chunk)
+                size += len(chunk)
+                progress(len(chunk), 0)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    return temp, size, format_checksum(algorithm, hasher.hexdigest())
+
+
+def marker_matches(marker: str, uuid: str) -> bool:
+    """True when this machine sees the store's marker file: we share its filesystem."""
+    try:
+        with open(marker, encoding="utf-8") as handle:
+            return handle.read(4096).strip() == uuid
+    except (OSError, UnicodeDecodeError):
+        return False

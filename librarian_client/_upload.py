@@ -1,0 +1,232 @@
+"""The upload pipeline: stage a batch, send each file's bytes once, commit the batch.
+
+Split from ``client.py`` because it is the one part with real logic: the three
+stage outcomes, the local-copy shortcut with its HTTP fallback, and keeping
+per-request work small enough that a thousand 4 KiB files cost milliseconds.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from itertools import islice
+from typing import TypeVar
+
+import httpx
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from ._io import CHUNK_SIZE, HashingReader, ProgressCallback, copy_hashing, marker_matches
+from .checksum import checksum_file, normalise_checksum, parse_checksum
+from .exceptions import AlreadyExists, ProtocolError, VerificationFailed
+from .models import (
+    CommitItem,
+    StagedTransfer,
+    StageItem,
+    StageOutcome,
+    UploadCommitRequest,
+    UploadCommitResponse,
+    UploadPutResponse,
+    UploadStageRequest,
+    UploadStageResponse,
+)
+
+API = "/api/v2"
+MAX_BATCH = 10_000
+
+Send = Callable[..., httpx.Response]
+M = TypeVar("M", bound=BaseModel)
+
+
+class UploadResult(BaseModel):
+    """What one ``(local, dest)`` pair ended as: a committed file, new or already present.
+
+    ``CommittedFile`` cannot describe a file that was already there (it has no
+    transfer), hence this client-side shape with the same fields plus a flag.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    size: int
+    checksum: str
+    transfer_id: int | None
+    already_present: bool = False
+
+
+@dataclass(slots=True)
+class _Item:
+    local: str
+    dest: str
+    size: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        # Stat up front: a missing file fails the batch before anything is staged.
+        self.size = _stat_regular(self.local)
+
+
+def parse_model(model: type[M], response: httpx.Response, what: str) -> M:
+    """Validate a 2xx body; a mismatch means client and server disagree on the contract."""
+    try:
+        return model.model_validate_json(response.content)
+    except ValidationError as exc:
+        raise ProtocolError(
+            f"The server's answer to {what} is not a {model.__name__}: {exc.errors()[0]['msg']}."
+        ) from exc
+
+
+def _stat_regular(local: str) -> int:
+    """Size of a regular file (symlinks followed); anything else is an OSError now."""
+    info = os.stat(local)
+    if not stat.S_ISREG(info.st_mode):
+        raise IsADirectoryError(errno.EISDIR, "Not a regular file", local)
+    return info.st_size
+
+
+class Uploader:
+    """One ``upload_many`` call; holds the per-call caches (marker checks)."""
+
+    def __init__(self, send: Send, progress: ProgressCallback) -> None:
+        self._send = send
+        self._progress = progress
+        self._markers: dict[tuple[str, str], bool] = {}
+
+    def run(
+        self, pairs: Iterable[tuple[str | os.PathLike[str], str]], batch_size: int
+    ) -> list[UploadResult]:
+        if not 1 <= batch_size <= MAX_BATCH:
+            raise ValueError(f"batch_size must be between 1 and {MAX_BATCH}, not {batch_size}")
+        results: list[UploadResult] = []
+        iterator: Iterator[tuple[str | os.PathLike[str], str]] = iter(pairs)
+        while batch := list(islice(iterator, batch_size)):
+            items = [_Item(os.fspath(local), dest) for local, dest in batch]
+            results.extend(self._batch(items))
+        return results
+
+    def _batch(self, items: list[_Item]) -> list[UploadResult]:
+        request = UploadStageRequest(
+            files=[StageItem(name=item.dest, size=item.size) for item in items]
+        )
+        response = self._send(
+            "POST", f"{API}/upload/stage", json=request.model_dump(mode="json", exclude_none=True)
+        )
+        staged = parse_model(UploadStageResponse, response, "upload/stage")
+        if [t.name for t in staged.transfers] != [item.dest for item in items]:
+            raise ProtocolError("The server's stage answer does not list the files asked for.")
+
+        results: list[UploadResult | None] = [None] * len(items)
+        # Settle the name clashes before moving any bytes, so a conflict fails fast.
+        for index, (item, transfer) in enumerate(zip(items, staged.transfers, strict=True)):
+            if transfer.outcome is StageOutcome.ALREADY_PRESENT:
+                checksum = transfer.existing_checksum or checksum_file(
+                    item.local, transfer.checksum_algorithm, CHUNK_SIZE
+                )
+                results[index] = self._present(item, transfer, checksum)
+            elif transfer.outcome is StageOutcome.EXISTS:
+                results[index] = self._compare_existing(item, transfer)
+
+        commits: list[CommitItem] = []
+        waiting: dict[int, int] = {}
+        for index, (item, transfer) in enumerate(zip(items, staged.transfers, strict=True)):
+            if transfer.outcome is StageOutcome.STAGED:
+                if transfer.transfer_id is None or transfer.put_path is None:
+                    raise ProtocolError(f"The server staged {item.dest} without a transfer id.")
+                checksum = self._send_bytes(item, transfer, transfer.put_path)
+                commits.append(CommitItem(transfer_id=transfer.transfer_id, checksum=checksum))
+                waiting[transfer.transfer_id] = index
+
+        if commits:
+            body = UploadCommitRequest(files=commits).model_dump(mode="json")
+            response = self._send("POST", f"{API}/upload/commit", json=body)
+            committed = parse_model(UploadCommitResponse, response, "upload/commit")
+            for done in committed.files:
+                index = waiting.pop(done.transfer_id, -1)
+                if index < 0:
+                    raise ProtocolError(
+                        f"The server committed an unknown transfer {done.transfer_id}."
+                    )
+                results[index] = UploadResult(
+                    name=done.name,
+                    size=done.size,
+                    checksum=done.checksum,
+                    transfer_id=done.transfer_id,
+                )
+            if waiting:
+                raise ProtocolError(
+                    f"The server did not confirm {len(waiting)} of the committed transfers."
+                )
+            self._progress(0, len(commits))
+        return [result for result in results if result is not None]
+
+    def _present(self, item: _Item, transfer: StagedTransfer, checksum: str) -> UploadResult:
+        self._progress(item.size, 1)
+        return UploadResult(
+            name=item.dest,
+            size=transfer.existing_size if transfer.existing_size is not None else item.size,
+            checksum=normalise_checksum(checksum),
+            transfer_id=None,
+            already_present=True,
+        )
+
+    def _compare_existing(self, item: _Item, transfer: StagedTransfer) -> UploadResult:
+        """The name exists and we sent no checksum: same bytes is success, else 409."""
+        existing = transfer.existing_checksum
+        if existing is None:
+            raise ProtocolError(f"The server says {item.dest} exists but gives no checksum.")
+        expected = normalise_checksum(existing)
+        algorithm, _ = parse_checksum(expected)
+        same_size = transfer.existing_size is None or transfer.existing_size == item.size
+        ours = checksum_file(item.local, algorithm, CHUNK_SIZE) if same_size else None
+        if ours != expected:
+            detail = (
+                f"{expected}, local file {ours}"
+                if ours
+                else (f"{transfer.existing_size} bytes, local file {item.size} bytes")
+            )
+            raise AlreadyExists(
+                409,
+                f"{item.dest} already exists on the server with different contents "
+                f"(server {detail}).",
+            )
+        return self._present(item, transfer, expected)
+
+    def _send_bytes(self, item: _Item, transfer: StagedTransfer, put_path: str) -> str:
+        """Local copy when we share the store's filesystem, else HTTP PUT; returns the checksum."""
+        algorithm = transfer.checksum_algorithm
+        if transfer.local_path and transfer.store_marker and transfer.store_uuid:
+            key = (transfer.store_marker, transfer.store_uuid)
+            if key not in self._markers:
+                self._markers[key] = marker_matches(*key)
+            if self._markers[key]:
+                try:
+                    return copy_hashing(
+                        item.local, transfer.local_path, item.size, algorithm, self._progress
+                    )
+                except OSError:
+                    pass  # e.g. read-only mount or permissions: HTTP always works
+        return self._put(item, put_path, algorithm)
+
+    def _put(self, item: _Item, put_path: str, algorithm: str) -> str:
+        headers = {"Content-Length": str(item.size), "Content-Type": "application/octet-stream"}
+        with open(item.local, "rb") as handle:
+            reader = HashingReader(handle, item.local, item.size, algorithm, self._progress)
+            content: bytes | HashingReader
+            content = reader.read_all_small() if item.size <= CHUNK_SIZE else reader
+            response = self._send("PUT", put_path, content=content, headers=headers)
+        received = parse_model(UploadPutResponse, response, f"PUT {put_path}")
+        ours = reader.checksum
+        if received.size == item.size and received.checksum == ours:
+            return ours  # the common case, without re-parsing the checksum
+        theirs = normalise_checksum(received.checksum)
+        if received.size != item.size or (
+            parse_checksum(theirs)[0] == algorithm and theirs != ours
+        ):
+            raise VerificationFailed(
+                422,
+                f"The server received {received.size} bytes ({theirs}) for {item.dest}; "
+                f"sent {item.size} bytes ({ours}).",
+                "Upload again; if it persists, check the network path to the server.",
+            )
+        return ours

@@ -1,0 +1,101 @@
+"""What every subcommand gets: parsed arguments, a way to build the client, progress bars.
+
+Tests inject an ``httpx`` transport here (``main(argv, transport=...)``), so the
+CLI runs its real connection resolution and the real ``LibrarianClient``
+against an in-memory server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass
+from types import TracebackType
+
+import httpx
+from tqdm import tqdm
+
+from ..client import LibrarianClient
+from ..config import resolve_connection
+from ..exceptions import LibrarianClientError
+
+DEFAULT_TIMEOUT = 60.0
+
+
+class CLIError(LibrarianClientError):
+    """A problem with what the user asked for, found after argument parsing (exit 1)."""
+
+
+def read_secret_file(path: str, what: str) -> str:
+    """A password or token from a file (never from argv, where `ps` would show it)."""
+    with open(path, encoding="utf-8") as handle:
+        value = handle.read().strip()
+    if not value:
+        raise CLIError(f"The {what} file {path} is empty.", f"Put the {what} in {path}.")
+    return value
+
+
+class Progress:
+    """A byte-counting tqdm bar on stderr that also counts files; a no-op when disabled."""
+
+    def __init__(self, total_bytes: int, total_files: int, desc: str, *, enabled: bool) -> None:
+        self.total_files = total_files
+        self.files_done = 0
+        self._bar = tqdm(
+            total=total_bytes,
+            desc=desc,
+            unit="B",
+            unit_scale=True,
+            unit_divisor=1024,
+            file=sys.stderr,
+            disable=not enabled,
+            dynamic_ncols=True,
+            postfix=self._files(),
+        )
+
+    def _files(self) -> str:
+        return f"{self.files_done}/{self.total_files} files"
+
+    def __call__(self, nbytes: int, nfiles: int) -> None:
+        if nbytes:
+            self._bar.update(nbytes)
+        if nfiles:
+            self.files_done += nfiles
+            self._bar.set_postfix_str(self._files(), refresh=False)
+
+    def __enter__(self) -> Progress:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._bar.close()
+
+
+@dataclass
+class Context:
+    args: argparse.Namespace
+    transport: httpx.BaseTransport | None = None
+
+    @property
+    def json(self) -> bool:
+        return bool(self.args.json)
+
+    def client(self) -> LibrarianClient:
+        """Resolve the connection (flags > env > config file) and build the client."""
+        args = self.args
+        password = read_secret_file(args.password_file, "password") if args.password_file else None
+        token = read_secret_file(args.token_file, "token") if args.token_file else None
+        conn = resolve_connection(args.connection, args.url, args.username, password, token)
+        timeout = args.timeout if args.timeout is not None else DEFAULT_TIMEOUT
+        return LibrarianClient.for_connection(conn, timeout=timeout, transport=self.transport)
+
+    def progress(self, total_bytes: int, total_files: int, desc: str) -> Progress:
+        enabled = not self.args.no_progress and sys.stderr.isatty()
+        return Progress(total_bytes, total_files, desc, enabled=enabled)
+
+    def warn(self, message: str) -> None:
+        print(f"librarian: warning: {message}", file=sys.stderr)

@@ -1,0 +1,133 @@
+"""Shared formatting and argument parsing: human units for people, exact values for --json."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from ..models import FileSummary
+
+_UNITS = ("KiB", "MiB", "GiB", "TiB", "PiB")
+_SIZE_FACTORS = {
+    "": 1,
+    "b": 1,
+    "k": 1 << 10,
+    "kib": 1 << 10,
+    "kb": 10**3,
+    "m": 1 << 20,
+    "mib": 1 << 20,
+    "mb": 10**6,
+    "g": 1 << 30,
+    "gib": 1 << 30,
+    "gb": 10**9,
+    "t": 1 << 40,
+    "tib": 1 << 40,
+    "tb": 10**12,
+}
+_DURATION_FACTORS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def format_size(nbytes: int) -> str:
+    """``4.0 KiB``; bytes below 1 KiB are exact."""
+    if abs(nbytes) < 1024:
+        return f"{nbytes} B"
+    value = float(nbytes)
+    for unit in _UNITS:
+        value /= 1024
+        if abs(value) < 1024 or unit == _UNITS[-1]:
+            break
+    return f"{value:.1f} {unit}"
+
+
+def format_time(value: datetime) -> str:
+    """UTC, to the second; naive times from the server are taken as UTC."""
+    aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    return aware.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def file_row(summary: FileSummary, *, long: bool) -> str:
+    columns = [f"{format_size(summary.size):>10}", format_time(summary.created_time)]
+    if long:
+        columns.append(summary.checksum)
+    columns.append(summary.name)
+    return "  ".join(columns)
+
+
+def print_json(data: Any) -> None:
+    print(json.dumps(data, indent=2))
+
+
+def print_json_array(items: Iterable[Any]) -> None:
+    """Stream a JSON array item by item, so a million-file listing needs no memory."""
+    out = sys.stdout
+    separator = "[\n  "
+    for item in items:
+        out.write(separator + json.dumps(item))
+        separator = ",\n  "
+    out.write("[]\n" if separator == "[\n  " else "\n]\n")
+
+
+def print_table(headers: Sequence[str], rows: Sequence[Sequence[str]], indent: str = "") -> None:
+    widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows, strict=True)]
+    for row in (headers, *rows):
+        cells = [str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)]
+        print(indent + "  ".join(cells).rstrip())
+
+
+# -- argparse ``type=`` parsers: a bad value is a usage error (exit 2) --------------------
+
+
+def _number_with_unit(text: str, factors: dict[str, int], what: str) -> int:
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*", text)
+    if not match or match.group(2).lower() not in factors:
+        raise argparse.ArgumentTypeError(f"invalid {what}: {text!r}")
+    return int(float(match.group(1)) * factors[match.group(2).lower()])
+
+
+def parse_size(text: str) -> int:
+    """``4096``, ``10MiB``, ``1.5G`` (binary), ``2MB`` (decimal)."""
+    return _number_with_unit(text, _SIZE_FACTORS, "size")
+
+
+def parse_duration(text: str) -> int:
+    """Seconds from ``3600``, ``3600s``, ``45m``, ``12h``, ``30d`` or ``2w``."""
+    seconds = _number_with_unit(text, _DURATION_FACTORS, "duration (e.g. 30d, 12h, 3600s)")
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError(f"duration must be positive: {text!r}")
+    return seconds
+
+
+def parse_time(text: str) -> datetime:
+    """ISO 8601 date or date-time; without a zone it is UTC."""
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"invalid time {text!r} (use ISO 8601, e.g. 2024-06-01 or 2024-06-01T12:00:00Z)"
+        ) from None
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive: {text!r}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be positive: {text!r}")
+    return value

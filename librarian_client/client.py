@@ -1,0 +1,350 @@
+"""``LibrarianClient``: the Python API to one librarian server.
+
+One ``httpx.Client`` per instance, so a thousand small uploads reuse one
+keep-alive connection; ``transport=`` lets tests route requests to an
+``httpx.MockTransport`` or an ASGI app instead of the network.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import httpx
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from ._io import CHUNK_SIZE, ProgressCallback, progress_or_noop, write_hashing
+from ._upload import Uploader, UploadResult, parse_model
+from .checksum import normalise_checksum, parse_checksum
+from .config import Connection, resolve_connection
+from .exceptions import (
+    ChecksumMismatch,
+    ConfigError,
+    LibrarianConnectionError,
+    LibrarianTimeoutError,
+    ProtocolError,
+    error_from_response,
+)
+from .models import (
+    FileInfo,
+    FileSummary,
+    PingResponse,
+    SearchResponse,
+    StoreInfo,
+    TokenCreateRequest,
+    TokenCreateResponse,
+)
+
+__all__ = ["LibrarianClient"]
+
+API = "/api/v2"
+USER_AGENT = "librarian-client/0.1"
+SEARCH_PAGE_MAX = 10_000
+M = TypeVar("M", bound=BaseModel)
+_STORES = TypeAdapter(list[StoreInfo])
+
+
+def name_path(name: str) -> str:
+    """Percent-encode each segment; '.'/'..' too, so httpx cannot collapse them."""
+
+    def segment(part: str) -> str:
+        return part.replace(".", "%2E") if part in (".", "..") else quote(part, safe="")
+
+    return "/".join(segment(part) for part in name.split("/"))
+
+
+def _iso(value: datetime | str | None) -> str | None:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+class LibrarianClient:
+    """Talks to one librarian server; use as a context manager or call ``close()``.
+
+    Authentication is a bearer ``token`` if given, else HTTP Basic with
+    ``username``/``password``, else none (enough for ``ping``).
+    """
+
+    def __init__(
+        self,
+        url: str,
+        username: str | None = None,
+        password: str | None = None,
+        *,
+        token: str | None = None,
+        timeout: float = 60.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        if not url.startswith(("http://", "https://")):
+            raise ConfigError(
+                f"The server URL {url!r} is not an http(s) URL.",
+                "Give the full URL, e.g. http://localhost:21108.",
+            )
+        headers = {"User-Agent": USER_AGENT}
+        auth: httpx.Auth | None = None
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        elif username is not None and password is not None:
+            auth = httpx.BasicAuth(username, password)
+        self.url = url.rstrip("/")
+        self.username = username
+        self.timeout = timeout
+        self._http = httpx.Client(
+            base_url=self.url,
+            auth=auth,
+            headers=headers,
+            timeout=httpx.Timeout(timeout),
+            transport=transport,
+        )
+
+    @classmethod
+    def for_connection(
+        cls,
+        conn: Connection,
+        *,
+        timeout: float = 60.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> LibrarianClient:
+        return cls(
+            conn.url,
+            conn.username,
+            conn.password.get_secret_value() if conn.password else None,
+            token=conn.token.get_secret_value() if conn.token else None,
+            timeout=timeout,
+            transport=transport,
+        )
+
+    @classmethod
+    def from_connection(
+        cls,
+        name: str | None = None,
+        *,
+        timeout: float = 60.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> LibrarianClient:
+        """A client for the named (else the default) connection, env vars taking precedence."""
+        return cls.for_connection(resolve_connection(name), timeout=timeout, transport=transport)
+
+    @classmethod
+    def from_env(
+        cls, *, timeout: float = 60.0, transport: httpx.BaseTransport | None = None
+    ) -> LibrarianClient:
+        """``LIBRARIAN_URL``/``_USERNAME``/``_PASSWORD``/``_TOKEN``, else the default connection."""
+        return cls.from_connection(None, timeout=timeout, transport=transport)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> LibrarianClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"LibrarianClient({self.url!r}, username={self.username!r})"
+
+    # -- plumbing -----------------------------------------------------------------
+
+    @contextmanager
+    def _mapped_errors(self, what: str) -> Iterator[None]:
+        """Turn httpx's transport errors into the client's typed, one-line errors."""
+        try:
+            yield
+        except httpx.TimeoutException as exc:
+            raise LibrarianTimeoutError(
+                f"{self.url} did not answer {what} within {self.timeout:g} s."
+            ) from exc
+        except httpx.RequestError as exc:
+            detail = str(exc) or type(exc).__name__
+            raise LibrarianConnectionError(f"Cannot reach {self.url} ({what}): {detail}.") from exc
+
+    def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        with self._mapped_errors(f"{method} {path}"):
+            response = self._http.request(method, path, **kwargs)
+        if response.is_error:
+            raise error_from_response(response)
+        return response
+
+    def _call(self, model: type[M], method: str, path: str, **kwargs: Any) -> M:
+        return parse_model(model, self._send(method, path, **kwargs), f"{method} {path}")
+
+    # -- small calls ----------------------------------------------------------------
+
+    def ping(self) -> PingResponse:
+        return self._call(PingResponse, "GET", f"{API}/ping")
+
+    def info(self, name: str) -> FileInfo:
+        return self._call(FileInfo, "GET", f"{API}/files/{name_path(name)}")
+
+    def stores(self) -> list[StoreInfo]:
+        response = self._send("GET", f"{API}/stores")
+        try:
+            return _STORES.validate_json(response.content)
+        except ValidationError as exc:
+            raise ProtocolError(f"The server's store list is malformed: {exc}.") from exc
+
+    def create_token(
+        self, expires_in_seconds: int | None = None, description: str = ""
+    ) -> TokenCreateResponse:
+        """A bearer token for the authenticated user (e.g. for a pipeline's config)."""
+        body = TokenCreateRequest(expires_in_seconds=expires_in_seconds, description=description)
+        return self._call(
+            TokenCreateResponse, "POST", f"{API}/tokens", json=body.model_dump(mode="json")
+        )
+
+    # -- search -----------------------------------------------------------------------
+
+    def search_page(
+        self,
+        *,
+        name: str | None = None,
+        prefix: str | None = None,
+        created_after: datetime | str | None = None,
+        created_before: datetime | str | None = None,
+        min_size: int | None = None,
+        max_size: int | None = None,
+        uploader: str | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> SearchResponse:
+        """One page of results; ``name`` is a glob (``*`` crosses '/')."""
+        params = {
+            "name": name,
+            "prefix": prefix,
+            "created_after": _iso(created_after),
+            "created_before": _iso(created_before),
+            "min_size": min_size,
+            "max_size": max_size,
+            "uploader": uploader,
+            "limit": limit,
+            "cursor": cursor,
+        }
+        query = {key: value for key, value in params.items() if value is not None}
+        return self._call(SearchResponse, "GET", f"{API}/search", params=query)
+
+    def search(
+        self,
+        *,
+        name: str | None = None,
+        prefix: str | None = None,
+        created_after: datetime | str | None = None,
+        created_before: datetime | str | None = None,
+        min_size: int | None = None,
+        max_size: int | None = None,
+        uploader: str | None = None,
+        limit: int | None = None,
+        page_size: int = 1000,
+    ) -> Iterator[FileSummary]:
+        """Every match, following cursors lazily; ``limit`` caps the total yielded."""
+        cursor: str | None = None
+        remaining = limit
+        while remaining is None or remaining > 0:
+            want = page_size if remaining is None else min(page_size, remaining)
+            page = self.search_page(
+                name=name,
+                prefix=prefix,
+                created_after=created_after,
+                created_before=created_before,
+                min_size=min_size,
+                max_size=max_size,
+                uploader=uploader,
+                limit=min(want, SEARCH_PAGE_MAX),
+                cursor=cursor,
+            )
+            for summary in page.files:
+                if remaining is not None:
+                    if remaining <= 0:
+                        return
+                    remaining -= 1
+                yield summary
+            if page.next_cursor is None or not page.files:
+                return
+            cursor = page.next_cursor
+
+    # -- transfers ----------------------------------------------------------------------
+
+    def upload(
+        self,
+        local: str | os.PathLike[str],
+        dest: str,
+        *,
+        progress: ProgressCallback | None = None,
+    ) -> UploadResult:
+        """Upload one file; idempotent (an identical file already there is a success)."""
+        return self.upload_many([(local, dest)], progress=progress)[0]
+
+    def upload_many(
+        self,
+        pairs: Iterable[tuple[str | os.PathLike[str], str]],
+        *,
+        progress: ProgressCallback | None = None,
+        batch_size: int = 500,
+    ) -> list[UploadResult]:
+        """Upload ``(local, dest)`` pairs: per batch one stage call, the bytes, one commit.
+
+        Results come back in input order. Batches already committed stay committed
+        if a later batch fails; running the same upload again skips them.
+        """
+        uploader = Uploader(self._send, progress_or_noop(progress))
+        return uploader.run(pairs, batch_size)
+
+    def download(
+        self,
+        name: str,
+        local: str | os.PathLike[str],
+        *,
+        progress: ProgressCallback | None = None,
+    ) -> FileInfo:
+        """Download to ``local`` (or into it, if it is a directory), verified before it appears.
+
+        Bytes go to a temp file beside the target and are hashed as they arrive;
+        only a file matching the catalogue's size and checksum is renamed into place.
+        """
+        report = progress_or_noop(progress)
+        info = self.info(name)
+        target = Path(local)
+        if target.is_dir():
+            target = target / name.rsplit("/", 1)[-1]
+        if not target.parent.is_dir():  # say so now, not later about a temp file's name
+            raise FileNotFoundError(errno.ENOENT, "No such directory", str(target.parent))
+        expected = normalise_checksum(info.checksum)
+        algorithm, _ = parse_checksum(expected)
+        path = f"{API}/download/{name_path(name)}"
+        with self._mapped_errors(f"GET {path}"), self._http.stream("GET", path) as response:
+            if response.is_error:
+                response.read()
+                raise error_from_response(response)
+            announced = response.headers.get("X-Librarian-Checksum")
+            if announced and normalise_checksum(announced) != expected:
+                raise ChecksumMismatch(
+                    f"The server sends {name} with checksum {announced} but the catalogue "
+                    f"says {expected}."
+                )
+            temp, size, checksum = write_hashing(
+                response.iter_bytes(CHUNK_SIZE), target, algorithm, report
+            )
+        if size != info.size or checksum != expected:
+            temp.unlink(missing_ok=True)
+            raise ChecksumMismatch(
+                f"Downloaded {name} does not verify: got {size} bytes, {checksum}; "
+                f"expected {info.size} bytes, {expected}. Nothing was written to {target}."
+            )
+        try:
+            os.replace(temp, target)
+        except BaseException:
+            temp.unlink(missing_ok=True)
+            raise
+        report(0, 1)
+        return info
