@@ -26,6 +26,8 @@ from .models import (
     StagedTransfer,
     StageItem,
     StageOutcome,
+    UploadBundleHeader,
+    UploadBundleResponse,
     UploadCommitRequest,
     UploadCommitResponse,
     UploadPutResponse,
@@ -35,6 +37,11 @@ from .models import (
 
 API = "/api/v2"
 MAX_BATCH = 10_000
+# Files up to this size travel in bundles (one request for many files): per-request
+# overhead, not bandwidth, is what limits small-file uploads.
+BUNDLE_FILE_MAX = 1 << 20
+BUNDLE_MAX_FILES = 1000
+BUNDLE_MAX_BYTES = 64 << 20
 
 Send = Callable[..., httpx.Response]
 M = TypeVar("M", bound=BaseModel)
@@ -129,13 +136,21 @@ class Uploader:
 
         commits: list[CommitItem] = []
         waiting: dict[int, int] = {}
+        small: list[tuple[_Item, StagedTransfer]] = []
         for index, (item, transfer) in enumerate(zip(items, staged.transfers, strict=True)):
             if transfer.outcome is StageOutcome.STAGED:
                 if transfer.transfer_id is None or transfer.put_path is None:
                     raise ProtocolError(f"The server staged {item.dest} without a transfer id.")
-                checksum = self._send_bytes(item, transfer, transfer.put_path)
-                commits.append(CommitItem(transfer_id=transfer.transfer_id, checksum=checksum))
                 waiting[transfer.transfer_id] = index
+                copied = self._local_copy(item, transfer)
+                if copied is None and item.size <= BUNDLE_FILE_MAX:
+                    small.append((item, transfer))  # sent below, many per request
+                    continue
+                checksum = copied or self._put(item, transfer.put_path, transfer.checksum_algorithm)
+                commits.append(CommitItem(transfer_id=transfer.transfer_id, checksum=checksum))
+        for group in _bundles(small):
+            for (_, transfer), checksum in zip(group, self._send_bundle(group), strict=True):
+                commits.append(CommitItem(transfer_id=transfer.transfer_id or 0, checksum=checksum))
 
         if commits:
             body = UploadCommitRequest(files=commits).model_dump(mode="json")
@@ -192,21 +207,54 @@ class Uploader:
             )
         return self._present(item, transfer, expected)
 
-    def _send_bytes(self, item: _Item, transfer: StagedTransfer, put_path: str) -> str:
-        """Local copy when we share the store's filesystem, else HTTP PUT; returns the checksum."""
-        algorithm = transfer.checksum_algorithm
-        if transfer.local_path and transfer.store_marker and transfer.store_uuid:
-            key = (transfer.store_marker, transfer.store_uuid)
-            if key not in self._markers:
-                self._markers[key] = marker_matches(*key)
-            if self._markers[key]:
-                try:
-                    return copy_hashing(
-                        item.local, transfer.local_path, item.size, algorithm, self._progress
+    def _local_copy(self, item: _Item, transfer: StagedTransfer) -> str | None:
+        """Copy straight into staging when we share the store's filesystem; None otherwise."""
+        if not (transfer.local_path and transfer.store_marker and transfer.store_uuid):
+            return None
+        key = (transfer.store_marker, transfer.store_uuid)
+        if key not in self._markers:
+            self._markers[key] = marker_matches(*key)
+        if not self._markers[key]:
+            return None
+        try:
+            return copy_hashing(
+                item.local,
+                transfer.local_path,
+                item.size,
+                transfer.checksum_algorithm,
+                self._progress,
+            )
+        except OSError:
+            return None  # e.g. read-only mount or permissions: HTTP always works
+
+    def _send_bundle(self, group: list[tuple[_Item, StagedTransfer]]) -> list[str]:
+        """Send many small files in one request: a JSON header line, then their bytes."""
+        header = UploadBundleHeader(transfer_ids=[t.transfer_id or 0 for _, t in group])
+        head = header.model_dump_json().encode() + b"\n"
+        readers: list[HashingReader] = []
+
+        def body() -> Iterator[bytes]:
+            yield head
+            for item, transfer in group:
+                with open(item.local, "rb") as handle:
+                    reader = HashingReader(
+                        handle, item.local, item.size, transfer.checksum_algorithm, self._progress
                     )
-                except OSError:
-                    pass  # e.g. read-only mount or permissions: HTTP always works
-        return self._put(item, put_path, algorithm)
+                    readers.append(reader)
+                    yield reader.read_all_small()
+
+        length = len(head) + sum(item.size for item, _ in group)
+        headers = {"Content-Length": str(length), "Content-Type": "application/octet-stream"}
+        response = self._send("POST", f"{API}/upload/bundle", content=body(), headers=headers)
+        received = parse_model(UploadBundleResponse, response, "upload/bundle")
+        by_id = {r.transfer_id: r for r in received.files}
+        checksums = []
+        for (item, transfer), reader in zip(group, readers, strict=True):
+            answer = by_id.get(transfer.transfer_id or 0)
+            if answer is None:
+                raise ProtocolError(f"The bundle answer does not mention {item.dest}.")
+            checksums.append(_agree(item, answer, reader.checksum, transfer.checksum_algorithm))
+        return checksums
 
     def _put(self, item: _Item, put_path: str, algorithm: str) -> str:
         headers = {"Content-Length": str(item.size), "Content-Type": "application/octet-stream"}
@@ -216,17 +264,35 @@ class Uploader:
             content = reader.read_all_small() if item.size <= CHUNK_SIZE else reader
             response = self._send("PUT", put_path, content=content, headers=headers)
         received = parse_model(UploadPutResponse, response, f"PUT {put_path}")
-        ours = reader.checksum
-        if received.size == item.size and received.checksum == ours:
-            return ours  # the common case, without re-parsing the checksum
-        theirs = normalise_checksum(received.checksum)
-        if received.size != item.size or (
-            parse_checksum(theirs)[0] == algorithm and theirs != ours
-        ):
-            raise VerificationFailed(
-                422,
-                f"The server received {received.size} bytes ({theirs}) for {item.dest}; "
-                f"sent {item.size} bytes ({ours}).",
-                "Upload again; if it persists, check the network path to the server.",
-            )
-        return ours
+        return _agree(item, received, reader.checksum, algorithm)
+
+
+def _agree(item: _Item, received: UploadPutResponse, ours: str, algorithm: str) -> str:
+    """Check the server's count and hash of what it received against ours."""
+    if received.size == item.size and received.checksum == ours:
+        return ours  # the common case, without re-parsing the checksum
+    theirs = normalise_checksum(received.checksum)
+    if received.size != item.size or (parse_checksum(theirs)[0] == algorithm and theirs != ours):
+        raise VerificationFailed(
+            422,
+            f"The server received {received.size} bytes ({theirs}) for {item.dest}; "
+            f"sent {item.size} bytes ({ours}).",
+            "Upload again; if it persists, check the network path to the server.",
+        )
+    return ours
+
+
+def _bundles(
+    small: list[tuple[_Item, StagedTransfer]],
+) -> Iterator[list[tuple[_Item, StagedTransfer]]]:
+    """Group small files into bundles of at most BUNDLE_MAX_FILES / BUNDLE_MAX_BYTES."""
+    group: list[tuple[_Item, StagedTransfer]] = []
+    size = 0
+    for entry in small:
+        if group and (len(group) >= BUNDLE_MAX_FILES or size + entry[0].size > BUNDLE_MAX_BYTES):
+            yield group
+            group, size = [], 0
+        group.append(entry)
+        size += entry[0].size
+    if group:
+        yield group

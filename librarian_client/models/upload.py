@@ -61,6 +61,17 @@ class UploadPutResponse(WireModel):
     checksum: str
 
 
+class UploadBundleHeader(WireModel):
+    """First line (JSON, then a newline) of a bundle body; the bytes of each transfer
+    follow back to back in this order, each exactly its staged size."""
+
+    transfer_ids: list[int] = Field(min_length=1, max_length=10_000)
+
+
+class UploadBundleResponse(WireModel):
+    files: list[UploadPutResponse]
+
+
 class CommitItem(WireModel):
     transfer_id: int
     checksum: str | None = Field(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 
 from librarian_client.models import (
+    UploadBundleResponse,
     UploadCommitRequest,
     UploadCommitResponse,
     UploadPutResponse,
@@ -35,6 +36,16 @@ async def put_bytes(
     if (digest := receive.digest_header(result.checksum)) is not None:
         response.headers["Digest"] = digest
     return result
+
+
+@router.post("/bundle", response_model=UploadBundleResponse)
+async def put_bundle(
+    request: Request, factory: SessionFactoryDep, user: Writer
+) -> UploadBundleResponse:
+    """Many staged transfers' bytes in one body: a JSON header line, then the bytes."""
+    return UploadBundleResponse(
+        files=await receive.receive_bundle(factory, request.stream(), user=user)
+    )
 
 
 @router.post("/commit", response_model=UploadCommitResponse)

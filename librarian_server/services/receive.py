@@ -1,79 +1,202 @@
-"""The streamed HTTP PUT of an upload's bytes: counted and hashed on the fly.
+"""Receiving upload bytes over HTTP: counted and hashed on the fly, constant memory.
 
-Bytes are written to the transfer's staging file in ~1 MiB slices handed to a
-worker thread (hashlib and file writes release the GIL), so memory stays
-constant whatever the size and the event loop stays free. A body longer than
-declared is cut off at once; a short body or wrong checksum fails the transfer
-and deletes the staged bytes before the client hears about it.
+Two shapes share one sink: a PUT carries one transfer's bytes; a bundle carries
+many small transfers back to back after a JSON header line, so a thousand 4 KiB
+files cost one request instead of a thousand. Large slices are hashed and
+written in a worker thread (hashlib and file writes release the GIL), so the
+event loop stays free. A body longer or shorter than declared, or with the wrong
+checksum, fails its transfer and deletes the staged bytes before the client hears
+about it.
 """
 
 from __future__ import annotations
 
 import base64
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 from anyio import to_thread
+from pydantic import ValidationError
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from librarian_client.checksum import Hasher, format_checksum, new_hasher
-from librarian_client.models import TransferStatus, UploadPutResponse
+from librarian_client.models import TransferStatus, UploadBundleHeader, UploadPutResponse
 
 from ..errors import InvalidRequest, VerificationFailed
-from ..orm import IncomingTransfer, Store
+from ..orm import IncomingTransfer, Store, utcnow
 from ..stores import backend_for
 from .auth import AuthenticatedUser
-from .transfers import fail_transfer, get_owned_transfer
+from .transfers import fail_many, owned_transfers
 
 SLICE = 1 << 20
+INLINE = 64 * 1024  # below this, hashing + writing in the loop beats a thread hop
+MAX_HEADER = 1 << 20
 
 
+@dataclass
 class _Target:
-    def __init__(self, transfer_id: int, path: Path, size: int, checksum: str | None, algo: str):
-        self.transfer_id = transfer_id
-        self.path = path
-        self.expected_size = size
-        self.expected_checksum = checksum
-        self.algorithm = algo
+    transfer_id: int
+    path: Path
+    expected_size: int
+    expected_checksum: str | None
+    algorithm: str
 
 
-def _open_target(
-    factory: sessionmaker[Session], transfer_id: int, user: AuthenticatedUser
-) -> _Target:
+def _open_targets(
+    factory: sessionmaker[Session], transfer_ids: list[int], user: AuthenticatedUser
+) -> list[_Target]:
     with factory() as session:
-        transfer = get_owned_transfer(session, transfer_id, user)
+        transfers = owned_transfers(session, transfer_ids, user)
+        stores = {s.id: s for s in session.scalars(select(Store))}
+    targets = []
+    for transfer_id in transfer_ids:
+        transfer = transfers[transfer_id]
         if transfer.status not in (TransferStatus.INITIATED, TransferStatus.STAGED):
             raise InvalidRequest(
                 f"Transfer {transfer_id} is {transfer.status.value}; it no longer takes bytes.",
                 "Stage the file again to get a new transfer.",
             )
-        store = session.get(Store, transfer.store_id)
-        assert store is not None  # noqa: S101 - foreign key
-        path = backend_for(store).staged_file(Path(transfer.staging_dir))
-        return _Target(
-            transfer.id,
-            path,
-            transfer.expected_size,
-            transfer.expected_checksum,
-            transfer.checksum_algorithm,
+        backend = backend_for(stores[transfer.store_id])
+        targets.append(
+            _Target(
+                transfer.id,
+                backend.staged_file(Path(transfer.staging_dir)),
+                transfer.expected_size,
+                transfer.expected_checksum,
+                transfer.checksum_algorithm,
+            )
         )
+    return targets
 
 
-def _write(handle: BinaryIO, hasher: Hasher, data: bytearray) -> None:
+def _write(handle: BinaryIO, hasher: Hasher, data: bytes | bytearray) -> None:
     hasher.update(data)
     handle.write(data)
 
 
-def _mark_staged(
-    factory: sessionmaker[Session], transfer_id: int, size: int, checksum: str
-) -> None:
+class _Stream:
+    """Pull-based reader over the request body with a small look-ahead buffer."""
+
+    def __init__(self, chunks: AsyncIterator[bytes]) -> None:
+        self._chunks = chunks
+        self._pending = bytearray()
+        self._done = False
+
+    async def _more(self) -> bool:
+        """Pull the next non-empty chunk; False once the body is over."""
+        while not self._done:
+            try:
+                chunk = await anext(self._chunks)
+            except StopAsyncIteration:
+                self._done = True
+                break
+            if chunk:
+                self._pending += chunk
+                return True
+        return False
+
+    async def readline(self, limit: int) -> bytes:
+        while (end := self._pending.find(b"\n")) < 0:
+            if len(self._pending) > limit or not await self._more():
+                raise InvalidRequest(
+                    "The bundle does not start with a JSON header line.",
+                    'Send {"transfer_ids": [...]} and a newline before the bytes.',
+                )
+        line = bytes(self._pending[:end])
+        del self._pending[: end + 1]
+        return line
+
+    async def read_upto(self, limit: int) -> bytes | bytearray:
+        """Up to ``limit`` bytes (at least one unless the body is over)."""
+        if not self._pending and not await self._more():
+            return b""
+        if len(self._pending) <= limit:
+            whole = self._pending
+            self._pending = bytearray()
+            return whole
+        data = bytes(self._pending[:limit])
+        del self._pending[:limit]
+        return data
+
+    async def at_end(self) -> bool:
+        return not self._pending and not await self._more()
+
+
+async def _receive_one(stream: _Stream, target: _Target) -> tuple[int, str]:
+    """Write exactly the target's declared size (or less, if the body ends) to staging."""
+    hasher = new_hasher(target.algorithm)
+    size = 0
+    try:
+        with open(target.path, "wb") as handle:
+            buffer = bytearray()
+            while size < target.expected_size:
+                piece = await stream.read_upto(target.expected_size - size)
+                if not piece:
+                    break
+                size += len(piece)
+                buffer += piece
+                if len(buffer) >= SLICE:
+                    data, buffer = buffer, bytearray()
+                    await to_thread.run_sync(_write, handle, hasher, data)
+            if len(buffer) >= INLINE:
+                await to_thread.run_sync(_write, handle, hasher, buffer)
+            elif buffer:
+                _write(handle, hasher, buffer)
+    except BaseException:
+        # Client went away or the disk failed: drop the partial bytes, keep the transfer
+        # open so that the client may send again.
+        target.path.unlink(missing_ok=True)
+        raise
+    return size, format_checksum(target.algorithm, hasher.hexdigest())
+
+
+def _problem(target: _Target, size: int, checksum: str) -> str | None:
+    if size != target.expected_size:
+        return f"size mismatch: declared {target.expected_size} bytes, received {size}"
+    if target.expected_checksum not in (None, checksum):
+        return f"checksum mismatch: declared {target.expected_checksum}, received {checksum}"
+    return None
+
+
+def _mark_staged(factory: sessionmaker[Session], received: list[UploadPutResponse]) -> None:
     with factory.begin() as session:
-        transfer = session.get(IncomingTransfer, transfer_id)
-        assert transfer is not None  # noqa: S101
-        transfer.status = TransferStatus.STAGED
-        transfer.received_size = size
-        transfer.received_checksum = checksum
+        transfers = session.scalars(
+            select(IncomingTransfer).where(
+                IncomingTransfer.id.in_([r.transfer_id for r in received])
+            )
+        )
+        by_id = {r.transfer_id: r for r in received}
+        now = utcnow()
+        for transfer in transfers:
+            r = by_id[transfer.id]
+            transfer.status = TransferStatus.STAGED
+            transfer.received_size = r.size
+            transfer.received_checksum = r.checksum
+            transfer.updated_time = now
+
+
+async def _finish(
+    factory: sessionmaker[Session],
+    received: list[UploadPutResponse],
+    failures: dict[int, str],
+    *,
+    caller: str,
+) -> list[UploadPutResponse]:
+    if failures:
+        await to_thread.run_sync(lambda: fail_many(factory, failures, caller=caller))
+    good = [r for r in received if r.transfer_id not in failures]
+    if good:
+        await to_thread.run_sync(_mark_staged, factory, good)
+    if failures:
+        detail = "; ".join(f"transfer {i}: {why}" for i, why in list(failures.items())[:20])
+        raise VerificationFailed(
+            f"Upload rejected: {detail}.",
+            "The staged bytes were discarded; stage and upload those files again.",
+        )
+    return good
 
 
 async def receive(
@@ -83,48 +206,45 @@ async def receive(
     *,
     user: AuthenticatedUser,
 ) -> UploadPutResponse:
-    target = await to_thread.run_sync(_open_target, factory, transfer_id, user)
-    hasher = new_hasher(target.algorithm)
-    size = 0
-    reason: str | None = None
-    try:
-        with open(target.path, "wb") as handle:
-            buffer = bytearray()
-            async for chunk in chunks:
-                size += len(chunk)
-                if size > target.expected_size:
-                    reason = f"more bytes than the {target.expected_size} declared at stage"
-                    break
-                buffer += chunk
-                if len(buffer) >= SLICE:
-                    data, buffer = buffer, bytearray()
-                    await to_thread.run_sync(_write, handle, hasher, data)
-            if reason is None and buffer:
-                if len(buffer) >= 64 * 1024:
-                    await to_thread.run_sync(_write, handle, hasher, buffer)
-                else:
-                    _write(handle, hasher, buffer)
-    except BaseException:
-        # Client went away or the disk failed: drop the partial bytes, keep the transfer
-        # open so the client may PUT again.
-        target.path.unlink(missing_ok=True)
-        raise
+    (target,) = await to_thread.run_sync(_open_targets, factory, [transfer_id], user)
+    stream = _Stream(chunks)
+    size, checksum = await _receive_one(stream, target)
+    problem = _problem(target, size, checksum)
+    if problem is None and not await stream.at_end():
+        problem = f"more bytes than the {target.expected_size} declared at stage"
+    failures = {} if problem is None else {target.transfer_id: problem}
+    received = [UploadPutResponse(transfer_id=target.transfer_id, size=size, checksum=checksum)]
+    (result,) = await _finish(factory, received, failures, caller="upload.put")
+    return result
 
-    checksum = format_checksum(target.algorithm, hasher.hexdigest())
-    if reason is None and size != target.expected_size:
-        reason = f"size mismatch: declared {target.expected_size} bytes, received {size}"
-    if reason is None and target.expected_checksum not in (None, checksum):
-        reason = f"checksum mismatch: declared {target.expected_checksum}, received {checksum}"
-    if reason is not None:
-        await to_thread.run_sync(
-            lambda: fail_transfer(factory, target.transfer_id, reason, caller="upload.put")
+
+async def receive_bundle(
+    factory: sessionmaker[Session],
+    chunks: AsyncIterator[bytes],
+    *,
+    user: AuthenticatedUser,
+) -> list[UploadPutResponse]:
+    stream = _Stream(chunks)
+    try:
+        header = UploadBundleHeader.model_validate_json(await stream.readline(MAX_HEADER))
+    except ValidationError as exc:
+        raise InvalidRequest(f"Bad bundle header: {exc.errors()[0]['msg']}.") from None
+    if len(set(header.transfer_ids)) != len(header.transfer_ids):
+        raise InvalidRequest("A transfer id appears twice in one bundle.")
+    targets = await to_thread.run_sync(_open_targets, factory, header.transfer_ids, user)
+    received: list[UploadPutResponse] = []
+    failures: dict[int, str] = {}
+    for target in targets:
+        size, checksum = await _receive_one(stream, target)
+        received.append(
+            UploadPutResponse(transfer_id=target.transfer_id, size=size, checksum=checksum)
         )
-        raise VerificationFailed(
-            f"Upload of transfer {target.transfer_id} rejected: {reason}.",
-            "The staged bytes were discarded; stage and upload the file again.",
-        )
-    await to_thread.run_sync(_mark_staged, factory, target.transfer_id, size, checksum)
-    return UploadPutResponse(transfer_id=target.transfer_id, size=size, checksum=checksum)
+        if (problem := _problem(target, size, checksum)) is not None:
+            failures[target.transfer_id] = problem
+    if not await stream.at_end():
+        for target in targets:
+            failures.setdefault(target.transfer_id, "the bundle held more bytes than declared")
+    return await _finish(factory, received, failures, caller="upload.bundle")
 
 
 def digest_header(checksum: str) -> str | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from librarian_client.models import TransferStatus
@@ -23,23 +24,57 @@ def get_owned_transfer(
         raise NotFound(
             f"No upload transfer with id {transfer_id}.", "Stage the file again to get a new id."
         )
-    if transfer.uploader != user.name and user.permission != "admin":
-        raise PermissionDenied(f"Transfer {transfer_id} belongs to another user.")
+    _check_owner(transfer, user)
     return transfer
+
+
+def owned_transfers(
+    session: Session, transfer_ids: list[int], user: AuthenticatedUser
+) -> dict[int, IncomingTransfer]:
+    """Load many transfers in one query; every id must exist and belong to ``user``."""
+    found: dict[int, IncomingTransfer] = {}
+    for start in range(0, len(transfer_ids), 500):
+        chunk = transfer_ids[start : start + 500]
+        found.update(
+            (t.id, t)
+            for t in session.scalars(select(IncomingTransfer).where(IncomingTransfer.id.in_(chunk)))
+        )
+    for transfer_id in transfer_ids:
+        transfer = found.get(transfer_id)
+        if transfer is None:
+            raise NotFound(
+                f"No upload transfer with id {transfer_id}.",
+                "Stage the file again to get a new id.",
+            )
+        _check_owner(transfer, user)
+    return found
+
+
+def _check_owner(transfer: IncomingTransfer, user: AuthenticatedUser) -> None:
+    if transfer.uploader != user.name and user.permission != "admin":
+        raise PermissionDenied(f"Transfer {transfer.id} belongs to another user.")
 
 
 def fail_transfer(
     factory: sessionmaker[Session], transfer_id: int, reason: str, *, caller: str
 ) -> None:
-    """Mark FAILED and delete its staged bytes, durably, whatever the caller's transaction does."""
+    fail_many(factory, {transfer_id: reason}, caller=caller)
+
+
+def fail_many(factory: sessionmaker[Session], reasons: dict[int, str], *, caller: str) -> None:
+    """Mark FAILED and delete staged bytes, durably, whatever the caller's transaction does."""
     with factory.begin() as session:
-        transfer = session.get(IncomingTransfer, transfer_id)
-        if transfer is None:
-            return
-        store = session.get(Store, transfer.store_id)
-        if store is not None:
-            backend_for(store).discard_staging(Path(transfer.staging_dir))
-        if transfer.status != TransferStatus.COMPLETED:
-            transfer.status = TransferStatus.FAILED
-            transfer.error = reason
-    record_error(factory, ErrorCategory.UPLOAD, f"transfer {transfer_id}: {reason}", caller=caller)
+        for transfer_id, reason in reasons.items():
+            transfer = session.get(IncomingTransfer, transfer_id)
+            if transfer is None:
+                continue
+            store = session.get(Store, transfer.store_id)
+            if store is not None:
+                backend_for(store).discard_staging(Path(transfer.staging_dir))
+            if transfer.status != TransferStatus.COMPLETED:
+                transfer.status = TransferStatus.FAILED
+                transfer.error = reason
+    for transfer_id, reason in reasons.items():
+        record_error(
+            factory, ErrorCategory.UPLOAD, f"transfer {transfer_id}: {reason}", caller=caller
+        )

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -35,13 +35,13 @@ from librarian_client.models import (
 )
 
 from ..errors import FileAlreadyExists, InvalidRequest, VerificationFailed
-from ..orm import File, IncomingTransfer, Instance, Store
+from ..orm import File, IncomingTransfer, Instance, Store, utcnow
 from ..settings import ServerSettings
 from ..stores import backend_for
 from .auth import AuthenticatedUser
 from .names import validate_name
 from .stores import choose_store
-from .transfers import fail_transfer, get_owned_transfer
+from .transfers import fail_transfer, owned_transfers
 
 log = logging.getLogger(__name__)
 _CHUNK = 500  # names per IN (...) query
@@ -117,45 +117,53 @@ def stage(
             session, sum(i.size for i in new_items), min_free_bytes=settings.min_free_bytes
         )
         backend = backend_for(store)
-        created: list[Path] = []
+        created: list[tuple[StageItem, dict[str, object], Path]] = []
+        now = utcnow()
         try:
             for item in new_items:
                 want = declared[item.name]
-                algorithm = settings.checksum_algorithm if want is None else parse_checksum(want)[0]
-                transfer = IncomingTransfer(
-                    name=item.name,
-                    status=TransferStatus.INITIATED,
-                    expected_size=item.size,
-                    expected_checksum=want,
-                    checksum_algorithm=algorithm,
-                    store_id=store.id,
-                    staging_dir="",
-                    store_path=backend.path_for(item.name),
-                    transfer_manager="http",
-                    uploader=user.name,
-                    source=settings.site_name,
-                )
-                session.add(transfer)
-                session.flush()
-                staging = backend.create_staging(transfer.id)
-                created.append(staging)
-                transfer.staging_dir = str(staging)
-                offer_local = settings.offer_local_paths
-                results[item.name] = StagedTransfer(
-                    name=item.name,
-                    outcome=StageOutcome.STAGED,
-                    transfer_id=transfer.id,
-                    put_path=put_path(transfer.id),
-                    local_path=str(backend.staged_file(staging)) if offer_local else None,
-                    store_marker=str(backend.marker_path) if offer_local else None,
-                    store_uuid=store.uuid if offer_local else None,
-                    checksum_algorithm=algorithm,
-                )
-            session.flush()
+                staging = backend.create_staging()
+                row: dict[str, object] = {
+                    "name": item.name,
+                    "status": TransferStatus.INITIATED,
+                    "expected_size": item.size,
+                    "expected_checksum": want,
+                    "checksum_algorithm": (
+                        settings.checksum_algorithm if want is None else parse_checksum(want)[0]
+                    ),
+                    "store_id": store.id,
+                    "staging_dir": str(staging),
+                    "store_path": backend.path_for(item.name),
+                    "transfer_manager": "http",
+                    "uploader": user.name,
+                    "source": settings.site_name,
+                    "created_time": now,
+                    "updated_time": now,
+                }
+                created.append((item, row, staging))
+            # One batched INSERT ... RETURNING, ids in the order of the rows.
+            ids = session.scalars(
+                insert(IncomingTransfer).returning(
+                    IncomingTransfer.id, sort_by_parameter_order=True
+                ),
+                [row for _, row, _ in created],
+            ).all()
         except BaseException:
-            for path in created:
-                backend.discard_staging(path)
+            for _, _, staging in created:
+                backend.discard_staging(staging)
             raise
+        offer_local = settings.offer_local_paths
+        for (item, row, staging), transfer_id in zip(created, ids, strict=True):
+            results[item.name] = StagedTransfer(
+                name=item.name,
+                outcome=StageOutcome.STAGED,
+                transfer_id=transfer_id,
+                put_path=put_path(transfer_id),
+                local_path=str(backend.staged_file(staging)) if offer_local else None,
+                store_marker=str(backend.marker_path) if offer_local else None,
+                store_uuid=store.uuid if offer_local else None,
+                checksum_algorithm=str(row["checksum_algorithm"]),
+            )
     return [results[i.name] for i in items]
 
 
@@ -214,8 +222,9 @@ def commit(
     done: dict[int, CommittedFile] = {}
     pending: list[tuple[IncomingTransfer, Store, CommitItem]] = []
     with factory() as session:
+        transfers = owned_transfers(session, [i.transfer_id for i in items], user)
         for item in items:
-            transfer = get_owned_transfer(session, item.transfer_id, user)
+            transfer = transfers[item.transfer_id]
             if transfer.status == TransferStatus.COMPLETED:
                 committed = session.get(File, transfer.name)
                 if committed is not None:  # a retried commit whose answer was lost
@@ -264,73 +273,96 @@ def _commit_verified(
     if not verified:
         return []
     results: list[CommittedFile] = []
-    moved: list[_Verified] = []
+    moved: list[tuple[Store, list[tuple[Path, str]]]] = []
+    now = utcnow()
     try:
         with factory.begin() as session:
             clash = existing_files(session, (v.transfer.name for v in verified))
+            fresh: list[_Verified] = []
             for v in verified:
-                if (have := clash.get(v.transfer.name)) is not None:
-                    if have.checksum != v.checksum:
-                        raise FileAlreadyExists(
-                            f"{v.transfer.name!r} was committed meanwhile with checksum "
-                            f"{have.checksum}."
+                if (have := clash.get(v.transfer.name)) is None:
+                    fresh.append(v)
+                    results.append(
+                        CommittedFile(
+                            name=v.transfer.name,
+                            transfer_id=v.transfer.id,
+                            size=v.size,
+                            checksum=v.checksum,
                         )
+                    )
+                elif have.checksum == v.checksum:
                     results.append(_committed(have, v.transfer.id))
-                    _mark_completed(session, v.transfer.id)
-                    continue
-                session.add(
-                    File(
-                        name=v.transfer.name,
-                        size=v.size,
-                        checksum=v.checksum,
-                        uploader=v.transfer.uploader or "",
-                        source=v.transfer.source,
+                else:
+                    raise FileAlreadyExists(
+                        f"{v.transfer.name!r} was committed meanwhile with checksum "
+                        f"{have.checksum}."
                     )
+            if fresh:
+                _insert_files(
+                    session,
+                    [
+                        {
+                            "name": v.transfer.name,
+                            "size": v.size,
+                            "checksum": v.checksum,
+                            "uploader": v.transfer.uploader or "",
+                            "source": v.transfer.source,
+                            "created_time": now,
+                        }
+                        for v in fresh
+                    ],
                 )
-                session.add(
-                    Instance(
-                        file_name=v.transfer.name,
-                        store_id=v.store.id,
-                        path=v.transfer.store_path,
-                        available=True,
-                    )
+                session.execute(
+                    insert(Instance),
+                    [
+                        {
+                            "file_name": v.transfer.name,
+                            "store_id": v.store.id,
+                            "path": v.transfer.store_path,
+                            "available": True,
+                            "created_time": now,
+                        }
+                        for v in fresh
+                    ],
                 )
-                store = session.get(Store, v.store.id)
-                assert store is not None  # noqa: S101
-                store.used_bytes += v.size
-                _mark_completed(session, v.transfer.id)
-                results.append(
-                    CommittedFile(
-                        name=v.transfer.name,
-                        transfer_id=v.transfer.id,
-                        size=v.size,
-                        checksum=v.checksum,
-                    )
+            added: dict[int, int] = {}
+            for v in fresh:
+                added[v.store.id] = added.get(v.store.id, 0) + v.size
+            for store_id, size in added.items():
+                session.execute(
+                    update(Store)
+                    .where(Store.id == store_id)
+                    .values(used_bytes=Store.used_bytes + size)
                 )
-            try:
-                session.flush()
-            except IntegrityError:
-                raise FileAlreadyExists(
-                    "A file in this batch was committed by another upload meanwhile.",
-                    "Retry the commit: files with the same checksum then succeed.",
-                ) from None
-            fresh = {r.name for r in results if r.name not in clash}
-            for v in verified:
-                if v.transfer.name in fresh:
-                    backend_for(v.store).commit(Path(v.transfer.staging_dir), v.transfer.store_path)
-                    moved.append(v)
+            session.execute(
+                update(IncomingTransfer)
+                .where(IncomingTransfer.id.in_([v.transfer.id for v in verified]))
+                .values(status=TransferStatus.COMPLETED, error=None, updated_time=now)
+            )
+            by_store: dict[int, tuple[Store, list[tuple[Path, str]]]] = {}
+            for v in fresh:
+                entry = by_store.setdefault(v.store.id, (v.store, []))
+                entry[1].append((Path(v.transfer.staging_dir), v.transfer.store_path))
+            for store, moves in by_store.values():
+                moved.append((store, backend_for(store).commit_many(moves)))
     except BaseException:
-        for v in moved:
-            with contextlib.suppress(OSError):
-                backend_for(v.store).uncommit(v.transfer.store_path, Path(v.transfer.staging_dir))
+        for store, moves in moved:
+            backend = backend_for(store)
+            for staging_dir, store_path in moves:
+                with contextlib.suppress(OSError):
+                    backend.uncommit(store_path, staging_dir)
         raise
     for v in verified:
         backend_for(v.store).discard_staging(Path(v.transfer.staging_dir))
     return results
 
 
-def _mark_completed(session: Session, transfer_id: int) -> None:
-    transfer = session.get(IncomingTransfer, transfer_id)
-    assert transfer is not None  # noqa: S101
-    transfer.status = TransferStatus.COMPLETED
-    transfer.error = None
+def _insert_files(session: Session, rows: list[dict[str, object]]) -> None:
+    """Insert File rows; a name taken meanwhile by a concurrent commit is a 409."""
+    try:
+        session.execute(insert(File), rows)
+    except IntegrityError:
+        raise FileAlreadyExists(
+            "A file in this batch was committed by another upload meanwhile.",
+            "Retry the commit: files with the same checksum then succeed.",
+        ) from None

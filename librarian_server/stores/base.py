@@ -17,8 +17,8 @@ class StoreBackend(ABC):
         """Store-relative path a committed file of this name gets."""
 
     @abstractmethod
-    def create_staging(self, transfer_id: int) -> Path:
-        """Make a private, empty staging directory for one transfer."""
+    def create_staging(self) -> Path:
+        """Make a private, empty, uniquely named staging directory for one transfer."""
 
     @abstractmethod
     def staged_file(self, staging_dir: Path) -> Path:
@@ -34,6 +34,19 @@ class StoreBackend(ABC):
 
         The (now empty) staging directory stays until ``discard_staging``.
         """
+
+    def commit_many(self, moves: list[tuple[Path, str]]) -> list[tuple[Path, str]]:
+        """Commit several; on failure undo the ones done and raise. Returns what moved."""
+        done: list[tuple[Path, str]] = []
+        try:
+            for staging_dir, store_path in moves:
+                self.commit(staging_dir, store_path)
+                done.append((staging_dir, store_path))
+        except BaseException:
+            for staging_dir, store_path in reversed(done):
+                self.uncommit(store_path, staging_dir)
+            raise
+        return done
 
     @abstractmethod
     def uncommit(self, store_path: str, staging_dir: Path) -> None:

@@ -36,6 +36,8 @@ from librarian_client.models import (
     StoreInfo,
     TokenCreateRequest,
     TokenCreateResponse,
+    UploadBundleHeader,
+    UploadBundleResponse,
     UploadCommitRequest,
     UploadCommitResponse,
     UploadPutResponse,
@@ -129,6 +131,8 @@ class FakeLibrarian:
             return _ok(PingResponse(name="fake", version="0", checksum_algorithm="md5", user=user))
         if (method, route) == ("POST", "upload/stage"):
             return _ok(self._stage(UploadStageRequest.model_validate_json(request.read()), user))
+        if (method, route) == ("POST", "upload/bundle"):
+            return _ok(self._bundle(request.read()))
         if method == "PUT" and route.startswith("upload/"):
             return self._put(int(route.rsplit("/", 1)[1]), request.read())
         if (method, route) == ("POST", "upload/commit"):
@@ -208,6 +212,20 @@ class FakeLibrarian:
         body = UploadPutResponse(transfer_id=tid, size=len(data), checksum=md5_of(data))
         digest = base64.b64encode(bytes.fromhex(body.checksum.split(":")[1])).decode()
         return _ok(body, headers={"Digest": f"md5={digest}"})
+
+    def _bundle(self, body: bytes) -> UploadBundleResponse:
+        """Header line, then each transfer's bytes back to back (sizes from stage)."""
+        head, _, rest = body.partition(b"\n")
+        header = UploadBundleHeader.model_validate_json(head)
+        out: list[UploadPutResponse] = []
+        offset = 0
+        for tid in header.transfer_ids:
+            transfer = self._transfer(tid)
+            transfer.data = rest[offset : offset + transfer.size]
+            offset += transfer.size
+            data = transfer.data
+            out.append(UploadPutResponse(transfer_id=tid, size=len(data), checksum=md5_of(data)))
+        return UploadBundleResponse(files=out)
 
     def _commit(self, body: UploadCommitRequest) -> UploadCommitResponse:
         received: list[tuple[FakeTransfer, bytes]] = []

@@ -18,13 +18,13 @@ def test_layout_spreads_files_and_keeps_names(tmp_path: Path) -> None:
 
 def test_commit_is_atomic_and_never_overwrites(tmp_path: Path) -> None:
     store = PosixStore.initialise(tmp_path / "s", "u-1")
-    first = store.create_staging(1)
+    first = store.create_staging()
     store.staged_file(first).write_bytes(b"one")
     store.commit(first, store.path_for("f"))
     assert store.local_path(store.path_for("f")).read_bytes() == b"one"
     assert not store.staged_file(first).exists()
 
-    second = store.create_staging(2)
+    second = store.create_staging()
     store.staged_file(second).write_bytes(b"two")
     with pytest.raises(FileAlreadyExists):
         store.commit(second, store.path_for("f"))
@@ -34,7 +34,7 @@ def test_commit_is_atomic_and_never_overwrites(tmp_path: Path) -> None:
 
 def test_uncommit_moves_bytes_back(tmp_path: Path) -> None:
     store = PosixStore.initialise(tmp_path / "s", "u-1")
-    staging = store.create_staging(1)
+    staging = store.create_staging()
     store.staged_file(staging).write_bytes(b"data")
     store.commit(staging, "aa/bb/x")
     store.uncommit("aa/bb/x", staging)

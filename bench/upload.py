@@ -1,0 +1,62 @@
+"""Upload benchmarks (issue: foundation), printed as a table.
+
+(a) a 1 GiB file through the CLI over loopback HTTP vs ``cp`` + ``md5sum`` of it;
+(b) 1,000 x 4 KiB files in one CLI call; (c) the server's peak RSS during (a).
+Run: ``python -m bench.upload [--size-mib 1024] [--files 1000]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+
+from .common import live_server, make_file, table, timed, workspace
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--size-mib", type=int, default=1024)
+    parser.add_argument("--files", type=int, default=1000)
+    parser.add_argument("--local-copy", action="store_true",
+                        help="let the client use the same-filesystem path (default: HTTP only)")
+    args = parser.parse_args(argv)
+
+    rows: list[tuple[str, str, str, str]] = []
+    with workspace() as work:
+        big = work / "big.g3"
+        make_file(big, args.size_mib * 1024 * 1024)
+        small = work / "small"
+        small.mkdir()
+        for i in range(args.files):
+            (small / f"f{i:05d}.dat").write_bytes(i.to_bytes(4, "big") * 1024)
+        env = {} if args.local_copy else {"LIBRARIAN_SERVER_OFFER_LOCAL_PATHS": "false"}
+
+        def cp_md5() -> None:
+            subprocess.run(["cp", str(big), str(work / "copy.g3")], check=True)
+            subprocess.run(["md5sum", str(work / "copy.g3")], check=True, capture_output=True)
+
+        baseline = timed(cp_md5)
+        (work / "copy.g3").unlink()
+        with live_server(work, **env) as server:
+            upload = timed(server.cli, "upload", str(big), "bench/big.g3")
+            rss = server.peak_rss_mb()
+            many = timed(server.cli, "upload", str(small), "bench/small/")
+            ratio = upload / baseline
+            rate = args.files / many
+            rows.append((f"(a) {args.size_mib} MiB upload via CLI", f"{upload:.2f} s",
+                         "", ""))
+            rows.append(("    cp + md5sum of the same file", f"{baseline:.2f} s", "", ""))
+            rows.append(("    ratio upload / (cp + md5sum)", f"{ratio:.2f}x", "<= 1.5x",
+                         "PASS" if ratio <= 1.5 else "MISS"))
+            rows.append((f"(b) {args.files} x 4 KiB in one CLI call",
+                         f"{rate:.0f} files/s ({many:.2f} s)", ">= 1000 files/s",
+                         "PASS" if rate >= 1000 else "MISS"))
+            rows.append(("(c) server peak RSS during (a)", f"{rss:.0f} MB", "< 200 MB",
+                         "PASS" if rss < 200 else "MISS"))
+    print(table(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
