@@ -74,7 +74,7 @@ def live_server(workdir: Path, **env_overrides: str) -> Iterator[Server]:
                 break
             except httpx.TransportError:
                 if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"server did not start; see {workdir / 'server.log'}")
+                    raise RuntimeError(f"server did not start; see {workdir}/server.log") from None
                 time.sleep(0.2)
         password = (data / "initial-admin-password").read_text().strip()
         client_env = dict(env)

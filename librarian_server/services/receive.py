@@ -19,7 +19,7 @@ from typing import BinaryIO
 
 from anyio import to_thread
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from librarian_client.checksum import Hasher, format_checksum, new_hasher
@@ -162,20 +162,21 @@ def _problem(target: _Target, size: int, checksum: str) -> str | None:
 
 
 def _mark_staged(factory: sessionmaker[Session], received: list[UploadPutResponse]) -> None:
+    now = utcnow()
     with factory.begin() as session:
-        transfers = session.scalars(
-            select(IncomingTransfer).where(
-                IncomingTransfer.id.in_([r.transfer_id for r in received])
-            )
+        session.execute(  # ORM bulk UPDATE by primary key: one executemany
+            update(IncomingTransfer),
+            [
+                {
+                    "id": r.transfer_id,
+                    "status": TransferStatus.STAGED,
+                    "received_size": r.size,
+                    "received_checksum": r.checksum,
+                    "updated_time": now,
+                }
+                for r in received
+            ],
         )
-        by_id = {r.transfer_id: r for r in received}
-        now = utcnow()
-        for transfer in transfers:
-            r = by_id[transfer.id]
-            transfer.status = TransferStatus.STAGED
-            transfer.received_size = r.size
-            transfer.received_checksum = r.checksum
-            transfer.updated_time = now
 
 
 async def _finish(
