@@ -24,3 +24,4 @@ def configure_logging(settings: ServerSettings) -> None:
     )
     file_handler.setFormatter(logging.Formatter(FORMAT))
     root.addHandler(file_handler)
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
