@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -40,7 +41,7 @@ def test_json_config_and_secret_file(tmp_path: Path, monkeypatch: pytest.MonkeyP
     secret = tmp_path / "db-url"
     secret.write_text("postgresql://lib:s3cret@db.example/lib\n")
     config = tmp_path / "site.json"
-    config.write_text('{"database_url_file": "%s"}' % secret)
+    config.write_text(json.dumps({"database_url_file": str(secret)}))
     s = load_settings(config)
     assert s.sqlalchemy_url == "postgresql+psycopg://lib:s3cret@db.example/lib"
     assert "s3cret" not in repr(s) and "s3cret" not in str(s.model_dump())
