@@ -41,7 +41,9 @@ class Server:
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[bytes]:
         return subprocess.run(
-            [str(BIN / "librarian"), "--no-progress", *args], env=self.env, check=True,
+            [str(BIN / "librarian"), "--no-progress", *args],
+            env=self.env,
+            check=True,
             capture_output=True,
         )
 
@@ -63,7 +65,9 @@ def live_server(workdir: Path, **env_overrides: str) -> Iterator[Server]:
     log = open(workdir / "server.log", "wb")  # noqa: SIM115 - closed below
     process = subprocess.Popen(
         [str(BIN / "librarian-server"), "run", "--data-dir", str(data), "--port", str(port)],
-        env=env, stdout=log, stderr=subprocess.STDOUT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     try:

@@ -1,7 +1,8 @@
 """Upload benchmarks (issue: foundation), printed as a table.
 
 (a) a 1 GiB file through the CLI over loopback HTTP vs ``cp`` + ``md5sum`` of it;
-(b) 1,000 x 4 KiB files in one CLI call; (c) the server's peak RSS during (a).
+(b) 1,000 x 4 KiB files in one CLI call; (c) the server's peak RSS during (a);
+(d) what authentication adds to a request (Basic, after the first, and bearer).
 Run: ``python -m bench.upload [--size-mib 1024] [--files 1000]``.
 """
 
@@ -10,16 +11,49 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
+import time
+
+import httpx
 
 from .common import live_server, make_file, table, timed, workspace
+
+
+def _mean_ms(client: httpx.Client, n: int, **kwargs: object) -> float:
+    client.get("/api/v2/ping", **kwargs)  # type: ignore[arg-type]  # warm-up (pays the KDF)
+    start = time.perf_counter()
+    for _ in range(n):
+        client.get("/api/v2/ping", **kwargs).raise_for_status()  # type: ignore[arg-type]
+    return (time.perf_counter() - start) / n * 1000
+
+
+def auth_overhead(url: str, env: dict[str, str], n: int = 300) -> list[tuple[str, str, str, str]]:
+    basic = (env["LIBRARIAN_USERNAME"], env["LIBRARIAN_PASSWORD"])
+    with httpx.Client(base_url=url, timeout=30) as client:
+        token = client.post("/api/v2/tokens", json={}, auth=basic).json()["token"]
+        anonymous = _mean_ms(client, n)
+        with_basic = _mean_ms(client, n, auth=basic)
+        bearer = _mean_ms(client, n, headers={"Authorization": f"Bearer {token}"})
+    worst = max(with_basic, bearer) - anonymous
+    return [
+        ("(d) ping, anonymous", f"{anonymous:.2f} ms", "", ""),
+        (
+            "    ping, Basic / bearer",
+            f"{with_basic:.2f} / {bearer:.2f} ms",
+            "< +3 ms",
+            "PASS" if worst < 3 else "MISS",
+        ),
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--size-mib", type=int, default=1024)
     parser.add_argument("--files", type=int, default=1000)
-    parser.add_argument("--local-copy", action="store_true",
-                        help="let the client use the same-filesystem path (default: HTTP only)")
+    parser.add_argument(
+        "--local-copy",
+        action="store_true",
+        help="let the client use the same-filesystem path (default: HTTP only)",
+    )
     args = parser.parse_args(argv)
 
     rows: list[tuple[str, str, str, str]] = []
@@ -44,16 +78,33 @@ def main(argv: list[str] | None = None) -> int:
             many = timed(server.cli, "upload", str(small), "bench/small/")
             ratio = upload / baseline
             rate = args.files / many
-            rows.append((f"(a) {args.size_mib} MiB upload via CLI", f"{upload:.2f} s",
-                         "", ""))
+            rows.append((f"(a) {args.size_mib} MiB upload via CLI", f"{upload:.2f} s", "", ""))
             rows.append(("    cp + md5sum of the same file", f"{baseline:.2f} s", "", ""))
-            rows.append(("    ratio upload / (cp + md5sum)", f"{ratio:.2f}x", "<= 1.5x",
-                         "PASS" if ratio <= 1.5 else "MISS"))
-            rows.append((f"(b) {args.files} x 4 KiB in one CLI call",
-                         f"{rate:.0f} files/s ({many:.2f} s)", ">= 1000 files/s",
-                         "PASS" if rate >= 1000 else "MISS"))
-            rows.append(("(c) server peak RSS during (a)", f"{rss:.0f} MB", "< 200 MB",
-                         "PASS" if rss < 200 else "MISS"))
+            rows.append(
+                (
+                    "    ratio upload / (cp + md5sum)",
+                    f"{ratio:.2f}x",
+                    "<= 1.5x",
+                    "PASS" if ratio <= 1.5 else "MISS",
+                )
+            )
+            rows.append(
+                (
+                    f"(b) {args.files} x 4 KiB in one CLI call",
+                    f"{rate:.0f} files/s ({many:.2f} s)",
+                    ">= 1000 files/s",
+                    "PASS" if rate >= 1000 else "MISS",
+                )
+            )
+            rows.append(
+                (
+                    "(c) server peak RSS during (a)",
+                    f"{rss:.0f} MB",
+                    "< 200 MB",
+                    "PASS" if rss < 200 else "MISS",
+                )
+            )
+            rows.extend(auth_overhead(server.url, server.env))
     print(table(rows))
     return 0
 

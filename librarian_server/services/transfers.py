@@ -55,12 +55,6 @@ def _check_owner(transfer: IncomingTransfer, user: AuthenticatedUser) -> None:
         raise PermissionDenied(f"Transfer {transfer.id} belongs to another user.")
 
 
-def fail_transfer(
-    factory: sessionmaker[Session], transfer_id: int, reason: str, *, caller: str
-) -> None:
-    fail_many(factory, {transfer_id: reason}, caller=caller)
-
-
 def fail_many(factory: sessionmaker[Session], reasons: dict[int, str], *, caller: str) -> None:
     """Mark FAILED and delete staged bytes, durably, whatever the caller's transaction does."""
     with factory.begin() as session:

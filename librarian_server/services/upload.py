@@ -41,7 +41,7 @@ from ..stores import backend_for
 from .auth import AuthenticatedUser
 from .names import validate_name
 from .stores import choose_store
-from .transfers import fail_transfer, owned_transfers
+from .transfers import fail_many, owned_transfers
 
 log = logging.getLogger(__name__)
 _CHUNK = 500  # names per IN (...) query
@@ -180,18 +180,16 @@ def _verify(transfer: IncomingTransfer, store: Store, item: CommitItem) -> _Veri
     backend = backend_for(store)
     staged = backend.staged_file(Path(transfer.staging_dir))
     algorithm = transfer.checksum_algorithm
-    if transfer.status == TransferStatus.STAGED:
-        size, checksum = transfer.received_size, transfer.received_checksum
+    if transfer.status == TransferStatus.STAGED:  # received over HTTP: hashed on arrival
+        size, checksum = transfer.received_size or 0, transfer.received_checksum or ""
         if not staged.is_file() or staged.stat().st_size != size:
             return "the staged bytes are missing or changed since they were received"
     else:  # INITIATED: the client copied the bytes itself, so we hash them now
         if not staged.is_file():
             return "no bytes were received (neither an HTTP PUT nor a local copy)"
-        size = staged.stat().st_size
-        if size != transfer.expected_size:
-            return f"size mismatch: declared {transfer.expected_size} bytes, received {size}"
-        checksum = checksum_file(str(staged), algorithm)
-    assert size is not None and checksum is not None  # noqa: S101 - set when STAGED
+        size, checksum = staged.stat().st_size, ""
+        if size == transfer.expected_size:  # no point hashing the wrong number of bytes
+            checksum = checksum_file(str(staged), algorithm)
     if size != transfer.expected_size:
         return f"size mismatch: declared {transfer.expected_size} bytes, received {size}"
     claims = [c for c in (transfer.expected_checksum, item.checksum) if c is not None]
@@ -242,21 +240,23 @@ def commit(
             pending.append((transfer, store, item))
 
     verified: list[_Verified] = []
-    failures: list[str] = []
+    failures: dict[int, str] = {}
+    names: list[str] = []
     for transfer, store, item in pending:
         outcome = _verify(transfer, store, item)
         if isinstance(outcome, str):
-            fail_transfer(factory, transfer.id, outcome, caller="upload.commit")
-            failures.append(f"{transfer.name!r}: {outcome}")
+            failures[transfer.id] = outcome
+            names.append(f"{transfer.name!r}: {outcome}")
         else:
             verified.append(outcome)
     if failures:
+        fail_many(factory, failures, caller="upload.commit")
         raise VerificationFailed(
-            f"Verification failed for {len(failures)} file(s): " + "; ".join(failures[:20]),
+            f"Verification failed for {len(failures)} file(s): " + "; ".join(names[:20]),
             "The staged bytes were discarded; upload those files again.",
         )
 
-    for result in _commit_verified(factory, verified, settings=settings):
+    for result in _commit_verified(factory, verified):
         done[result.transfer_id] = result
     return [done[i.transfer_id] for i in items]
 
@@ -268,7 +268,7 @@ def _committed(file: File, transfer_id: int) -> CommittedFile:
 
 
 def _commit_verified(
-    factory: sessionmaker[Session], verified: list[_Verified], *, settings: ServerSettings
+    factory: sessionmaker[Session], verified: list[_Verified]
 ) -> list[CommittedFile]:
     if not verified:
         return []
