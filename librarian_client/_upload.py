@@ -7,6 +7,7 @@ per-request work small enough that a thousand 4 KiB files cost milliseconds.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import stat
@@ -20,7 +21,12 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ._io import CHUNK_SIZE, HashingReader, ProgressCallback, copy_hashing, marker_matches
 from .checksum import checksum_file, normalise_checksum, parse_checksum
-from .exceptions import AlreadyExists, ProtocolError, VerificationFailed
+from .exceptions import (
+    AlreadyExists,
+    LibrarianClientError,
+    ProtocolError,
+    VerificationFailed,
+)
 from .models import (
     CommitItem,
     StagedTransfer,
@@ -28,6 +34,7 @@ from .models import (
     StageOutcome,
     UploadBundleHeader,
     UploadBundleResponse,
+    UploadCancelRequest,
     UploadCommitRequest,
     UploadCommitResponse,
     UploadPutResponse,
@@ -123,6 +130,21 @@ class Uploader:
         if [t.name for t in staged.transfers] != [item.dest for item in items]:
             raise ProtocolError("The server's stage answer does not list the files asked for.")
 
+        staged_ids = [t.transfer_id for t in staged.transfers if t.transfer_id is not None]
+        try:
+            return self._settle(items, staged)
+        except BaseException:
+            # Give the server its room and staging space back now, not at the timeout.
+            if staged_ids:
+                self._cancel(staged_ids)
+            raise
+
+    def _cancel(self, transfer_ids: list[int]) -> None:
+        body = UploadCancelRequest(transfer_ids=transfer_ids).model_dump(mode="json")
+        with contextlib.suppress(LibrarianClientError, httpx.HTTPError):
+            self._send("POST", f"{API}/upload/cancel", json=body)
+
+    def _settle(self, items: list[_Item], staged: UploadStageResponse) -> list[UploadResult]:
         results: list[UploadResult | None] = [None] * len(items)
         # Settle the name clashes before moving any bytes, so a conflict fails fast.
         for index, (item, transfer) in enumerate(zip(items, staged.transfers, strict=True)):

@@ -76,7 +76,14 @@ class ServerSettings(BaseSettings):
     min_free_bytes: int = Field(
         default=0, ge=0, description="Space always left free on a store's filesystem."
     )
-    staging_timeout_seconds: int = Field(default=86_400, gt=0)
+    staging_timeout_seconds: int = Field(
+        default=86_400,
+        gt=0,
+        description="An upload idle this long is failed and its bytes removed.",
+    )
+    staging_cleanup_interval_seconds: float = Field(
+        default=600, gt=0, description="How often the server looks for abandoned uploads."
+    )
     staging_startup_grace_seconds: int = Field(
         default=0,
         ge=0,

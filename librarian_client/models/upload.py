@@ -83,6 +83,14 @@ class UploadCommitRequest(WireModel):
     files: list[CommitItem] = Field(min_length=1, max_length=10_000)
 
 
+class UploadCancelRequest(WireModel):
+    transfer_ids: list[int] = Field(min_length=1, max_length=10_000)
+
+
+class UploadCancelResponse(WireModel):
+    cancelled: list[int] = Field(description="Transfers cancelled now; others were not open.")
+
+
 class CommittedFile(WireModel):
     name: str
     transfer_id: int

@@ -24,7 +24,9 @@ def _body(status: int, reason: str, remedy: str, error: str) -> JSONResponse:
 
 async def librarian_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, LibrarianError)  # noqa: S101 - registered for this class only
-    if exc.status_code >= 500:
+    if exc.status_code == 507:
+        log.warning("%s: %s", type(exc).__name__, exc.reason)
+    elif exc.status_code >= 500:
         log.error("%s: %s", type(exc).__name__, exc.reason)
     return _body(exc.status_code, exc.reason, exc.suggested_remedy, type(exc).__name__)
 

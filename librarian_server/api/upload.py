@@ -6,6 +6,8 @@ from fastapi import APIRouter, Request, Response
 
 from librarian_client.models import (
     UploadBundleResponse,
+    UploadCancelRequest,
+    UploadCancelResponse,
     UploadCommitRequest,
     UploadCommitResponse,
     UploadPutResponse,
@@ -13,7 +15,7 @@ from librarian_client.models import (
     UploadStageResponse,
 )
 
-from ..services import receive, upload
+from ..services import receive, transfers, upload
 from .deps import SessionDep, SessionFactoryDep, SettingsDep, Writer
 
 router = APIRouter(prefix="/upload", tags=["upload"])
@@ -46,6 +48,12 @@ async def put_bundle(
     return UploadBundleResponse(
         files=await receive.receive_bundle(factory, request.stream(), user=user)
     )
+
+
+@router.post("/cancel", response_model=UploadCancelResponse)
+def cancel(body: UploadCancelRequest, session: SessionDep, user: Writer) -> UploadCancelResponse:
+    """Give up on staged uploads: their bytes are deleted and their room released."""
+    return UploadCancelResponse(cancelled=transfers.cancel_many(session, body.transfer_ids, user))
 
 
 @router.post("/commit", response_model=UploadCommitResponse)

@@ -112,6 +112,14 @@ def _mtime(path: Path) -> float:
         return float("inf")
 
 
+def expire_idle_uploads(
+    factory: sessionmaker[Session], settings: ServerSettings
+) -> tuple[int, int]:
+    """Periodic: uploads idle past the staging timeout are abandoned."""
+    timeout = timedelta(seconds=settings.staging_timeout_seconds)
+    return clean_staging(factory, idle_before=utcnow() - timeout)
+
+
 def startup_cleanup(factory: sessionmaker[Session], settings: ServerSettings) -> tuple[int, int]:
     grace = timedelta(seconds=settings.staging_startup_grace_seconds)
     return clean_staging(factory, idle_before=utcnow() - grace)

@@ -256,7 +256,7 @@ def commit(
             "The staged bytes were discarded; upload those files again.",
         )
 
-    for result in _commit_verified(factory, verified):
+    for result in _commit_with_retry(factory, verified):
         done[result.transfer_id] = result
     return [done[i.transfer_id] for i in items]
 
@@ -265,6 +265,36 @@ def _committed(file: File, transfer_id: int) -> CommittedFile:
     return CommittedFile(
         name=file.name, transfer_id=transfer_id, size=file.size, checksum=file.checksum
     )
+
+
+class _NameRace(Exception):
+    """Another upload committed one of our names between our check and our insert."""
+
+
+def _commit_with_retry(
+    factory: sessionmaker[Session], verified: list[_Verified], attempts: int = 3
+) -> list[CommittedFile]:
+    """Commit; a lost race is retried (same bytes then succeed, as for any duplicate).
+
+    A name that turns out taken by different bytes fails the whole batch: every
+    transfer in it is failed and its staged bytes deleted, so nothing lingers.
+    """
+    for attempt in range(attempts):
+        try:
+            return _commit_verified(factory, verified)
+        except _NameRace:
+            if attempt == attempts - 1:
+                clash = FileAlreadyExists(
+                    "Files in this batch kept being committed by other uploads meanwhile.",
+                    "Upload the batch again.",
+                )
+                break
+        except FileAlreadyExists as exc:
+            clash = exc
+            break
+    reason = f"not committed: {clash.reason}"
+    fail_many(factory, {v.transfer.id: reason for v in verified}, caller="upload.commit")
+    raise clash
 
 
 def _commit_verified(
@@ -358,11 +388,7 @@ def _commit_verified(
 
 
 def _insert_files(session: Session, rows: list[dict[str, object]]) -> None:
-    """Insert File rows; a name taken meanwhile by a concurrent commit is a 409."""
     try:
         session.execute(insert(File), rows)
     except IntegrityError:
-        raise FileAlreadyExists(
-            "A file in this batch was committed by another upload meanwhile.",
-            "Retry the commit: files with the same checksum then succeed.",
-        ) from None
+        raise _NameRace() from None

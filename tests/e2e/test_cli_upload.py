@@ -257,12 +257,6 @@ def test_prefix_and_glob_treat_like_wildcards_literally(server: LiveServer, tmp_
     assert sorted(found) == ["like/a%b/f", "like/aXb/f", "like/a_b/f"]
 
 
-@pytest.mark.xfail(
-    strict=False,  # a race: a round where the uploads do not overlap passes
-    reason="BUG: when identical uploads of the same names commit at the same time, the "
-    "losers get 409 'committed by another upload meanwhile' (the CLI does not retry) "
-    "and their staged bytes stay in staging/ until the server restarts.",
-)
 def test_concurrent_identical_uploads_all_succeed(server: LiveServer, tmp_path: Path) -> None:
     staged = server.staging_entries()
     for round_ in range(3):

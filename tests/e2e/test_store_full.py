@@ -28,12 +28,6 @@ def room(server: LiveServer) -> int:
     return free
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: an upload the client abandons after /upload/stage (here: a name clash "
-    "in the same batch) leaves its IncomingTransfers active and their staging dirs on "
-    "disk until the server restarts; meanwhile they count against the store's room.",
-)
 def test_an_upload_refused_for_a_name_clash_holds_no_room(
     server: LiveServer, tmp_path: Path
 ) -> None:

@@ -36,8 +36,12 @@ def test_bundle_then_commit(site: Site) -> None:
     r = site.http.post(
         "/api/v2/upload/commit",
         auth=site.auth(),
-        json={"files": [{"transfer_id": t["transfer_id"], "checksum": md5(blobs[t["name"]])}
-                        for t in transfers]},
+        json={
+            "files": [
+                {"transfer_id": t["transfer_id"], "checksum": md5(blobs[t["name"]])}
+                for t in transfers
+            ]
+        },
     )
     assert r.status_code == 200
     for name, data in blobs.items():

@@ -296,3 +296,87 @@ def test_commit_retry_after_lost_answer_is_idempotent(site: Site) -> None:
     assert first.status_code == again.status_code == 200
     assert first.json() == again.json()
     assert file_count(site) == 1
+
+
+def test_cancel_releases_bytes_and_room(make_site) -> None:  # type: ignore[no-untyped-def]
+    site = make_site(default_store_capacity_bytes=1000)
+    t = stage(site.http, site.auth(), [{"name": "c/1", "size": 900}]).json()["transfers"][0]
+    site.http.put(t["put_path"], content=b"x" * 900, auth=site.auth())
+    assert stage(site.http, site.auth(), [{"name": "c/2", "size": 900}]).status_code == 507
+    ids = {"transfer_ids": [t["transfer_id"]]}
+    assert (
+        site.http.post("/api/v2/upload/cancel", json=ids, auth=site.auth("reader")).status_code
+        == 403
+    )
+    r = site.http.post("/api/v2/upload/cancel", json=ids, auth=site.auth())
+    assert r.status_code == 200 and r.json()["cancelled"] == [t["transfer_id"]]
+    again = site.http.post("/api/v2/upload/cancel", json=ids, auth=site.auth())
+    assert again.json()["cancelled"] == []  # idempotent
+    assert staging_entries(site) == []
+    assert stage(site.http, site.auth(), [{"name": "c/2", "size": 900}]).status_code == 200
+    with site.session() as s:
+        transfer = s.get(IncomingTransfer, t["transfer_id"])
+        assert transfer is not None and transfer.status == TransferStatus.CANCELLED
+
+
+def test_idle_uploads_expire(make_site) -> None:  # type: ignore[no-untyped-def]
+    from librarian_server.services.maintenance import expire_idle_uploads
+
+    site = make_site(staging_timeout_seconds=1)
+    t = stage(site.http, site.auth(), [{"name": "idle", "size": 5}]).json()["transfers"][0]
+    assert expire_idle_uploads(site.factory, site.settings) == (0, 0)  # not idle yet
+    import time
+
+    time.sleep(1.2)
+    assert expire_idle_uploads(site.factory, site.settings) == (1, 0)
+    assert staging_entries(site) == []
+    with site.session() as s:
+        assert s.get(IncomingTransfer, t["transfer_id"]).status == TransferStatus.FAILED  # type: ignore[union-attr]
+
+
+def test_two_batches_committing_the_same_files_both_succeed(site: Site) -> None:
+    """Two uploaders race on the same names and bytes: both succeed, one File each."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    blobs = {f"race/{i}": os.urandom(100) for i in range(40)}
+
+    def one_upload(_: int) -> int:
+        auth = site.auth()
+        transfers = stage(site.http, auth, [{"name": n, "size": 100} for n in blobs]).json()[
+            "transfers"
+        ]
+        for t in transfers:
+            if t["outcome"] == "staged":
+                site.http.put(t["put_path"], content=blobs[t["name"]], auth=auth)
+        items = [
+            {"transfer_id": t["transfer_id"], "checksum": md5(blobs[t["name"]])}
+            for t in transfers
+            if t["outcome"] == "staged"
+        ]
+        if not items:
+            return 200
+        return site.http.post("/api/v2/upload/commit", json={"files": items}, auth=auth).status_code
+
+    with ThreadPoolExecutor(4) as pool:
+        assert list(pool.map(one_upload, range(4))) == [200] * 4
+    assert file_count(site) == 40
+    assert staging_entries(site) == []
+
+
+def test_a_true_clash_at_commit_fails_and_cleans_the_whole_batch(site: Site) -> None:
+    auth = site.auth()
+    transfers = stage(site.http, auth, [{"name": "tc/a", "size": 1}, {"name": "tc/b", "size": 1}])
+    a, b = transfers.json()["transfers"]
+    for t in (a, b):
+        site.http.put(t["put_path"], content=b"1", auth=auth)
+    upload(site.http, auth, "tc/b", b"2")  # someone else takes tc/b with other bytes
+    r = site.http.post(
+        "/api/v2/upload/commit",
+        auth=auth,
+        json={"files": [{"transfer_id": t["transfer_id"], "checksum": md5(b"1")} for t in (a, b)]},
+    )
+    assert r.status_code == 409
+    assert staging_entries(site) == []
+    with site.session() as s:
+        assert s.get(File, "tc/a") is None
+        assert s.get(IncomingTransfer, a["transfer_id"]).status == TransferStatus.FAILED  # type: ignore[union-attr]

@@ -38,6 +38,8 @@ from librarian_client.models import (
     TokenCreateResponse,
     UploadBundleHeader,
     UploadBundleResponse,
+    UploadCancelRequest,
+    UploadCancelResponse,
     UploadCommitRequest,
     UploadCommitResponse,
     UploadPutResponse,
@@ -131,6 +133,10 @@ class FakeLibrarian:
             return _ok(PingResponse(name="fake", version="0", checksum_algorithm="md5", user=user))
         if (method, route) == ("POST", "upload/stage"):
             return _ok(self._stage(UploadStageRequest.model_validate_json(request.read()), user))
+        if (method, route) == ("POST", "upload/cancel"):
+            body = UploadCancelRequest.model_validate_json(request.read())
+            gone = [t for t in body.transfer_ids if self.transfers.pop(t, None) is not None]
+            return _ok(UploadCancelResponse(cancelled=gone))
         if (method, route) == ("POST", "upload/bundle"):
             return _ok(self._bundle(request.read()))
         if method == "PUT" and route.startswith("upload/"):

@@ -313,3 +313,15 @@ def test_thousand_small_files_cost_well_under_a_second(
     assert fake.count("POST", "/api/v2/upload/commit") == 2
     # Includes the fake server's own work; typically ~0.2 s.
     assert elapsed < 1.0
+
+
+def test_a_clash_cancels_the_rest_of_the_batch(
+    client: LibrarianClient, fake: FakeLibrarian, make_file: MakeFile
+) -> None:
+    fake.add_file("c/taken", b"old contents")
+    pairs = [(make_file("new1", size=10), "c/new1"), (make_file("taken", size=12), "c/taken")]
+    with pytest.raises(AlreadyExists):
+        client.upload_many(pairs)
+    assert fake.count("POST", "/api/v2/upload/cancel") == 1
+    assert fake.transfers == {}  # the staged c/new1 was given back
+    assert "c/new1" not in fake.files
