@@ -31,6 +31,7 @@ class Server:
     url: str
     data_dir: Path
     env: dict[str, str]
+    admin_password: str
 
     def peak_rss_mb(self) -> float:
         """High-water RSS of the server process (VmHWM), in MB."""
@@ -81,11 +82,18 @@ def live_server(workdir: Path, **env_overrides: str) -> Iterator[Server]:
                     raise RuntimeError(f"server did not start; see {workdir}/server.log") from None
                 time.sleep(0.2)
         password = (data / "initial-admin-password").read_text().strip()
+        # The CLI authenticates as after the quick start: with a bearer token.
+        token = httpx.post(
+            url + "/api/v2/tokens", json={}, auth=("admin", password), timeout=30
+        ).json()["token"]
         client_env = dict(env)
         client_env.update(
-            {"LIBRARIAN_URL": url, "LIBRARIAN_USERNAME": "admin", "LIBRARIAN_PASSWORD": password}
+            {
+                "LIBRARIAN_URL": url,
+                "LIBRARIAN_TOKEN": token,
+            }
         )
-        yield Server(process, url, data, client_env)
+        yield Server(process, url, data, client_env, password)
     finally:
         process.terminate()
         process.wait(timeout=30)

@@ -290,7 +290,7 @@ class LibrarianClient:
         pairs: Iterable[tuple[str | os.PathLike[str], str]],
         *,
         progress: ProgressCallback | None = None,
-        batch_size: int = 500,
+        batch_size: int = 1000,
     ) -> list[UploadResult]:
         """Upload ``(local, dest)`` pairs: per batch one stage call, the bytes, one commit.
 

@@ -11,8 +11,15 @@ from librarian_server.stores import PosixStore
 def test_layout_spreads_files_and_keeps_names(tmp_path: Path) -> None:
     store = PosixStore.initialise(tmp_path / "s", "u-1")
     paths = {store.path_for(f"obs/{i}.g3") for i in range(2000)}
-    assert len({p.split("/")[0] for p in paths}) > 200  # spread over many top directories
-    assert all(p.endswith(".g3") and p.count("/") == 3 for p in paths)
+    assert len(paths) == 2000
+    assert len({p.split("/")[0] for p in paths}) > 1000  # spread over the 4,096 buckets
+    assert all(
+        p.endswith(f"-{i}.g3")
+        for i, p in enumerate(store.path_for(f"obs/{i}.g3") for i in range(2000))
+    )
+    assert all(p.count("/") == 1 and store.local_path(p).parent.is_dir() for p in paths)
+    long = store.path_for("d/" + "ü" * 120)  # 240 bytes: truncated, not split mid-character
+    assert len(long.split("/")[1].encode()) <= 255 and long.endswith("ü")
     assert store.marker_path.read_text().strip() == "u-1"
 
 
