@@ -28,14 +28,19 @@ def get_session_factory(request: Request) -> sessionmaker[Session]:
 
 
 def get_session(request: Request) -> Iterator[Session]:
-    """Request-scoped session: commit on success, roll back on any error."""
+    """One transaction per request: commit on success, roll back on any error.
+
+    Used with ``scope="function"`` so that the commit happens before the response is
+    sent: a client that hears "staged" or "committed" can rely on it, and a failed
+    commit reaches the client as an error instead of vanishing after a 200.
+    """
     with get_session_factory(request).begin() as session:
         yield session
 
 
 SettingsDep = Annotated[ServerSettings, Depends(get_settings)]
 SessionFactoryDep = Annotated[sessionmaker[Session], Depends(get_session_factory)]
-SessionDep = Annotated[Session, Depends(get_session)]
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
 def _credentials(request: Request) -> tuple[str, str] | None:

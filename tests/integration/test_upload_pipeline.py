@@ -380,3 +380,12 @@ def test_a_true_clash_at_commit_fails_and_cleans_the_whole_batch(site: Site) -> 
     with site.session() as s:
         assert s.get(File, "tc/a") is None
         assert s.get(IncomingTransfer, a["transfer_id"]).status == TransferStatus.FAILED  # type: ignore[union-attr]
+
+
+def test_a_staged_transfer_is_committed_before_the_answer(site: Site) -> None:
+    """The answer to stage is only sent once the transaction is durable: another
+    connection (a fresh session) must see the transfer the moment the client does."""
+    for i in range(20):
+        r = stage(site.http, site.auth(), [{"name": f"vis/{i}", "size": 1}])
+        with site.session() as s:
+            assert s.get(IncomingTransfer, r.json()["transfers"][0]["transfer_id"]) is not None
