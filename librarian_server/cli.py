@@ -12,28 +12,16 @@ from pydantic import ValidationError
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from librarian_client.cli.output import parse_size  # one size syntax for both commands
 from librarian_client.models import PermissionLevel
 
 from .db import make_engine, make_session_factory
 from .errors import LibrarianError
 from .settings import ServerSettings, load_settings
 
-SIZE_UNITS = {"": 1, "B": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4, "P": 1024**5}
-
 
 class CLIError(Exception):
     """An expected failure: printed as one line, exit status 1."""
-
-
-def parse_size(text: str) -> int:
-    """'500', '10G', '1.5T', '8TiB' -> bytes (binary units)."""
-    value = text.strip().upper().removesuffix("IB").removesuffix("B")
-    unit = value[-1] if value and value[-1] in SIZE_UNITS else ""
-    number = value[: -len(unit)] if unit else value
-    try:
-        return int(float(number) * SIZE_UNITS[unit])
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a size: {text!r} (try 500G or 8T)") from None
 
 
 def _settings(args: argparse.Namespace) -> ServerSettings:

@@ -28,25 +28,17 @@ class StoreBackend(ABC):
     def discard_staging(self, staging_dir: Path) -> None:
         """Remove a staging directory and anything in it; missing is fine."""
 
-    @abstractmethod
     def commit(self, staging_dir: Path, store_path: str) -> None:
-        """Move staged bytes into place atomically; never overwrite an existing file.
+        """Move staged bytes into place atomically; never overwrite an existing file."""
+        self.commit_many([(staging_dir, store_path)])
 
-        The (now empty) staging directory stays until ``discard_staging``.
-        """
-
+    @abstractmethod
     def commit_many(self, moves: list[tuple[Path, str]]) -> list[tuple[Path, str]]:
-        """Commit several; on failure undo the ones done and raise. Returns what moved."""
-        done: list[tuple[Path, str]] = []
-        try:
-            for staging_dir, store_path in moves:
-                self.commit(staging_dir, store_path)
-                done.append((staging_dir, store_path))
-        except BaseException:
-            for staging_dir, store_path in reversed(done):
-                self.uncommit(store_path, staging_dir)
-            raise
-        return done
+        """Commit several (staging dir, store path) pairs and make them durable.
+
+        On failure the ones already moved are moved back before raising. The (now
+        empty) staging directories stay until ``discard_staging``.
+        """
 
     @abstractmethod
     def uncommit(self, store_path: str, staging_dir: Path) -> None:

@@ -112,9 +112,6 @@ class PosixStore(StoreBackend):
         except OSError:
             shutil.rmtree(staging_dir, ignore_errors=True)
 
-    def commit(self, staging_dir: Path, store_path: str) -> None:
-        self.commit_many([(staging_dir, store_path)])
-
     def commit_many(self, moves: list[tuple[Path, str]]) -> list[tuple[Path, str]]:
         """Link every file into place, then make all of it durable before returning."""
         done: list[tuple[Path, str]] = []

@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 
 from librarian_client.checksum import ChecksumError, normalise_checksum, parse_checksum
+from librarian_client.cli.output import parse_size
 from librarian_client.models import PermissionLevel as P
-from librarian_server.cli import parse_size
 from librarian_server.errors import RangeNotSatisfiable
 from librarian_server.services.auth import allows
 from librarian_server.services.files import _glob_to_like, _parse_range
