@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,21 +22,6 @@ class Result:
 
 
 Run = Callable[..., Result]
-
-
-@pytest.fixture(autouse=True)
-def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    for key in list(os.environ):
-        if key.startswith("LIBRARIAN_"):
-            monkeypatch.delenv(key)
-    config = tmp_path / "config" / "client.json"
-    monkeypatch.setenv("LIBRARIAN_CLIENT_CONFIG", str(config))
-    return config
-
-
-@pytest.fixture
-def fake() -> FakeLibrarian:
-    return FakeLibrarian()
 
 
 @pytest.fixture

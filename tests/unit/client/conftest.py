@@ -14,22 +14,6 @@ from tests.unit.fake_librarian import FakeLibrarian
 URL = "http://librarian.test"
 
 
-@pytest.fixture(autouse=True)
-def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    """No test sees the developer's config or LIBRARIAN_* variables."""
-    for key in list(os.environ):
-        if key.startswith("LIBRARIAN_"):
-            monkeypatch.delenv(key)
-    config = tmp_path / "config" / "client.json"
-    monkeypatch.setenv("LIBRARIAN_CLIENT_CONFIG", str(config))
-    return config
-
-
-@pytest.fixture
-def fake() -> FakeLibrarian:
-    return FakeLibrarian()
-
-
 @pytest.fixture
 def client(fake: FakeLibrarian) -> Iterator[LibrarianClient]:
     with LibrarianClient(URL, "alice", "secret", transport=fake.transport) as c:
