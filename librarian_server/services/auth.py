@@ -7,7 +7,9 @@ for ``auth_cache_seconds``; afterwards an authenticated call costs a dict look-u
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import secrets
 import threading
 import time
 from dataclasses import dataclass
@@ -21,6 +23,13 @@ from librarian_client.models import PermissionLevel
 from ..errors import AuthenticationRequired, Conflict, InvalidRequest, PermissionDenied
 from ..orm import ApiToken, User, utcnow
 from .passwords import hash_password, new_token, token_digest, verify_password
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Hashed on first use, not at import: the stand-in for a user that does not exist."""
+    return hash_password(secrets.token_urlsafe(16))
+
 
 _RANK = {
     PermissionLevel.READONLY: 0,
@@ -89,7 +98,9 @@ class Authenticator:
         if (cached := self._cached(key)) is not None:
             return cached
         user = session.scalar(select(User).where(User.name == username))
-        if user is None or not verify_password(password, user.password_hash):
+        # An unknown name costs the same KDF as a wrong password: timing reveals no names.
+        encoded = user.password_hash if user is not None else _dummy_hash()
+        if not verify_password(password, encoded) or user is None:
             raise AuthenticationRequired(
                 "Unknown user or wrong password.", "Check the username and password."
             )
