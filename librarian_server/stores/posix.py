@@ -9,8 +9,8 @@ Layout under the root::
                                 the basename keeps a path recognisable to an operator
     staging/<random>/           one private directory per transfer, same filesystem
 
-Commit is ``link`` + ``unlink`` (atomic, and fails rather than overwrite) followed by
-a sync to disk, before the database records the file.
+Commit is a rename that refuses to overwrite (atomic), followed by a sync to disk,
+before the database records the file.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
+import errno
 import hashlib
 import os
 import secrets
@@ -57,6 +58,46 @@ def _load_sync_file_range() -> Callable[[int, int, int, int], int] | None:
 
 
 _sync_file_range = _load_sync_file_range()
+
+
+_AT_FDCWD = -100
+_RENAME_NOREPLACE = 1
+
+
+def _load_renameat2() -> Callable[[int, bytes, int, bytes, int], int] | None:
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        function = libc.renameat2
+    except (OSError, AttributeError):
+        return None
+    function.argtypes = [
+        ctypes.c_int,
+        ctypes.c_char_p,
+        ctypes.c_int,
+        ctypes.c_char_p,
+        ctypes.c_uint,
+    ]
+    renameat2: Callable[[int, bytes, int, bytes, int], int] = function
+    return renameat2
+
+
+_renameat2 = _load_renameat2()
+
+
+def move_no_replace(source: Path, target: Path) -> None:
+    """Atomically move ``source`` to ``target``; FileExistsError if the target exists.
+
+    One ``renameat2(RENAME_NOREPLACE)`` where Linux and the filesystem offer it,
+    else ``link`` + ``unlink`` (also atomic, and also refuses to overwrite).
+    """
+    if _renameat2 is not None:
+        if _renameat2(_AT_FDCWD, bytes(source), _AT_FDCWD, bytes(target), _RENAME_NOREPLACE) == 0:
+            return
+        err = ctypes.get_errno()
+        if err not in (errno.EINVAL, errno.ENOSYS):
+            raise OSError(err, os.strerror(err), str(target))
+    os.link(source, target)
+    os.unlink(source)
 
 
 def start_writeback(fd: int, offset: int, length: int) -> None:
@@ -140,7 +181,7 @@ class PosixStore(StoreBackend):
         done: list[tuple[Path, str]] = []
         try:
             for staging_dir, store_path in moves:
-                self._link_into_place(staging_dir, store_path)
+                self._move_into_place(staging_dir, store_path)
                 done.append((staging_dir, store_path))
             self._sync([store_path for _, store_path in moves])
         except BaseException:
@@ -175,24 +216,23 @@ class PosixStore(StoreBackend):
         for directory in directories:
             _fsync(directory, os.O_RDONLY | os.O_DIRECTORY)
 
-    def _link_into_place(self, staging_dir: Path, store_path: str) -> None:
+    def _move_into_place(self, staging_dir: Path, store_path: str) -> None:
         source = self.staged_file(staging_dir)
         target = self.local_path(store_path)
         try:
             try:
-                os.link(source, target)
+                move_no_replace(source, target)
             except FileNotFoundError:
                 if not source.exists():
                     raise
                 target.parent.mkdir(parents=True, exist_ok=True)  # a bucket gone missing
-                os.link(source, target)
+                move_no_replace(source, target)
         except FileExistsError:
             raise FileAlreadyExists(
                 f"The store already holds bytes at {store_path!r}.",
                 "An earlier commit of this name did not finish; an administrator should "
                 "check the store.",
             ) from None
-        os.unlink(source)
 
     def uncommit(self, store_path: str, staging_dir: Path) -> None:
         target = self.local_path(store_path)

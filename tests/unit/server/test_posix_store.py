@@ -53,3 +53,17 @@ def test_refuses_a_directory_holding_another_store(tmp_path: Path) -> None:
     PosixStore.initialise(tmp_path / "s", "u-1")
     with pytest.raises(ConfigurationError):
         PosixStore.initialise(tmp_path / "s", "u-2")
+
+
+def test_move_no_replace_is_atomic_and_refuses_to_overwrite(tmp_path: Path) -> None:
+    from librarian_server.stores.posix import move_no_replace
+
+    (tmp_path / "a").write_bytes(b"new")
+    (tmp_path / "b").write_bytes(b"old")
+    with pytest.raises(FileExistsError):
+        move_no_replace(tmp_path / "a", tmp_path / "b")
+    assert (tmp_path / "b").read_bytes() == b"old" and (tmp_path / "a").exists()
+    move_no_replace(tmp_path / "a", tmp_path / "c")
+    assert (tmp_path / "c").read_bytes() == b"new" and not (tmp_path / "a").exists()
+    with pytest.raises(FileNotFoundError):
+        move_no_replace(tmp_path / "missing", tmp_path / "d")
