@@ -21,6 +21,7 @@ from pathlib import Path
 
 from sqlalchemy import insert, text
 
+from librarian_client.models import SearchQuery
 from librarian_server import migrate
 from librarian_server.db import make_engine, make_session_factory
 from librarian_server.orm import File
@@ -103,8 +104,9 @@ def measure(backend: str, data_dir: Path, url: str | None, rows: int) -> list[tu
     out: list[tuple[str, ...]] = []
     with factory() as session:
         for label, filters in queries.items():
-            page = search(session, limit=1000, **filters)  # type: ignore[arg-type]
-            ms = _median_ms(lambda f=filters: search(session, limit=1000, **f))  # type: ignore[arg-type]
+            query = SearchQuery.model_validate(filters)
+            page = search(session, query)
+            ms = _median_ms(lambda q=query: search(session, q))
             out.append(
                 (
                     f"{backend}: {label}",
@@ -113,8 +115,8 @@ def measure(backend: str, data_dir: Path, url: str | None, rows: int) -> list[tu
                     "PASS" if ms < TARGET_MS else "MISS",
                 )
             )
-        cursor = search(session, limit=1000).next_cursor
-        ms = _median_ms(lambda: search(session, limit=1000, cursor=cursor))
+        cursor = search(session, SearchQuery()).next_cursor
+        ms = _median_ms(lambda: search(session, SearchQuery(cursor=cursor)))
         out.append(
             (
                 f"{backend}: next page by cursor",

@@ -33,9 +33,11 @@ from .exceptions import (
     error_from_response,
 )
 from .models import (
+    MAX_SEARCH_PAGE,
     FileInfo,
     FileSummary,
     PingResponse,
+    SearchQuery,
     SearchResponse,
     StoreInfo,
     TokenCreateRequest,
@@ -46,7 +48,6 @@ __all__ = ["LibrarianClient"]
 
 API = "/api/v2"
 USER_AGENT = "librarian-client/0.1"
-SEARCH_PAGE_MAX = 10_000
 M = TypeVar("M", bound=BaseModel)
 _STORES = TypeAdapter(list[StoreInfo])
 
@@ -58,10 +59,6 @@ def name_path(name: str) -> str:
         return part.replace(".", "%2E") if part in (".", "..") else quote(part, safe="")
 
     return "/".join(segment(part) for part in name.split("/"))
-
-
-def _iso(value: datetime | str | None) -> str | None:
-    return value.isoformat() if isinstance(value, datetime) else value
 
 
 class LibrarianClient:
@@ -220,19 +217,24 @@ class LibrarianClient:
         cursor: str | None = None,
     ) -> SearchResponse:
         """One page of results; ``name`` is a glob (``*`` crosses '/')."""
-        params = {
-            "name": name,
-            "prefix": prefix,
-            "created_after": _iso(created_after),
-            "created_before": _iso(created_before),
-            "min_size": min_size,
-            "max_size": max_size,
-            "uploader": uploader,
-            "limit": limit,
-            "cursor": cursor,
-        }
-        query = {key: value for key, value in params.items() if value is not None}
-        return self._call(SearchResponse, "GET", f"{API}/search", params=query)
+        filters = SearchQuery.model_validate(
+            {
+                "name": name,
+                "prefix": prefix,
+                "created_after": created_after,
+                "created_before": created_before,
+                "min_size": min_size,
+                "max_size": max_size,
+                "uploader": uploader,
+                "cursor": cursor,
+            }
+            | ({} if limit is None else {"limit": limit})
+        )
+        return self._page(filters)
+
+    def _page(self, filters: SearchQuery) -> SearchResponse:
+        params = filters.model_dump(mode="json", exclude_none=True)
+        return self._call(SearchResponse, "GET", f"{API}/search", params=params)
 
     def search(
         self,
@@ -248,20 +250,21 @@ class LibrarianClient:
         page_size: int = 1000,
     ) -> Iterator[FileSummary]:
         """Every match, following cursors lazily; ``limit`` caps the total yielded."""
+        filters = SearchQuery(
+            name=name,
+            prefix=prefix,
+            created_after=created_after,
+            created_before=created_before,
+            min_size=min_size,
+            max_size=max_size,
+            uploader=uploader,
+        )
         cursor: str | None = None
         remaining = limit
         while remaining is None or remaining > 0:
             want = page_size if remaining is None else min(page_size, remaining)
-            page = self.search_page(
-                name=name,
-                prefix=prefix,
-                created_after=created_after,
-                created_before=created_before,
-                min_size=min_size,
-                max_size=max_size,
-                uploader=uploader,
-                limit=min(want, SEARCH_PAGE_MAX),
-                cursor=cursor,
+            page = self._page(
+                filters.model_copy(update={"limit": min(want, MAX_SEARCH_PAGE), "cursor": cursor})
             )
             for summary in page.files:
                 if remaining is not None:

@@ -2,7 +2,14 @@
 
 from .admin import PingResponse, StoreInfo, TokenCreateRequest, TokenCreateResponse
 from .common import ErrorResponse, PermissionLevel, TransferStatus, WireModel
-from .files import FileInfo, FileSummary, InstanceInfo, SearchResponse
+from .files import (
+    MAX_SEARCH_PAGE,
+    FileInfo,
+    FileSummary,
+    InstanceInfo,
+    SearchQuery,
+    SearchResponse,
+)
 from .upload import (
     CommitItem,
     CommittedFile,
@@ -22,6 +29,7 @@ from .upload import (
 )
 
 __all__ = [
+    "MAX_SEARCH_PAGE",
     "CommitItem",
     "CommittedFile",
     "ErrorResponse",
@@ -30,6 +38,7 @@ __all__ = [
     "InstanceInfo",
     "PermissionLevel",
     "PingResponse",
+    "SearchQuery",
     "SearchResponse",
     "StageItem",
     "StageOutcome",

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
 
 from .common import WireModel
 
@@ -27,6 +27,39 @@ class FileSummary(WireModel):
 
 class FileInfo(FileSummary):
     instances: list[InstanceInfo] = Field(default_factory=list)
+
+
+MAX_SEARCH_PAGE = 10_000
+
+
+class SearchQuery(BaseModel):
+    """Search filters and paging: the client's request and the server's query parameters.
+
+    Unknown parameters are ignored, as for any query string; a time without a zone is UTC.
+    """
+
+    model_config = ConfigDict(extra="ignore")
+
+    name: str | None = Field(default=None, description="Glob: '*' any run (across '/'), '?' one")
+    prefix: str | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+    min_size: int | None = Field(default=None, ge=0)
+    max_size: int | None = Field(default=None, ge=0)
+    uploader: str | None = None
+    limit: int = Field(default=1000, ge=1, le=MAX_SEARCH_PAGE)
+    cursor: str | None = Field(default=None, description="next_cursor of the previous page")
+
+    @field_validator("created_after", "created_before")
+    @classmethod
+    def _utc_unless_zoned(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+    @field_serializer("created_after", "created_before")
+    def _iso(self, value: datetime | None) -> str | None:
+        return None if value is None else value.isoformat()
 
 
 class SearchResponse(WireModel):

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query
 from fastapi.responses import StreamingResponse
 
-from librarian_client.models import FileInfo, SearchResponse
+from librarian_client.models import FileInfo, SearchQuery, SearchResponse
 
 from ..services import files
 from ..services.files import Download
@@ -61,27 +60,6 @@ def download(
 
 @router.get("/search", response_model=SearchResponse)
 def search(
-    session: SessionDep,
-    _: Reader,
-    name: Annotated[str | None, Query(description="Glob: '*' any run, '?' one char")] = None,
-    prefix: str | None = None,
-    created_after: datetime | None = None,
-    created_before: datetime | None = None,
-    min_size: Annotated[int | None, Query(ge=0)] = None,
-    max_size: Annotated[int | None, Query(ge=0)] = None,
-    uploader: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=files.MAX_PAGE)] = 1000,
-    cursor: str | None = None,
+    filters: Annotated[SearchQuery, Query()], session: SessionDep, _: Reader
 ) -> SearchResponse:
-    return files.search(
-        session,
-        name=name,
-        prefix=prefix,
-        created_after=created_after,
-        created_before=created_before,
-        min_size=min_size,
-        max_size=max_size,
-        uploader=uploader,
-        limit=limit,
-        cursor=cursor,
-    )
+    return files.search(session, filters)

@@ -5,20 +5,24 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, selectinload
 
-from librarian_client.models import FileInfo, FileSummary, InstanceInfo, SearchResponse
+from librarian_client.models import (
+    FileInfo,
+    FileSummary,
+    InstanceInfo,
+    SearchQuery,
+    SearchResponse,
+)
 
 from ..errors import InvalidRequest, NotFound, RangeNotSatisfiable
 from ..orm import File, Instance
 from ..stores import backend_for
 
-MAX_PAGE = 10_000
 _Q = TypeVar("_Q", bound=Select[Any])
 
 
@@ -142,42 +146,30 @@ def decode_cursor(cursor: str) -> str:
         ) from None
 
 
-def search(
-    session: Session,
-    *,
-    name: str | None = None,
-    prefix: str | None = None,
-    created_after: datetime | None = None,
-    created_before: datetime | None = None,
-    min_size: int | None = None,
-    max_size: int | None = None,
-    uploader: str | None = None,
-    limit: int = 1000,
-    cursor: str | None = None,
-) -> SearchResponse:
-    if not 1 <= limit <= MAX_PAGE:
-        raise InvalidRequest(f"limit must be between 1 and {MAX_PAGE}.")
+def search(session: Session, filters: SearchQuery) -> SearchResponse:
+    """One page of matches in name order; each filter becomes an indexed condition."""
+    f = filters
     query = select(File)
-    if prefix:
-        query = _prefix_range(query, prefix)
-    if name:
-        like, literal = _glob_to_like(name)
+    if f.prefix:
+        query = _prefix_range(query, f.prefix)
+    if f.name:
+        like, literal = _glob_to_like(f.name)
         query = _prefix_range(query, literal).where(File.name.like(like, escape="\\"))
-    if created_after is not None:
-        query = query.where(File.created_time >= created_after)
-    if created_before is not None:
-        query = query.where(File.created_time < created_before)
-    if min_size is not None:
-        query = query.where(File.size >= min_size)
-    if max_size is not None:
-        query = query.where(File.size <= max_size)
-    if uploader:
-        query = query.where(File.uploader == uploader)
-    if cursor:
-        query = query.where(File.name > decode_cursor(cursor))
-    rows = list(session.scalars(query.order_by(File.name).limit(limit + 1)))
-    more = len(rows) > limit
-    rows = rows[:limit]
+    if f.created_after is not None:
+        query = query.where(File.created_time >= f.created_after)
+    if f.created_before is not None:
+        query = query.where(File.created_time < f.created_before)
+    if f.min_size is not None:
+        query = query.where(File.size >= f.min_size)
+    if f.max_size is not None:
+        query = query.where(File.size <= f.max_size)
+    if f.uploader:
+        query = query.where(File.uploader == f.uploader)
+    if f.cursor:
+        query = query.where(File.name > decode_cursor(f.cursor))
+    rows = list(session.scalars(query.order_by(File.name).limit(f.limit + 1)))
+    more = len(rows) > f.limit
+    rows = rows[: f.limit]
     return SearchResponse(
         files=[FileSummary.model_validate(r) for r in rows],
         next_cursor=encode_cursor(rows[-1].name) if more else None,
