@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from librarian_client.models import PermissionLevel, TransferStatus
 
-from ..orm import ACTIVE_STATUSES, File, IncomingTransfer, Store, utcnow
+from ..orm import ACTIVE_STATUSES, HOLDING_STATUSES, File, IncomingTransfer, Store, utcnow
 from ..settings import ServerSettings
 from ..stores import backend_for
 from .auth import count_users, create_token, create_user
@@ -85,7 +85,7 @@ def clean_staging(factory: sessionmaker[Session], *, idle_before: datetime) -> t
         live = {
             t.staging_dir
             for t in session.scalars(
-                select(IncomingTransfer).where(IncomingTransfer.status.in_(ACTIVE_STATUSES))
+                select(IncomingTransfer).where(IncomingTransfer.status.in_(HOLDING_STATUSES))
             )
         }
         for store in session.scalars(select(Store)):

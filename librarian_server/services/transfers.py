@@ -2,18 +2,118 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from librarian_client.checksum import parse_checksum
 from librarian_client.models import TransferStatus
 
 from ..errors import NotFound, PermissionDenied
-from ..orm import ACTIVE_STATUSES, ErrorCategory, IncomingTransfer, Store
-from ..stores import backend_for
+from ..orm import HOLDING_STATUSES, ErrorCategory, IncomingTransfer, Store, utcnow
+from ..settings import ServerSettings
+from ..stores import StoreBackend, backend_for
 from .auth import AuthenticatedUser
 from .error_log import record_error
+from .stores import choose_store
+
+
+@dataclass(frozen=True)
+class NewTransfer:
+    """One file to open a transfer for; ``columns`` adds per-row values (clone keys)."""
+
+    name: str
+    size: int
+    checksum: str | None  # normalised, or None when the commit will carry it
+    columns: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class OpenedTransfer:
+    id: int
+    name: str
+    staged_file: Path
+    checksum_algorithm: str
+
+
+@dataclass(frozen=True)
+class OpenedBatch:
+    store: Store
+    backend: StoreBackend
+    transfers: list[OpenedTransfer]
+
+
+def open_transfers(
+    session: Session,
+    specs: list[NewTransfer],
+    *,
+    settings: ServerSettings,
+    uploader: str,
+    source: str,
+    transfer_manager: str = "http",
+) -> OpenedBatch:
+    """Claim room on one store and open a transfer with a private staging dir per file.
+
+    One batched INSERT ... RETURNING; if it fails, the staging dirs are removed.
+    """
+    store = choose_store(
+        session, sum(s.size for s in specs), min_free_bytes=settings.min_free_bytes
+    )
+    backend = backend_for(store)
+    now = utcnow()
+    rows: list[dict[str, object]] = []
+    stagings: list[Path] = []
+    try:
+        for spec in specs:
+            staging = backend.create_staging()
+            stagings.append(staging)
+            algorithm = (
+                settings.checksum_algorithm
+                if spec.checksum is None
+                else parse_checksum(spec.checksum)[0]
+            )
+            rows.append(
+                {
+                    "name": spec.name,
+                    "status": TransferStatus.INITIATED,
+                    "expected_size": spec.size,
+                    "expected_checksum": spec.checksum,
+                    "checksum_algorithm": algorithm,
+                    "store_id": store.id,
+                    "staging_dir": str(staging),
+                    "store_path": backend.path_for(spec.name),
+                    "transfer_manager": transfer_manager,
+                    "uploader": uploader,
+                    "source": source,
+                    "created_time": now,
+                    "updated_time": now,
+                    **spec.columns,
+                }
+            )
+        # Ids come back in the order of the rows.
+        ids = session.scalars(
+            insert(IncomingTransfer).returning(IncomingTransfer.id, sort_by_parameter_order=True),
+            rows,
+        ).all()
+    except BaseException:
+        for staging in stagings:
+            backend.discard_staging(staging)
+        raise
+    return OpenedBatch(
+        store,
+        backend,
+        [
+            OpenedTransfer(
+                transfer_id,
+                str(row["name"]),
+                backend.staged_file(staging),
+                str(row["checksum_algorithm"]),
+            )
+            for row, staging, transfer_id in zip(rows, stagings, ids, strict=True)
+        ],
+    )
 
 
 def get_owned_transfer(
@@ -55,11 +155,11 @@ def _check_owner(transfer: IncomingTransfer, user: AuthenticatedUser) -> None:
         raise PermissionDenied(f"Transfer {transfer.id} belongs to another user.")
 
 
-def _close(
+def close_transfer(
     session: Session, transfer: IncomingTransfer, status: TransferStatus, reason: str
 ) -> bool:
     """End an open transfer and delete its staged bytes; False if it was not open."""
-    if transfer.status not in ACTIVE_STATUSES:
+    if transfer.status not in HOLDING_STATUSES:
         return False
     store = session.get(Store, transfer.store_id)
     if store is not None:
@@ -75,7 +175,7 @@ def cancel_many(session: Session, transfer_ids: list[int], user: AuthenticatedUs
     return [
         t.id
         for t in transfers.values()
-        if _close(session, t, TransferStatus.CANCELLED, "cancelled by the client")
+        if close_transfer(session, t, TransferStatus.CANCELLED, "cancelled by the client")
     ]
 
 
@@ -85,7 +185,7 @@ def fail_many(factory: sessionmaker[Session], reasons: dict[int, str], *, caller
         for transfer_id, reason in reasons.items():
             transfer = session.get(IncomingTransfer, transfer_id)
             if transfer is not None:
-                _close(session, transfer, TransferStatus.FAILED, reason)
+                close_transfer(session, transfer, TransferStatus.FAILED, reason)
     for transfer_id, reason in reasons.items():
         record_error(
             factory, ErrorCategory.UPLOAD, f"transfer {transfer_id}: {reason}", caller=caller
