@@ -70,6 +70,7 @@ class SendQueueInfo(WireModel):
     total_bytes: int
     done_count: int
     failed_count: int
+    claimed_by: str | None = Field(description="The worker that last took the batch.")
     error: str | None
     created_time: datetime
     updated_time: datetime
