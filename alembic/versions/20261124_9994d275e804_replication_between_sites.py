@@ -1,5 +1,6 @@
 """Replication between sites: peers, remote instances, outgoing transfers and send
-queues, pending check-ins, and the clone columns of incoming transfers.
+queues, pending check-ins, the clone columns of incoming transfers, and staged bytes
+as one file per transfer (staging_dir becomes staging_path).
 
 Revision ID: 9994d275e804
 Revises: 96f91e9b74b8
@@ -121,6 +122,8 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_remote_instances_site'), ['site'], unique=False)
 
     with op.batch_alter_table('incoming_transfers', schema=None) as batch_op:
+        # Staged bytes are now one file each, no longer a directory per transfer.
+        batch_op.alter_column('staging_dir', new_column_name='staging_path', existing_type=sa.String(length=2048), existing_nullable=False)
         batch_op.add_column(sa.Column('peer', sa.String(length=64), nullable=True))
         batch_op.add_column(sa.Column('source_transfer_id', sa.BigInteger(), nullable=True))
         batch_op.add_column(sa.Column('origin_uploader', sa.String(length=256), nullable=True))
@@ -134,6 +137,7 @@ def downgrade() -> None:
         batch_op.drop_column('origin_uploader')
         batch_op.drop_column('source_transfer_id')
         batch_op.drop_column('peer')
+        batch_op.alter_column('staging_path', new_column_name='staging_dir', existing_type=sa.String(length=2048), existing_nullable=False)
 
     with op.batch_alter_table('remote_instances', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_remote_instances_site'))

@@ -33,7 +33,7 @@ class IncomingTransfer(Base):
     received_size: Mapped[int | None] = mapped_column(BigInteger)
     received_checksum: Mapped[str | None] = mapped_column(String(256))
     store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"), index=True)
-    staging_dir: Mapped[str] = mapped_column(String(2048))
+    staging_path: Mapped[str] = mapped_column(String(2048), doc="Where the bytes wait.")
     store_path: Mapped[str] = mapped_column(String(2048))
     transfer_manager: Mapped[str] = mapped_column(String(32), default="http")
     uploader: Mapped[str | None] = mapped_column(String(256))

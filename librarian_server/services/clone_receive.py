@@ -129,7 +129,7 @@ def stage_clones(
         for spec, transfer in zip(new, opened.transfers, strict=True):
             key = int(str(spec.columns["source_transfer_id"]))
             results[key] = _staged(key, transfer.id)
-            staged_at[key] = (opened.store, transfer.staged_file)
+            staged_at[key] = (opened.store, transfer.staging_path)
     response = CloneStageResponse(
         site=settings.site_name,
         files=[results[f.source_transfer_id] for f in request.files],
@@ -162,7 +162,7 @@ def _stage_again(
     transfer.received_size = transfer.received_checksum = None
     store = session.get(Store, transfer.store_id)
     assert store is not None  # noqa: S101 - foreign key
-    staged_at[key] = (store, backend_for(store).staged_file(Path(transfer.staging_dir)))
+    staged_at[key] = (store, Path(transfer.staging_path))
     return _staged(key, transfer.id)
 
 

@@ -102,7 +102,7 @@ class Verified:
 def verify(pending: Pending) -> Verified | str:
     """Return the verified facts, or the reason verification failed."""
     transfer, item = pending.transfer, pending.item
-    staged = backend_for(pending.store).staged_file(Path(transfer.staging_dir))
+    staged = Path(transfer.staging_path)
     algorithm = transfer.checksum_algorithm
     if transfer.received_checksum is not None:  # received over HTTP: hashed on arrival
         size, checksum = transfer.received_size or 0, transfer.received_checksum
@@ -252,18 +252,18 @@ def _commit_verified(
             by_store: dict[int, tuple[Store, list[tuple[Path, str]]]] = {}
             for v in fresh:
                 entry = by_store.setdefault(v.store.id, (v.store, []))
-                entry[1].append((Path(v.transfer.staging_dir), v.transfer.store_path))
+                entry[1].append((Path(v.transfer.staging_path), v.transfer.store_path))
             for store, moves in by_store.values():
                 moved.append((store, backend_for(store).commit_many(moves)))
     except BaseException:
         for store, moves in moved:
             backend = backend_for(store)
-            for staging_dir, store_path in moves:
+            for staging_path, store_path in moves:
                 with contextlib.suppress(OSError):
-                    backend.uncommit(store_path, staging_dir)
+                    backend.uncommit(store_path, staging_path)
         raise
     for v in verified:
-        backend_for(v.store).discard_staging(Path(v.transfer.staging_dir))
+        backend_for(v.store).discard_staging(Path(v.transfer.staging_path))
     return results
 
 

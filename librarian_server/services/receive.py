@@ -19,7 +19,7 @@ from typing import BinaryIO
 
 from anyio import to_thread
 from pydantic import ValidationError
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
 from librarian_client.checksum import Hasher, format_checksum, new_hasher
@@ -31,8 +31,7 @@ from librarian_client.models import (
 )
 
 from ..errors import InvalidRequest, VerificationFailed
-from ..orm import IncomingTransfer, Store, utcnow
-from ..stores import backend_for
+from ..orm import IncomingTransfer, utcnow
 from ..stores.posix import start_writeback
 from .auth import AuthenticatedUser
 from .transfers import fail_many, owned_transfers
@@ -56,7 +55,6 @@ def _open_targets(
 ) -> list[_Target]:
     with factory() as session:
         transfers = owned_transfers(session, transfer_ids, user)
-        stores = {s.id: s for s in session.scalars(select(Store))}
     targets = []
     for transfer_id in transfer_ids:
         transfer = transfers[transfer_id]
@@ -65,11 +63,10 @@ def _open_targets(
                 f"Transfer {transfer_id} is {transfer.status.value}; it no longer takes bytes.",
                 "Stage the file again to get a new transfer.",
             )
-        backend = backend_for(stores[transfer.store_id])
         targets.append(
             _Target(
                 transfer.id,
-                backend.staged_file(Path(transfer.staging_dir)),
+                Path(transfer.staging_path),
                 transfer.expected_size,
                 transfer.expected_checksum,
                 transfer.checksum_algorithm,

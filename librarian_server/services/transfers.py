@@ -34,7 +34,7 @@ class NewTransfer:
 class OpenedTransfer:
     id: int
     name: str
-    staged_file: Path
+    staging_path: Path
     checksum_algorithm: str
 
 
@@ -54,9 +54,10 @@ def open_transfers(
     source: str,
     transfer_manager: str = "http",
 ) -> OpenedBatch:
-    """Claim room on one store and open a transfer with a private staging dir per file.
+    """Claim room on one store and open a transfer, with its own staging path, per file.
 
-    One batched INSERT ... RETURNING; if it fails, the staging dirs are removed.
+    One batched INSERT ... RETURNING. The staging files do not exist yet: whoever
+    sends the bytes creates them.
     """
     store = choose_store(
         session, sum(s.size for s in specs), min_free_bytes=settings.min_free_bytes
@@ -65,42 +66,36 @@ def open_transfers(
     now = utcnow()
     rows: list[dict[str, object]] = []
     stagings: list[Path] = []
-    try:
-        for spec in specs:
-            staging = backend.create_staging()
-            stagings.append(staging)
-            algorithm = (
-                settings.checksum_algorithm
-                if spec.checksum is None
-                else parse_checksum(spec.checksum)[0]
-            )
-            rows.append(
-                {
-                    "name": spec.name,
-                    "status": TransferStatus.INITIATED,
-                    "expected_size": spec.size,
-                    "expected_checksum": spec.checksum,
-                    "checksum_algorithm": algorithm,
-                    "store_id": store.id,
-                    "staging_dir": str(staging),
-                    "store_path": backend.path_for(spec.name),
-                    "transfer_manager": transfer_manager,
-                    "uploader": uploader,
-                    "source": source,
-                    "created_time": now,
-                    "updated_time": now,
-                    **spec.columns,
-                }
-            )
-        # Ids come back in the order of the rows.
-        ids = session.scalars(
-            insert(IncomingTransfer).returning(IncomingTransfer.id, sort_by_parameter_order=True),
-            rows,
-        ).all()
-    except BaseException:
-        for staging in stagings:
-            backend.discard_staging(staging)
-        raise
+    for spec in specs:
+        staging = backend.new_staging_path()
+        stagings.append(staging)
+        algorithm = (
+            settings.checksum_algorithm
+            if spec.checksum is None
+            else parse_checksum(spec.checksum)[0]
+        )
+        rows.append(
+            {
+                "name": spec.name,
+                "status": TransferStatus.INITIATED,
+                "expected_size": spec.size,
+                "expected_checksum": spec.checksum,
+                "checksum_algorithm": algorithm,
+                "store_id": store.id,
+                "staging_path": str(staging),
+                "store_path": backend.path_for(spec.name),
+                "transfer_manager": transfer_manager,
+                "uploader": uploader,
+                "source": source,
+                "created_time": now,
+                "updated_time": now,
+                **spec.columns,
+            }
+        )
+    # Ids come back in the order of the rows.
+    ids = session.scalars(
+        insert(IncomingTransfer).returning(IncomingTransfer.id, sort_by_parameter_order=True), rows
+    ).all()
     return OpenedBatch(
         store,
         backend,
@@ -108,7 +103,7 @@ def open_transfers(
             OpenedTransfer(
                 transfer_id,
                 str(row["name"]),
-                backend.staged_file(staging),
+                staging,
                 str(row["checksum_algorithm"]),
             )
             for row, staging, transfer_id in zip(rows, stagings, ids, strict=True)
@@ -163,7 +158,7 @@ def close_transfer(
         return False
     store = session.get(Store, transfer.store_id)
     if store is not None:
-        backend_for(store).discard_staging(Path(transfer.staging_dir))
+        backend_for(store).discard_staging(Path(transfer.staging_path))
     transfer.status = status
     transfer.error = reason
     return True

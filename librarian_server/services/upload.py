@@ -97,7 +97,7 @@ def stage(
                 outcome=StageOutcome.STAGED,
                 transfer_id=transfer.id,
                 put_path=put_path(transfer.id),
-                local_path=str(transfer.staged_file) if offer_local else None,
+                local_path=str(transfer.staging_path) if offer_local else None,
                 store_marker=str(opened.backend.marker_path) if offer_local else None,
                 store_uuid=opened.store.uuid if offer_local else None,
                 checksum_algorithm=transfer.checksum_algorithm,
