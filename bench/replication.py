@@ -142,10 +142,12 @@ def main(argv: list[str] | None = None) -> int:
             rss = (alpha.peak_rss_mb(), beta.peak_rss_mb())
     ratio = statistics.median(r / s for r, s in zip(replications, rsyncs, strict=True))
     rate = statistics.median(end_to_end)
+    verdict = "PASS" if ratio <= 2 else "MISS"
     rows = [
-        (f"(a) {args.files} x 4 KiB + {args.size_mib} MiB, alpha -> beta", _spread(replications, "s"), "", ""),
+        (f"(a) {args.files} x 4 KiB + {args.size_mib} MiB, alpha -> beta",
+         _spread(replications, "s"), "", ""),
         ("    rsync -a of the same files", _spread(rsyncs, "s"), "", ""),
-        ("    ratio replication / rsync", f"{ratio:.2f}x", "<= 2x", "PASS" if ratio <= 2 else "MISS"),
+        ("    ratio replication / rsync", f"{ratio:.2f}x", "<= 2x", verdict),
         (
             f"(b) {args.files} x 4 KiB, upload at alpha -> confirmed at beta",
             _spread(end_to_end, "files/s", ".0f"),
