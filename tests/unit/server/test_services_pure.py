@@ -7,7 +7,7 @@ from librarian_client.cli.output import parse_size
 from librarian_client.models import PermissionLevel as P
 from librarian_server.errors import RangeNotSatisfiable
 from librarian_server.services.auth import allows
-from librarian_server.services.files import glob_to_like, _parse_range
+from librarian_server.services.files import _parse_range, glob_to_like
 from librarian_server.services.passwords import hash_password, verify_password
 
 
