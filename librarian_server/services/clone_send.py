@@ -393,17 +393,26 @@ class Sender:
             result.external_id,
         )
 
-    def poll_next(self) -> dict[str, int] | None:
-        """Claim one submitted batch, poll its task, finish it if it is over."""
+    def poll_next(self, polled: set[int] | None = None) -> dict[str, int] | None:
+        """Claim one submitted batch, poll its task, finish it if it is over.
+
+        ``polled`` collects the batches polled so far in this run and excludes them: a task
+        still running is released at once, and would otherwise be polled again and again.
+        """
+        where = [SendQueue.external_id.is_not(None)]
+        if polled:
+            where.append(SendQueue.id.not_in(polled))
         queue_id = claim_queue(
             self.factory,
             worker=self.worker,
             seconds=self.lease_seconds,
             status=QueueStatus.ONGOING,
-            where=(SendQueue.external_id.is_not(None),),
+            where=tuple(where),
         )
         if queue_id is None:
             return None
+        if polled is not None:
+            polled.add(queue_id)
         lease = Lease(self.factory, queue_id, self.worker, self.lease_seconds)
         queue, peer, rows = self._load(queue_id)
         manager = self.managers.get(queue.transfer_manager or "")
