@@ -14,8 +14,9 @@ class ConsumeQueue(Task):
     def run(self, ctx: TaskContext) -> dict[str, Any]:
         out = sender(ctx)
         counts = {"polled": 0, "confirmed": 0, "failed": 0}
+        polled: set[int] = set()  # each batch once per run
         for _ in range(ctx.batch_size):
-            if ctx.out_of_time() or (result := out.poll_next()) is None:
+            if ctx.out_of_time() or (result := out.poll_next(polled)) is None:
                 break
             counts["polled"] += 1
             counts["confirmed"] += result.get("confirmed", 0)

@@ -17,7 +17,7 @@ class SendClone(Task):
     name = "send_clone"
 
     def run(self, ctx: TaskContext) -> dict[str, Any]:
-        queued = batches = sent = failed = 0
+        queued = batches = sent = failed = postponed = 0
         with ctx.factory() as session:
             peers = send_plan.pushing_peers(session)
         for peer in peers:
@@ -34,4 +34,11 @@ class SendClone(Task):
             batches += 1
             sent += result.get("sent", 0) + result.get("submitted", 0)
             failed += result.get("failed", 0) + result.get("retried", 0)
-        return {"queued": queued, "batches": batches, "sent": sent, "failed": failed}
+            postponed += result.get("postponed", 0)
+        return {
+            "queued": queued,
+            "batches": batches,
+            "sent": sent,
+            "failed": failed,
+            "postponed": postponed,
+        }

@@ -43,7 +43,16 @@ from ..orm import (
 from ..peer_client import PeerClient
 from ..settings import ServerSettings
 from ..stores import backend_for
-from ..transfer import AsyncStatus, Batch, ManagerRegistry, SendItem, TaskState, TransferManager
+from ..transfer import (
+    AsyncStatus,
+    Batch,
+    ManagerRegistry,
+    SendItem,
+    TaskState,
+    TransferBusy,
+    TransferError,
+    TransferManager,
+)
 from . import outgoing
 from .claims import Lease, claim_queue
 from .credentials import CredentialBox
@@ -95,7 +104,9 @@ class Sender:
             with open_client(peer, self.settings, self.box) as client:
                 done, failed = self._send(queue, peer, rows, client, lease)
             note_contact(self.factory, peer.name)
-        except (BatchFailed, LibrarianError) as exc:
+        except TransferBusy as exc:
+            return self.postpone_batch(queue, str(exc), lease)
+        except (BatchFailed, TransferError, LibrarianError) as exc:
             reason = exc.reason if isinstance(exc, LibrarianError) else str(exc)
             return self.fail_batch(queue, reason, lease, peer_error=isinstance(exc, LibrarianError))
         if done is None:  # handed to an asynchronous manager
@@ -174,16 +185,17 @@ class Sender:
             elif (source := sources.get(transfer.file_name)) is None:
                 refused[transfer_id] = "no copy of the file is available on this site's stores"
             else:
-                store_name, path = source
+                store_name, store_root, path = source
                 items.append(
                     SendItem(
-                        transfer_id,
-                        transfer.file_name,
-                        transfer.size,
-                        transfer.checksum,
-                        path,
-                        store_name,
-                        answer,
+                        transfer_id=transfer_id,
+                        name=transfer.file_name,
+                        size=transfer.size,
+                        checksum=transfer.checksum,
+                        source_path=path,
+                        store_name=store_name,
+                        store_root=store_root,
+                        staged=answer,
                     )
                 )
         manager = self.managers.choose(peer.transfer_managers, staged, items) if items else None
@@ -222,9 +234,9 @@ class Sender:
         confirmed, refused_now = self._confirm(client, manager.name, remote_ids)
         return len(present) + confirmed, failed + len(result.failed) + refused_now
 
-    def _local_copies(self, names: list[str]) -> dict[str, tuple[str, Path]]:
-        """An available copy of each file on this site: (store name, path on disk)."""
-        found: dict[str, tuple[str, Path]] = {}
+    def _local_copies(self, names: list[str]) -> dict[str, tuple[str, Path, Path]]:
+        """An available copy of each file on this site: (store name, store root, path on disk)."""
+        found: dict[str, tuple[str, Path, Path]] = {}
         with self.factory() as session:
             for start in range(0, len(names), 500):
                 instances = session.scalars(
@@ -237,6 +249,7 @@ class Sender:
                         backend = backend_for(instance.store)
                         found[instance.file_name] = (
                             instance.store.name,
+                            Path(instance.store.root),
                             backend.local_path(instance.path),
                         )
         return found
@@ -325,6 +338,31 @@ class Sender:
             note_contact(self.factory, queue.destination, reason)
         return {"retried": retried, "failed": failed}
 
+    def postpone_batch(self, queue: SendQueue, reason: str, lease: Lease) -> dict[str, int]:
+        """Nothing was sent and the manager is at its limit (e.g. Globus tasks in flight):
+        the files wait one backoff and rejoin a batch, without spending an attempt, so a
+        busy service never exhausts them."""
+        with self.factory.begin() as session:
+            ids = list(
+                session.scalars(
+                    select(OutgoingTransfer.id).where(
+                        OutgoingTransfer.send_queue_id == queue.id,
+                        OutgoingTransfer.status.in_(OUTGOING_LIVE),
+                    )
+                )
+            )
+            postponed = outgoing.postpone(
+                session, dict.fromkeys(ids, reason), settings=self.settings.replication
+            )
+            row = session.get(SendQueue, queue.id)
+            if row is not None:
+                row.status = QueueStatus.FAILED
+                row.error = f"postponed: {reason}"
+                row.completed_time = utcnow()
+            lease.release(session)
+        log.info("batch %d to %s postponed: %s", queue.id, queue.destination, reason)
+        return {"postponed": postponed}
+
     # -- asynchronous path --------------------------------------------------------------
 
     def _submit(self, queue_id: int, manager: TransferManager, batch: Batch, lease: Lease) -> None:
@@ -355,17 +393,26 @@ class Sender:
             result.external_id,
         )
 
-    def poll_next(self) -> dict[str, int] | None:
-        """Claim one submitted batch, poll its task, finish it if it is over."""
+    def poll_next(self, polled: set[int] | None = None) -> dict[str, int] | None:
+        """Claim one submitted batch, poll its task, finish it if it is over.
+
+        ``polled`` collects the batches polled so far in this run and excludes them: a task
+        still running is released at once, and would otherwise be polled again and again.
+        """
+        where = [SendQueue.external_id.is_not(None)]
+        if polled:
+            where.append(SendQueue.id.not_in(polled))
         queue_id = claim_queue(
             self.factory,
             worker=self.worker,
             seconds=self.lease_seconds,
             status=QueueStatus.ONGOING,
-            where=(SendQueue.external_id.is_not(None),),
+            where=tuple(where),
         )
         if queue_id is None:
             return None
+        if polled is not None:
+            polled.add(queue_id)
         lease = Lease(self.factory, queue_id, self.worker, self.lease_seconds)
         queue, peer, rows = self._load(queue_id)
         manager = self.managers.get(queue.transfer_manager or "")

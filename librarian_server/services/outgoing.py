@@ -90,6 +90,19 @@ def retry_or_fail(
     return retried, failed
 
 
+def postpone(session: Session, reasons: dict[int, str], *, settings: ReplicationSettings) -> int:
+    """Back to the pool after the first backoff step, the attempt count unchanged: used
+    when nothing was tried (the transfer service was busy). Returns how many."""
+    later = utcnow() + backoff(1, settings)
+    rows = live_transfers(session, reasons)
+    for row in rows:
+        row.error = reasons[row.id]
+        row.status = TransferStatus.INITIATED
+        row.send_queue_id = None
+        row.next_attempt_at = later
+    return len(rows)
+
+
 def set_status(
     session: Session, ids: Iterable[int], status: TransferStatus, *, when: datetime | None = None
 ) -> None:

@@ -1,6 +1,15 @@
 """Transfer managers: local copy, HTTP and Globus behind one small interface."""
 
-from .base import AsyncStatus, Batch, BatchOutcome, SendItem, TaskState, TransferManager
+from .base import (
+    AsyncStatus,
+    Batch,
+    BatchOutcome,
+    SendItem,
+    TaskState,
+    TransferBusy,
+    TransferError,
+    TransferManager,
+)
 from .registry import KNOWN, ManagerRegistry
 
 __all__ = [
@@ -11,5 +20,7 @@ __all__ = [
     "ManagerRegistry",
     "SendItem",
     "TaskState",
+    "TransferBusy",
+    "TransferError",
     "TransferManager",
 ]

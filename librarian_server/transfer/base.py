@@ -31,7 +31,11 @@ class SendItem:
     size: int
     checksum: str
     source_path: Path
+    """This site's copy, as a local absolute path."""
     store_name: str
+    store_root: Path
+    """The root of the store holding ``source_path``: managers that address files on a
+    service of their own (Globus) map the path below it."""
     staged: CloneStagedItem
     """Where the peer wants the bytes (its transfer id, PUT path, local or Globus path)."""
 
@@ -55,6 +59,16 @@ class BatchOutcome:
     """Transfers that failed, with the reason."""
     external_id: str | None = None
     """Asynchronous managers: the id to poll (e.g. a Globus task id)."""
+
+
+class TransferError(Exception):
+    """The manager could not take the batch (its service refused it or could not be
+    reached): every file in it goes back to the pool with a backoff, one attempt spent."""
+
+
+class TransferBusy(TransferError):
+    """Nothing was sent because the manager is at its limit of work in flight: the files
+    go back to the pool after a backoff without spending an attempt, since none was made."""
 
 
 class TaskState(StrEnum):
@@ -85,7 +99,9 @@ class TransferManager(ABC):
         """Whether this batch can go this way, from here to the peer that made ``offer``."""
 
     @abstractmethod
-    def transfer_many(self, batch: Batch) -> BatchOutcome: ...
+    def transfer_many(self, batch: Batch) -> BatchOutcome:
+        """Send the batch, or submit it (asynchronous managers). Raises ``TransferError``
+        when the batch as a whole cannot go, ``TransferBusy`` when it should wait."""
 
     def new_submission_id(self) -> str | None:
         """Asynchronous managers: an id stored before submitting, so a retry is not a
