@@ -91,6 +91,24 @@ class HashingReader:
         return format_checksum(self._algorithm, self._hasher.hexdigest())
 
 
+COALESCE_BYTES = 256 * 1024
+
+
+def coalesced(pieces: Iterable[bytes], target: int = COALESCE_BYTES) -> Iterator[bytes]:
+    """Join small pieces into writes of about ``target`` bytes (one send per file of a
+    bundle of thousands costs more than the bytes do)."""
+    pending: list[bytes] = []
+    size = 0
+    for piece in pieces:
+        pending.append(piece)
+        size += len(piece)
+        if size >= target:
+            yield b"".join(pending)
+            pending, size = [], 0
+    if pending:
+        yield b"".join(pending)
+
+
 def copy_hashing(
     source: str, dest: str, size: int, algorithm: str, progress: ProgressCallback
 ) -> str:

@@ -19,7 +19,14 @@ from typing import TypeVar
 import httpx
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from ._io import CHUNK_SIZE, HashingReader, ProgressCallback, copy_hashing, marker_matches
+from ._io import (
+    CHUNK_SIZE,
+    HashingReader,
+    ProgressCallback,
+    coalesced,
+    copy_hashing,
+    marker_matches,
+)
 from .checksum import checksum_file, normalise_checksum, parse_checksum
 from .exceptions import (
     AlreadyExists,
@@ -255,7 +262,7 @@ class Uploader:
         head = header.model_dump_json().encode() + b"\n"
         readers: list[HashingReader] = []
 
-        def body() -> Iterator[bytes]:
+        def pieces() -> Iterator[bytes]:
             yield head
             for item, transfer in group:
                 with open(item.local, "rb") as handle:
@@ -267,7 +274,8 @@ class Uploader:
 
         length = len(head) + sum(item.size for item, _ in group)
         headers = {"Content-Length": str(length), "Content-Type": "application/octet-stream"}
-        response = self._send("POST", f"{API}/upload/bundle", content=body(), headers=headers)
+        body = coalesced(pieces())
+        response = self._send("POST", f"{API}/upload/bundle", content=body, headers=headers)
         received = parse_model(UploadBundleResponse, response, "upload/bundle")
         by_id = {r.transfer_id: r for r in received.files}
         checksums = []

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from librarian_client._io import HashingReader, ProgressCallback
+from librarian_client._io import HashingReader, ProgressCallback, coalesced
 from librarian_client.exceptions import error_from_response
 from librarian_client.models import (
     CheckinRequest,
@@ -161,7 +161,7 @@ class PeerClient:
         """Many small files in one request: a JSON header line, then their bytes."""
         head = UploadBundleHeader(transfer_ids=transfer_ids).model_dump_json().encode() + b"\n"
 
-        def body() -> Iterator[bytes]:
+        def pieces() -> Iterator[bytes]:
             yield head
             for sent in files:
                 with open(sent.path, "rb") as handle:
@@ -170,5 +170,9 @@ class PeerClient:
         length = len(head) + sum(f.size for f in files)
         headers = {"Content-Length": str(length), "Content-Type": "application/octet-stream"}
         return self._call(
-            CloneBundleResponse, "POST", f"{API}/clone/bundle", content=body(), headers=headers
+            CloneBundleResponse,
+            "POST",
+            f"{API}/clone/bundle",
+            content=coalesced(pieces()),
+            headers=headers,
         )

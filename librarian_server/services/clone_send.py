@@ -206,13 +206,13 @@ class Sender:
             outgoing.retry_or_fail(
                 session, conflicts, settings=self.settings.replication, permanent=True
             )
-            for row in outgoing.live_transfers(session, [i.transfer_id for i in items]):
-                row.remote_transfer_id = answers[row.id].transfer_id
-                row.transfer_manager = None if manager is None else manager.name
-                row.status = TransferStatus.ONGOING
-            queue_row = session.get(SendQueue, queue.id)
-            if queue_row is not None and manager is not None:
-                queue_row.transfer_manager = manager.name
+            if manager is not None:
+                outgoing.start_sending(
+                    session, {i.transfer_id: i.staged.transfer_id for i in items}, manager.name
+                )
+                queue_row = session.get(SendQueue, queue.id)
+                if queue_row is not None:
+                    queue_row.transfer_manager = manager.name
         failed = len(refused) + len(conflicts)
         if not items:
             return len(present), failed
@@ -284,7 +284,7 @@ class Sender:
         }
         with self.factory.begin() as session:
             # A copy counts only if it has the checksum we sent.
-            expected = {t.id: t.checksum for t in outgoing.live_transfers(session, done)}
+            expected = outgoing.live_checksums(session, done)
             wrong = {
                 r.source_transfer_id: f"the peer committed {r.checksum}, not {want}"
                 for r in results
@@ -379,6 +379,11 @@ class Sender:
             assert queue is not None  # noqa: S101
             queue.external_id = result.external_id
             outgoing.retry_or_fail(session, result.failed, settings=self.settings.replication)
+            if result.external_id is None:  # every file refused: there is nothing to poll
+                queue.status = QueueStatus.FAILED
+                queue.error = "nothing was submitted: every file was refused"
+                queue.failed_count += len(result.failed)
+                queue.completed_time = utcnow()
             for row in outgoing.live_transfers(
                 session, [i.transfer_id for i in batch.items if i.transfer_id not in result.failed]
             ):

@@ -217,6 +217,7 @@ def _commit_verified(
         return []
     results: list[CommittedFile] = []
     moved: list[tuple[Store, list[tuple[Path, str]]]] = []
+    moved_names: set[str] = set()
     now = utcnow()
     try:
         with factory.begin() as session:
@@ -242,6 +243,7 @@ def _commit_verified(
                     )
             if fresh:
                 _insert_catalogue_rows(session, fresh, now)
+                moved_names.update(v.transfer.name for v in fresh)
             session.execute(
                 update(IncomingTransfer)
                 .where(IncomingTransfer.id.in_([v.transfer.id for v in verified]))
@@ -262,8 +264,9 @@ def _commit_verified(
                 with contextlib.suppress(OSError):
                     backend.uncommit(store_path, staging_path)
         raise
-    for v in verified:
-        backend_for(v.store).discard_staging(Path(v.transfer.staging_path))
+    for v in verified:  # a file committed meanwhile by others: its staged copy is spare
+        if v.transfer.name not in moved_names:
+            backend_for(v.store).discard_staging(Path(v.transfer.staging_path))
     return results
 
 

@@ -8,9 +8,9 @@ operator cancelled stays cancelled whatever a late answer says.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from librarian_client.models import TransferStatus
@@ -37,6 +37,20 @@ def live_transfers(session: Session, ids: Iterable[int]) -> list[OutgoingTransfe
     return rows
 
 
+def live_checksums(session: Session, ids: Iterable[int]) -> dict[int, str]:
+    wanted = list(ids)
+    found: dict[int, str] = {}
+    for start in range(0, len(wanted), _CHUNK):
+        rows = session.execute(
+            select(OutgoingTransfer.id, OutgoingTransfer.checksum).where(
+                OutgoingTransfer.id.in_(wanted[start : start + _CHUNK]),
+                OutgoingTransfer.status.in_(OUTGOING_LIVE),
+            )
+        )
+        found.update((transfer_id, checksum) for transfer_id, checksum in rows)
+    return found
+
+
 def record_remote_copies(session: Session, pairs: Iterable[tuple[str, str]]) -> None:
     """Remember that ``site`` holds ``file_name``; knowing it twice changes nothing."""
     now = utcnow()
@@ -44,16 +58,32 @@ def record_remote_copies(session: Session, pairs: Iterable[tuple[str, str]]) -> 
     insert_ignoring_conflicts(session, RemoteInstance.__table__, rows)  # type: ignore[arg-type]
 
 
+def _update_live(session: Session, ids: Iterable[int], **values: object) -> list[tuple[str, str]]:
+    """One UPDATE per 500 live transfers; returns their (file name, destination)."""
+    wanted = list(ids)
+    changed: list[tuple[str, str]] = []
+    for start in range(0, len(wanted), _CHUNK):
+        result = session.execute(
+            update(OutgoingTransfer)
+            .where(
+                OutgoingTransfer.id.in_(wanted[start : start + _CHUNK]),
+                OutgoingTransfer.status.in_(OUTGOING_LIVE),
+            )
+            .values(updated_time=utcnow(), **values)
+            .returning(OutgoingTransfer.file_name, OutgoingTransfer.destination)
+            .execution_options(synchronize_session=False)
+        )
+        changed.extend((name, site) for name, site in result)
+    return changed
+
+
 def complete(session: Session, ids: Iterable[int]) -> int:
     """The peer holds a verified copy: record it and close the transfers."""
-    now = utcnow()
-    rows = live_transfers(session, ids)
-    for row in rows:
-        row.status = TransferStatus.COMPLETED
-        row.completed_time = now
-        row.error = None
-    record_remote_copies(session, ((r.file_name, r.destination) for r in rows))
-    return len(rows)
+    done = _update_live(
+        session, ids, status=TransferStatus.COMPLETED, completed_time=utcnow(), error=None
+    )
+    record_remote_copies(session, done)
+    return len(done)
 
 
 def backoff(attempts: int, settings: ReplicationSettings) -> timedelta:
@@ -103,9 +133,26 @@ def postpone(session: Session, reasons: dict[int, str], *, settings: Replication
     return len(rows)
 
 
-def set_status(
-    session: Session, ids: Iterable[int], status: TransferStatus, *, when: datetime | None = None
-) -> None:
-    for row in live_transfers(session, ids):
-        row.status = status
-        row.updated_time = when or utcnow()
+def set_status(session: Session, ids: Iterable[int], status: TransferStatus) -> None:
+    _update_live(session, ids, status=status)
+
+
+def start_sending(session: Session, remote_ids: dict[int, int | None], manager: str) -> None:
+    """The bytes are about to move: note the peer's transfer id and the manager used."""
+    if not remote_ids:
+        return
+    session.execute(
+        update(OutgoingTransfer)
+        .where(or_(*(OutgoingTransfer.status == s for s in OUTGOING_LIVE)))  # no IN: executemany
+        .execution_options(synchronize_session=None),
+        [
+            {
+                "id": ours,
+                "remote_transfer_id": theirs,
+                "transfer_manager": manager,
+                "status": TransferStatus.ONGOING,
+                "updated_time": utcnow(),
+            }
+            for ours, theirs in remote_ids.items()
+        ],
+    )

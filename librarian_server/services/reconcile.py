@@ -38,7 +38,12 @@ _WAITING = (TransferStatus.STAGED, TransferStatus.ONGOING, TransferStatus.STAGED
 
 
 def abandon_orphaned_batches(sender: Sender) -> int:
-    """Synchronous batches whose worker stopped (its claim lapsed) go back to the pool."""
+    """Batches whose worker stopped (its claim lapsed) are sent again or go back to the pool.
+
+    One that has a submission id may have reached an asynchronous service (Globus)
+    before the worker stopped: it is sent again with that id, so the service answers
+    with the task it already has instead of starting a second one.
+    """
     count = 0
     while True:
         queue_id = claim_queue(
@@ -53,8 +58,12 @@ def abandon_orphaned_batches(sender: Sender) -> int:
         with sender.factory() as session:
             queue = session.get(SendQueue, queue_id)
             assert queue is not None  # noqa: S101
-        lease = Lease(sender.factory, queue_id, sender.worker, sender.lease_seconds)
-        sender.fail_batch(queue, "the worker sending this batch stopped", lease, peer_error=False)
+        if queue.submission_id is not None:
+            sender.send(queue_id)
+        else:
+            lease = Lease(sender.factory, queue_id, sender.worker, sender.lease_seconds)
+            reason = "the worker sending this batch stopped"
+            sender.fail_batch(queue, reason, lease, peer_error=False)
         count += 1
 
 

@@ -6,8 +6,9 @@ transfer of it to that peer is live, failed or cancelled (those wait for an
 operator's ``retry``). Transfers whose backoff has passed rejoin first.
 
 Two processes planning at once cannot queue a file twice: the partial unique
-index on live (file, destination) pairs refuses the second insert, and on
-PostgreSQL the peer row is locked while its queues are built.
+index on live (file, destination) pairs makes the second insert a no-op, a
+transfer joins a queue only if no other queue took it first, and on PostgreSQL
+the peer row is locked while its queues are built.
 """
 
 from __future__ import annotations
@@ -72,23 +73,9 @@ def plan(
         )
         if peer is None:  # disabled, removed, or another worker is planning for it
             return {"queued": 0, "batches": 0}
-        retries = list(
-            session.scalars(
-                select(OutgoingTransfer.id)
-                .where(
-                    OutgoingTransfer.destination == peer.name,
-                    OutgoingTransfer.status == TransferStatus.INITIATED,
-                    OutgoingTransfer.send_queue_id.is_(None),
-                    OutgoingTransfer.next_attempt_at <= now,
-                )
-                .order_by(OutgoingTransfer.id)
-                .limit(limit)
-            )
-        )
-        fresh: list[int] = []
-        if peer.push and len(retries) < limit:
-            rows = session.execute(lacking(peer, settings, limit - len(retries))).all()
-            fresh = insert_ignoring_conflicts(
+        if peer.push:
+            rows = session.execute(lacking(peer, settings, limit)).all()
+            insert_ignoring_conflicts(
                 session,
                 OutgoingTransfer.__table__,  # type: ignore[arg-type]
                 [
@@ -105,9 +92,22 @@ def plan(
                     }
                     for name, size, checksum in rows
                 ],
-                returning=OutgoingTransfer.__table__.c.id,
             )
-        return _make_queues(session, peer.name, retries + fresh, batch_size)
+        # New transfers and those whose backoff has passed, oldest first.
+        due = list(
+            session.scalars(
+                select(OutgoingTransfer.id)
+                .where(
+                    OutgoingTransfer.destination == peer.name,
+                    OutgoingTransfer.status == TransferStatus.INITIATED,
+                    OutgoingTransfer.send_queue_id.is_(None),
+                    OutgoingTransfer.next_attempt_at <= now,
+                )
+                .order_by(OutgoingTransfer.id)
+                .limit(limit)
+            )
+        )
+        return _make_queues(session, peer.name, due, batch_size)
 
 
 def _make_queues(

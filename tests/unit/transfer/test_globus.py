@@ -86,7 +86,7 @@ def item(transfer_id: int, relative: str, checksum: str, *, store: str = "fast")
             outcome=CloneOutcome.STAGED,
             transfer_id=1000 + transfer_id,
             put_path=f"/api/v2/clone/{1000 + transfer_id}",
-            globus_path=f"/project/b/staging/t{transfer_id}/data",
+            globus_path=f"/project/b/staging/t{transfer_id}",
         ),
     )
 
@@ -286,8 +286,8 @@ def test_one_task_per_batch_with_the_catalogue_checksums() -> None:
         )
         for d in sent["DATA"]
     ] == [
-        ("/~/librarian/fast/files/a1/deadbeef-x.dat", "/project/b/staging/t7/data", "MD5", digest),
-        ("/~/librarian/fast/files/b2/cafe-y.dat", "/project/b/staging/t8/data", None, None),
+        ("/~/librarian/fast/files/a1/deadbeef-x.dat", "/project/b/staging/t7", "MD5", digest),
+        ("/~/librarian/fast/files/b2/cafe-y.dat", "/project/b/staging/t8", None, None),
     ]
 
 
@@ -434,7 +434,7 @@ def test_a_failed_task_reports_its_fatal_error_and_last_fault() -> None:
                     "DATA_TYPE": "event",
                     "code": "PERMISSION_DENIED",
                     "description": "permission denied",
-                    "details": "Error (transfer)\nPath: /project/b/staging/t7/data",
+                    "details": "Error (transfer)\nPath: /project/b/staging/t7",
                     "is_error": True,
                     "time": "2026-11-24T06:00:00+00:00",
                 },
@@ -458,7 +458,7 @@ def test_a_failed_task_reports_its_fatal_error_and_last_fault() -> None:
     assert manager.status(task_id) == AsyncStatus(
         TaskState.FAILED,
         "PERMISSION_DENIED: permission denied; last error: PERMISSION_DENIED: "
-        "Error (transfer)\nPath: /project/b/staging/t7/data",
+        "Error (transfer)\nPath: /project/b/staging/t7",
     )
 
 
