@@ -18,6 +18,7 @@ import shutil
 import time
 from collections.abc import Callable, Iterator
 from contextlib import nullcontext
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -26,10 +27,11 @@ import pytest
 import responses
 from globus_sdk import ConfidentialAppAuthClient, TransferClient
 from globus_sdk.testing import RegisteredResponse, get_response_set, load_response
-from sqlalchemy import Engine
+from sqlalchemy import Engine, update
 
 from librarian_server.background import Runner
 from librarian_server.db import make_engine, make_session_factory
+from librarian_server.orm import SendQueue, utcnow
 from librarian_server.settings import load_settings
 from librarian_server.transfer.globus import GlobusManager
 
@@ -400,5 +402,37 @@ def test_an_unreachable_globus_is_polled_again_later(
 
     task_answers(task["task_id"], {"status": "SUCCEEDED"})
     time.sleep(0.6)  # the failed poll's claim lapses
+    assert run(runner, "consume_queue") == {"polled": 1, "confirmed": 1, "failed": 0}
+    assert sites.outgoing([name])[name]["status"] == "COMPLETED"
+
+
+def test_a_batch_orphaned_after_submission_is_resubmitted_as_the_same_task(
+    sites: Sites, make_runner: Callable[..., Runner], globus: None, tmp_path: Path
+) -> None:
+    files = files_with("globus-orphan", [700])
+    (name,) = files
+    sites.upload(tmp_path, files)
+    task = load_response(TransferClient.submit_transfer).metadata
+    runner = make_runner()
+    run(runner, "send_clone")
+    first = submitted()
+    queue_id = sites.outgoing([name])[name]["send_queue_id"]
+    # The worker stopped after Globus took the task, before it recorded the task id.
+    with runner.factory.begin() as session:
+        session.execute(
+            update(SendQueue)
+            .where(SendQueue.id == queue_id)
+            .values(external_id=None, claimed_until=utcnow() - timedelta(seconds=1))
+        )
+
+    assert run(runner, "hypervisor")["orphaned_batches"] == 1
+    posts = requests_to("/v0.10/transfer", "POST")
+    assert len(posts) == 2
+    assert json.loads(posts[-1].body)["submission_id"] == first["submission_id"]  # same request
+    queue = sites.queue(queue_id)
+    assert (queue["status"], queue["external_id"]) == ("ONGOING", task["task_id"])
+
+    sites.play_globus(submitted())
+    task_answers(task["task_id"], {"status": "SUCCEEDED"})
     assert run(runner, "consume_queue") == {"polled": 1, "confirmed": 1, "failed": 0}
     assert sites.outgoing([name])[name]["status"] == "COMPLETED"
