@@ -122,11 +122,15 @@ class CloneStatusResponse(WireModel):
 
 
 class CheckinItem(WireModel):
-    source_transfer_id: int
+    """A sender's transfer committed or refused; or, with ``holder``, a notice to a file's
+    origin that a third site holds it (then there is no transfer id)."""
+
+    source_transfer_id: int | None = None
     name: str
     committed: bool
     checksum: str | None = None
     reason: str | None = None
+    holder: str | None = None
 
 
 class CheckinRequest(WireModel):

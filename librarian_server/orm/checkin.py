@@ -1,8 +1,10 @@
-"""Checkin: a confirmation this site owes a source site, kept until it is delivered.
+"""Checkin: news this site owes another site, kept until it is delivered.
 
-Written when a cloned file is committed (or finally refused) after the sender
-stopped waiting, e.g. verified in the background or carried on a disk. The
-send_checkins task delivers them in batches, with backoff, across restarts.
+Mostly a confirmation for a sender: a cloned file committed (or finally refused)
+after the sender stopped waiting, e.g. verified in the background or carried on a
+disk. Or a notice for a file's origin that a third site (``holder``) now holds it,
+so the origin's catalogue shows every copy. The send_checkins task delivers them
+in batches, with backoff, across restarts.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ class Checkin(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     destination: Mapped[str] = mapped_column(String(64))
-    source_transfer_id: Mapped[int] = mapped_column(BigInteger)
+    source_transfer_id: Mapped[int | None] = mapped_column(BigInteger)
+    holder: Mapped[str | None] = mapped_column(String(64), doc="A notice: this site holds it.")
     file_name: Mapped[str] = mapped_column(NAME_TYPE)
     checksum: Mapped[str | None] = mapped_column(String(256))
     committed: Mapped[bool] = mapped_column(doc="True: the copy is here; False: refused.")

@@ -26,8 +26,9 @@ from ..errors import LibrarianError
 from ..orm import OUTGOING_LIVE, Checkin, OutgoingTransfer, utcnow
 from ..settings import ServerSettings
 from .auth import AuthenticatedUser
+from .commit import existing_files
 from .credentials import CredentialBox
-from .outgoing import backoff, complete, retry_or_fail
+from .outgoing import backoff, complete, record_remote_copies, retry_or_fail
 from .peers import check_caller, get_peer, note_contact, open_client
 
 _CHUNK = 500
@@ -74,6 +75,7 @@ def deliver_checkins(
                             committed=c.committed,
                             checksum=c.checksum,
                             reason=c.reason,
+                            holder=c.holder,
                         )
                         for c in due
                     ],
@@ -149,9 +151,11 @@ def record_checkins(
     user: AuthenticatedUser,
     settings: ServerSettings,
 ) -> CheckinResponse:
-    """At the source: what a peer says became of our transfers to it."""
+    """At the source: what a peer says became of our transfers to it, and of our files'
+    copies at third sites."""
     check_caller(user, request.site)
-    ids = [item.source_transfer_id for item in request.files]
+    _record_notices(session, [i for i in request.files if i.holder is not None])
+    ids = [i.source_transfer_id for i in request.files if i.source_transfer_id is not None]
     known: dict[int, OutgoingTransfer] = {}
     for start in range(0, len(ids), _CHUNK):
         known.update(
@@ -167,7 +171,7 @@ def record_checkins(
     refused: dict[int, str] = {}
     matched: set[int] = set()
     for item in request.files:
-        transfer = known.get(item.source_transfer_id)
+        transfer = known.get(item.source_transfer_id or 0)
         if transfer is None or transfer.file_name != item.name:
             continue
         matched.add(transfer.id)
@@ -179,10 +183,26 @@ def record_checkins(
             )
         else:
             refused[transfer.id] = f"refused by {request.site}: {item.reason or 'no reason given'}"
-    complete(session, done)
+    complete(session, done, site=settings.site_name)
     retry_or_fail(session, refused, settings=settings.replication)
     return CheckinResponse(
         recorded=[i for i in ids if i in matched], unknown=[i for i in ids if i not in matched]
+    )
+
+
+def _record_notices(session: Session, notices: list[CheckinItem]) -> None:
+    """Copies of our files at third sites, as a peer saw them confirmed: recorded when the
+    checksum is ours (a notice about other bytes under the name is ignored)."""
+    if not notices:
+        return
+    ours = existing_files(session, {n.name for n in notices})
+    record_remote_copies(
+        session,
+        (
+            (n.name, n.holder)
+            for n in notices
+            if n.holder and (f := ours.get(n.name)) is not None and f.checksum == n.checksum
+        ),
     )
 
 

@@ -200,7 +200,7 @@ class Sender:
                 )
         manager = self.managers.choose(peer.transfer_managers, staged, items) if items else None
         with self.factory.begin() as session:
-            outgoing.complete(session, present)
+            outgoing.complete(session, present, site=self.settings.site_name)
             outgoing.set_status(session, waiting, TransferStatus.STAGED_AT_DEST)
             outgoing.retry_or_fail(session, refused, settings=self.settings.replication)
             outgoing.retry_or_fail(
@@ -290,7 +290,9 @@ class Sender:
                 for r in results
                 if (want := expected.get(r.source_transfer_id)) and r.checksum != want
             }
-            outgoing.complete(session, [i for i in done if i not in wrong])
+            outgoing.complete(
+                session, [i for i in done if i not in wrong], site=self.settings.site_name
+            )
             outgoing.set_status(session, later, TransferStatus.STAGED_AT_DEST)
             outgoing.retry_or_fail(session, refused | wrong, settings=self.settings.replication)
         return len(done) - len(wrong), len(refused) + len(wrong)

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from librarian_client.models import TransferStatus
 
-from ..orm import OUTGOING_LIVE, OutgoingTransfer, RemoteInstance, utcnow
+from ..orm import OUTGOING_LIVE, Checkin, File, Librarian, OutgoingTransfer, RemoteInstance, utcnow
 from ..settings import ReplicationSettings
 from .sql import insert_ignoring_conflicts
 
@@ -77,13 +77,49 @@ def _update_live(session: Session, ids: Iterable[int], **values: object) -> list
     return changed
 
 
-def complete(session: Session, ids: Iterable[int]) -> int:
-    """The peer holds a verified copy: record it and close the transfers."""
+def complete(session: Session, ids: Iterable[int], *, site: str) -> int:
+    """The peer holds a verified copy: record it, close the transfers, tell the origins."""
     done = _update_live(
         session, ids, status=TransferStatus.COMPLETED, completed_time=utcnow(), error=None
     )
     record_remote_copies(session, done)
+    tell_origins(session, done, site=site)
     return len(done)
+
+
+def tell_origins(session: Session, copies: list[tuple[str, str]], *, site: str) -> None:
+    """Owe each file's origin a notice that ``holder`` now has it, when the origin is a
+    peer of ours other than the holder: the origin's catalogue then shows every copy,
+    not only the one it sent itself."""
+    if not copies:
+        return
+    peers = set(session.scalars(select(Librarian.name)))
+    names = list({name for name, _ in copies})
+    origins: dict[str, tuple[str, str]] = {}
+    for start in range(0, len(names), _CHUNK):
+        rows = session.execute(
+            select(File.name, File.source, File.checksum).where(
+                File.name.in_(names[start : start + _CHUNK])
+            )
+        )
+        origins.update((name, (source, checksum)) for name, source, checksum in rows)
+    now = utcnow()
+    notices = [
+        Checkin(
+            destination=origin,
+            file_name=name,
+            checksum=checksum,
+            committed=True,
+            holder=holder,
+            next_attempt_at=now,
+            created_time=now,
+        )
+        for name, holder in copies
+        if (origin := origins.get(name, ("", ""))[0]) in peers
+        for checksum in (origins[name][1],)
+        if origin not in (site, holder)
+    ]
+    session.add_all(notices)
 
 
 def backoff(attempts: int, settings: ReplicationSettings) -> timedelta:

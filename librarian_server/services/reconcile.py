@@ -131,7 +131,7 @@ def reconcile_outgoing(
                     again[key] = f"stuck; {name} reports {result.outcome.value}" + (
                         f": {result.reason}" if result.reason else ""
                     )
-            outgoing.complete(session, done)
+            outgoing.complete(session, done, site=settings.site_name)
             outgoing.set_status(session, waiting, TransferStatus.STAGED_AT_DEST)
             outgoing.retry_or_fail(session, again, settings=settings.replication)
         counts["confirmed"] += len(done)

@@ -68,13 +68,15 @@ def test_upload_at_alpha_reaches_beta_and_gamma_identically(
         assert info["source"] == "alpha"  # the origin travels with the file
         assert info["uploader"] == "writer"
 
-    # alpha learns of beta's copies; beta of alpha's (the sender) and, once confirmed, gamma's.
+    # beta knows alpha's copies (the sender) and gamma's once confirmed; alpha learns of
+    # beta's, and from beta of gamma's.
     wait_for(
         lambda: all(
-            {r["site"] for r in (file_info(alpha, n) or {}).get("remote_instances", [])} == {"beta"}
+            {r["site"] for r in (file_info(alpha, n) or {}).get("remote_instances", [])}
+            == {"beta", "gamma"}
             for n in names
         ),
-        what="alpha's remote instances at beta",
+        what="alpha to know of the copies at beta and gamma",
     )
     wait_for(
         lambda: all(
@@ -86,7 +88,8 @@ def test_upload_at_alpha_reaches_beta_and_gamma_identically(
     )
     info = alpha.cli("info", "run1/big.dat", user="reader")
     assert info.returncode == 0
-    assert "remote instances:" in info.stdout and "beta" in info.stdout
+    assert "remote instances:" in info.stdout
+    assert "beta" in info.stdout and "gamma" in info.stdout
 
     sent = [t for t in outgoing(alpha) if t["name"] in names]
     assert len(sent) == len(names)
