@@ -22,6 +22,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from ._io import CHUNK_SIZE, ProgressCallback, progress_or_noop, write_hashing
 from ._replication import ReplicationMixin
+from ._sneakernet import SneakernetMixin
 from ._upload import Uploader, UploadResult, parse_model
 from .checksum import normalise_checksum, parse_checksum
 from .config import Connection, resolve_connection
@@ -62,7 +63,7 @@ def name_path(name: str) -> str:
     return "/".join(segment(part) for part in name.split("/"))
 
 
-class LibrarianClient(ReplicationMixin):
+class LibrarianClient(ReplicationMixin, SneakernetMixin):
     """Talks to one librarian server; use as a context manager or call ``close()``.
 
     Authentication is a bearer ``token`` if given, else HTTP Basic with

@@ -112,6 +112,25 @@ class ReplicationSettings(BaseModel):
     )
 
 
+class SneakernetSettings(BaseModel):
+    """Disks carried by hand: where they may be mounted, and when an absent one is overdue."""
+
+    roots: list[Path] = Field(
+        default_factory=list,
+        description="Directories under which disks may be exported to or ingested from; "
+        "empty allows any absolute path (administrators only either way).",
+    )
+    overdue_days: float = Field(
+        default=14.0, gt=0, description="Files on a disk unconfirmed this long are overdue."
+    )
+    reserve_bytes: int = Field(
+        default=64 << 20, ge=0, description="Space always left free on a disk being written."
+    )
+    chunk_files: int = Field(
+        default=64, ge=1, description="Files claimed, written and listed per step of an export."
+    )
+
+
 class GlobusStoreMapping(BaseModel):
     """Where one store's root appears on this site's Globus collection."""
 
@@ -208,6 +227,7 @@ class ServerSettings(BaseSettings):
     background: BackgroundSettings = Field(default_factory=BackgroundSettings)
     replication: ReplicationSettings = Field(default_factory=ReplicationSettings)
     globus: GlobusSettings = Field(default_factory=GlobusSettings)
+    sneakernet: SneakernetSettings = Field(default_factory=SneakernetSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -16,7 +16,7 @@ import httpx
 
 from ..checksum import ChecksumError
 from ..exceptions import LibrarianClientError
-from . import account, catalogue, replication, transfer
+from . import account, catalogue, replication, sneakernet, transfer
 from .context import Context
 from .output import positive_float
 
@@ -53,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     catalogue.register(sub, common)
     account.register(sub, common)
     replication.register(sub, common)
+    sneakernet.register(sub, common)
     return parser
 
 

@@ -189,7 +189,7 @@ def _add_offers(
                 response.globus = GlobusOffer(endpoint_id=settings.globus.endpoint_id)
 
 
-def _remember_sender(peer: str) -> CommitHook:
+def remember_sender(peer: str) -> CommitHook:
     def hook(session: Session, files: list[CommittedFile]) -> None:
         record_remote_copies(session, ((f.name, peer) for f in files))
 
@@ -265,7 +265,7 @@ def complete_clones(
             [CommitItem(transfer_id=tid) for _, tid in commit_now],
             user=user,
             caller="clone.complete",
-            hook=_remember_sender(request.source),
+            hook=remember_sender(request.source),
         )
         for key, tid in commit_now:
             results[key] = _result(key, outcomes[tid])
@@ -350,7 +350,7 @@ def verify_deferred(
                 [CommitItem(transfer_id=t.id) for t in transfers],
                 user=BACKGROUND,
                 caller="clone.verify",
-                hook=_remember_sender(peer) if peer else None,
+                hook=remember_sender(peer) if peer else None,
             )
             owed = []
             for t in transfers:

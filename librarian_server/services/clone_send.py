@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from librarian_client.models import (
@@ -33,7 +32,6 @@ from ..orm import (
     OUTGOING_LIVE,
     ErrorCategory,
     File,
-    Instance,
     Librarian,
     OutgoingTransfer,
     QueueStatus,
@@ -42,7 +40,6 @@ from ..orm import (
 )
 from ..peer_client import PeerClient
 from ..settings import ServerSettings
-from ..stores import backend_for
 from ..transfer import (
     AsyncStatus,
     Batch,
@@ -55,6 +52,7 @@ from ..transfer import (
 )
 from . import outgoing
 from .claims import Lease, claim_queue
+from .copies import local_copies
 from .credentials import CredentialBox
 from .error_log import record_error
 from .peers import note_contact, open_client
@@ -164,7 +162,8 @@ class Sender:
         )
         by_id = {t.id: t for t, _ in rows}
         answers = {a.source_transfer_id: a for a in staged.files}
-        sources = self._local_copies([t.file_name for t, _ in rows])
+        with self.factory() as session:
+            sources = local_copies(session, [t.file_name for t, _ in rows])
         present: list[int] = []
         waiting: list[int] = []
         refused: dict[int, str] = {}
@@ -185,16 +184,15 @@ class Sender:
             elif (source := sources.get(transfer.file_name)) is None:
                 refused[transfer_id] = "no copy of the file is available on this site's stores"
             else:
-                store_name, store_root, path = source
                 items.append(
                     SendItem(
                         transfer_id=transfer_id,
                         name=transfer.file_name,
                         size=transfer.size,
                         checksum=transfer.checksum,
-                        source_path=path,
-                        store_name=store_name,
-                        store_root=store_root,
+                        source_path=source.path,
+                        store_name=source.store_name,
+                        store_root=source.store_root,
                         staged=answer,
                     )
                 )
@@ -233,26 +231,6 @@ class Sender:
         remote_ids = {i: answers[i].transfer_id for i in result.sent}
         confirmed, refused_now = self._confirm(client, manager.name, remote_ids)
         return len(present) + confirmed, failed + len(result.failed) + refused_now
-
-    def _local_copies(self, names: list[str]) -> dict[str, tuple[str, Path, Path]]:
-        """An available copy of each file on this site: (store name, store root, path on disk)."""
-        found: dict[str, tuple[str, Path, Path]] = {}
-        with self.factory() as session:
-            for start in range(0, len(names), 500):
-                instances = session.scalars(
-                    select(Instance).where(
-                        Instance.file_name.in_(names[start : start + 500]), Instance.available
-                    )
-                )
-                for instance in instances:
-                    if instance.file_name not in found:
-                        backend = backend_for(instance.store)
-                        found[instance.file_name] = (
-                            instance.store.name,
-                            Path(instance.store.root),
-                            backend.local_path(instance.path),
-                        )
-        return found
 
     def _confirm(
         self, client: PeerClient, manager: str, sent: dict[int, int | None]
@@ -296,6 +274,23 @@ class Sender:
             outgoing.set_status(session, later, TransferStatus.STAGED_AT_DEST)
             outgoing.retry_or_fail(session, refused | wrong, settings=self.settings.replication)
         return len(done) - len(wrong), len(refused) + len(wrong)
+
+    def _close_settled(self, queue_id: int, lease: Lease) -> dict[str, int]:
+        with self.factory.begin() as session:
+            queue = session.get(SendQueue, queue_id)
+            assert queue is not None  # noqa: S101 - claimed just now
+            done = session.scalar(
+                select(func.count()).where(
+                    OutgoingTransfer.send_queue_id == queue_id,
+                    OutgoingTransfer.status == TransferStatus.COMPLETED,
+                )
+            )
+            queue.done_count = int(done or 0)
+            queue.failed_count = max(queue.file_count - queue.done_count, 0)
+            queue.status = QueueStatus.COMPLETED
+            queue.completed_time = utcnow()
+            lease.release(session)
+        return {"confirmed": 0, "failed": 0}
 
     def _finish(self, queue_id: int, done: int, failed: int, lease: Lease) -> None:
         now = utcnow()
@@ -422,6 +417,8 @@ class Sender:
             polled.add(queue_id)
         lease = Lease(self.factory, queue_id, self.worker, self.lease_seconds)
         queue, peer, rows = self._load(queue_id)
+        if not rows:  # every file settled already (check-ins, a requeue): nothing to wait for
+            return self._close_settled(queue_id, lease)
         manager = self.managers.get(queue.transfer_manager or "")
         try:
             if manager is None or not manager.asynchronous:

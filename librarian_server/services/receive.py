@@ -175,7 +175,7 @@ def _problem(target: _Target, size: int, checksum: str) -> str | None:
     return None
 
 
-def _mark_staged(factory: sessionmaker[Session], received: list[UploadPutResponse]) -> None:
+def mark_staged(factory: sessionmaker[Session], received: list[UploadPutResponse]) -> None:
     now = utcnow()
     with factory.begin() as session:
         session.execute(  # ORM bulk UPDATE by primary key: one executemany
@@ -204,7 +204,7 @@ async def _finish(
         await to_thread.run_sync(lambda: fail_many(factory, failures, caller=caller))
     good = [r for r in received if r.transfer_id not in failures]
     if good:
-        await to_thread.run_sync(_mark_staged, factory, good)
+        await to_thread.run_sync(mark_staged, factory, good)
     if failures:
         detail = "; ".join(f"transfer {i}: {why}" for i, why in list(failures.items())[:20])
         raise VerificationFailed(
@@ -283,7 +283,7 @@ async def receive_bundle_each(
         await to_thread.run_sync(lambda: fail_many(factory, failures, caller="clone.bundle"))
     good = [r for r in received if r.transfer_id not in failures]
     if good:
-        await to_thread.run_sync(_mark_staged, factory, good)
+        await to_thread.run_sync(mark_staged, factory, good)
     return [
         CloneReceived(
             transfer_id=r.transfer_id,

@@ -71,28 +71,30 @@ def plan(
             .where(Librarian.name == peer_name, Librarian.enabled)
             .with_for_update(skip_locked=True)
         )
-        if peer is None:  # disabled, removed, or another worker is planning for it
+        if peer is None or not peer.push:
+            # Disabled, removed, or being planned by another worker; or it takes nothing
+            # over the network, not even retries (what a disk did not deliver waits for
+            # the next disk).
             return {"queued": 0, "batches": 0}
-        if peer.push:
-            rows = session.execute(lacking(peer, settings, limit)).all()
-            insert_ignoring_conflicts(
-                session,
-                OutgoingTransfer.__table__,  # type: ignore[arg-type]
-                [
-                    {
-                        "file_name": name,
-                        "destination": peer.name,
-                        "status": TransferStatus.INITIATED.value,
-                        "size": size,
-                        "checksum": checksum,
-                        "attempts": 0,
-                        "next_attempt_at": now,
-                        "created_time": now,
-                        "updated_time": now,
-                    }
-                    for name, size, checksum in rows
-                ],
-            )
+        rows = session.execute(lacking(peer, settings, limit)).all()
+        insert_ignoring_conflicts(
+            session,
+            OutgoingTransfer.__table__,  # type: ignore[arg-type]
+            [
+                {
+                    "file_name": name,
+                    "destination": peer.name,
+                    "status": TransferStatus.INITIATED.value,
+                    "size": size,
+                    "checksum": checksum,
+                    "attempts": 0,
+                    "next_attempt_at": now,
+                    "created_time": now,
+                    "updated_time": now,
+                }
+                for name, size, checksum in rows
+            ],
+        )
         # New transfers and those whose backoff has passed, oldest first.
         due = list(
             session.scalars(
@@ -146,5 +148,7 @@ def _make_queues(
 
 def pushing_peers(session: Session) -> list[str]:
     return list(
-        session.scalars(select(Librarian.name).where(Librarian.enabled).order_by(Librarian.name))
+        session.scalars(
+            select(Librarian.name).where(Librarian.enabled, Librarian.push).order_by(Librarian.name)
+        )
     )

@@ -8,20 +8,23 @@ from ..settings import ServerSettings
 from .base import SendItem, TransferManager
 from .http import HttpManager
 from .local import LocalCopyManager
+from .sneakernet import SneakernetManager
 
-KNOWN = ("local", "http", "globus")
+KNOWN = ("local", "http", "globus", "sneakernet")
 
 
 class ManagerRegistry:
     def __init__(self, managers: list[TransferManager], preference: list[str]) -> None:
         self.managers = {m.name: m for m in managers}
-        self.preference = [p for p in preference if p in self.managers]
+        automatic = {n for n, m in self.managers.items() if m.automatic}
+        self.preference = [p for p in preference if p in automatic]
 
     @classmethod
     def from_settings(cls, settings: ServerSettings) -> ManagerRegistry:
         managers: list[TransferManager] = [
             LocalCopyManager(offer_local_paths=settings.offer_local_paths),
             HttpManager(),
+            SneakernetManager(),
         ]
         if settings.globus.configured:
             from .globus import GlobusManager  # globus-sdk is an optional extra

@@ -1,0 +1,84 @@
+"""Sneakernet: exporting the files a peer lacks onto a disk, and ingesting a disk."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import Field
+
+from .common import WireModel
+
+
+class SneakernetExportRequest(WireModel):
+    peer: str
+    path: str = Field(description="Where the disk is mounted on the server, e.g. /mnt/disk1.")
+    max_bytes: int | None = Field(default=None, ge=1)
+
+
+class SneakernetIngestRequest(WireModel):
+    path: str = Field(description="A mounted disk, or one export directory on it.")
+
+
+class DiskProblem(WireModel):
+    name: str
+    reason: str
+
+
+ExportStop = Literal["complete", "disk_full", "max_bytes", "interrupted", "nothing_to_send"]
+"""Why an export ended: all chosen files written, the disk full, the byte budget reached,
+the client gone, or nothing the peer lacks."""
+
+
+class ExportSummary(WireModel):
+    label: str
+    path: str
+    peer: str
+    files: int
+    bytes: int
+    stopped: ExportStop
+    left: int = Field(default=0, description="Files the peer still lacks after this disk.")
+    problems: list[DiskProblem] = Field(default_factory=list)
+
+
+class IngestSummary(WireModel):
+    labels: list[str]
+    files: int = Field(description="Files listed in the manifests read.")
+    committed: int = 0
+    already_present: int = 0
+    bad: list[DiskProblem] = Field(default_factory=list)
+    missing: list[DiskProblem] = Field(default_factory=list)
+    conflicts: list[DiskProblem] = Field(default_factory=list)
+
+
+class DiskEvent(WireModel):
+    """One line of an export's or ingest's streamed answer (newline-delimited JSON)."""
+
+    event: Literal["start", "progress", "done", "error"]
+    files: int = 0
+    bytes: int = 0
+    total_files: int | None = None
+    total_bytes: int | None = None
+    export: ExportSummary | None = None
+    ingest: IngestSummary | None = None
+    reason: str | None = None
+
+
+class DiskInfo(WireModel):
+    """A disk sent to a peer, and how much of it the peer has confirmed."""
+
+    label: str
+    destination: str
+    queue_id: int
+    created_time: datetime
+    files: int
+    bytes: int
+    confirmed: int
+    unconfirmed: int
+    returned: int = Field(description="Refused or requeued: sent again by another route.")
+    overdue: bool
+
+
+class RequeueResponse(WireModel):
+    label: str
+    requeued: int

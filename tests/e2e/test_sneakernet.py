@@ -1,0 +1,242 @@
+"""Disks carried by hand, between two live sites that do not push over the network.
+
+The mountain exports what ucsd lacks onto a "disk" (a directory on this machine),
+ucsd ingests it, and the mountain learns of the copies through ucsd's check-ins.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .conftest import LIBRARIAN, LiveServer
+from .sites import file_info, has_files, incoming, link, outgoing, site_env, wait_for
+
+pytestmark = pytest.mark.e2e
+DISK_ENV = {
+    "LIBRARIAN_SERVER_SNEAKERNET__CHUNK_FILES": "8",
+    "LIBRARIAN_SERVER_SNEAKERNET__OVERDUE_DAYS": "0.00002",  # about two seconds
+}
+
+
+@pytest.fixture(scope="module")
+def sites(
+    start_server: Callable[..., LiveServer],
+    database_url: str | None,
+    new_database: Callable[[], str | None],
+) -> tuple[LiveServer, LiveServer]:
+    mountain = start_server(database_url, env=site_env("mountain", **DISK_ENV))
+    ucsd = start_server(new_database(), env=site_env("ucsd", **DISK_ENV))
+    link(mountain, ucsd, "--no-push")  # the radio link is too thin: files go by disk
+    link(ucsd, mountain, "--no-push")  # ucsd reaches the mountain only to confirm
+    return mountain, ucsd
+
+
+def _upload(server: LiveServer, tmp_path: Path, prefix: str, files: dict[str, bytes]) -> list[str]:
+    local = tmp_path / prefix
+    local.mkdir(parents=True)
+    for name, data in files.items():
+        (local / name).write_bytes(data)
+    assert server.cli("upload", str(local), f"{prefix}/").returncode == 0
+    return [f"{prefix}/{n}" for n in files]
+
+
+def _export(server: LiveServer, disk: Path, *extra: str) -> dict[str, Any]:
+    disk.mkdir(exist_ok=True)
+    summary: dict[str, Any] = server.cli(
+        "sneakernet", "export", "--peer", "ucsd", "--to", str(disk), *extra, "--json",
+        user="admin",
+    ).json()  # fmt: skip
+    return summary
+
+
+def _ingest(server: LiveServer, disk: Path) -> tuple[int, dict[str, Any]]:
+    result = server.cli("sneakernet", "ingest", str(disk), "--json", user="admin")
+    return result.returncode, json.loads(result.stdout)
+
+
+def _disk(server: LiveServer, label: str) -> dict[str, Any]:
+    disks = server.cli("sneakernet", "status", "--json", user="admin").json()
+    (disk,) = [d for d in disks if d["label"] == label]
+    found: dict[str, Any] = disk
+    return found
+
+
+def test_export_ingest_and_the_source_learns_of_the_copies(
+    sites: tuple[LiveServer, LiveServer], tmp_path: Path
+) -> None:
+    mountain, ucsd = sites
+    files = {f"f{i:02d}.g3": os.urandom(3000 + i) for i in range(20)}
+    files["big.g3"] = os.urandom(3 * 1024 * 1024 + 1)
+    names = _upload(mountain, tmp_path, "night1", files)
+    summary = _export(mountain, tmp_path / "disk1")
+    assert (summary["files"], summary["stopped"], summary["left"]) == (21, "complete", 0)
+    export_dir = Path(summary["path"])
+    lines = (export_dir / "manifest.jsonl").read_text().splitlines()
+    header, end = json.loads(lines[0]), json.loads(lines[-1])
+    assert (header["format"], header["version"]) == ("librarian-disk", 1)
+    assert (header["source"], header["destination"]) == ("mountain", "ucsd")
+    assert end["end"] is True and end["files"] == 21 and end["stopped"] == "complete"
+    assert {json.loads(line)["name"] for line in lines[1:-1]} == set(names)
+    disk = _disk(mountain, summary["label"])
+    assert (disk["files"], disk["confirmed"], disk["unconfirmed"]) == (21, 0, 21)
+    # Exported files are on their way: a second export has nothing to add.
+    assert _export(mountain, tmp_path / "disk1b")["stopped"] == "nothing_to_send"
+
+    code, ingested = _ingest(ucsd, tmp_path / "disk1")
+    assert code == 0, ingested
+    assert (ingested["committed"], ingested["already_present"], ingested["bad"]) == (21, 0, [])
+    for name, data in zip(names, files.values(), strict=True):
+        back = tmp_path / "back"
+        assert ucsd.cli("download", name, str(back)).returncode == 0
+        assert back.read_bytes() == data
+        info = file_info(ucsd, name)
+        assert info is not None and info["source"] == "mountain"
+        assert [r["site"] for r in info["remote_instances"]] == ["mountain"]
+
+    wait_for(lambda: _disk(mountain, summary["label"])["confirmed"] == 21, what="check-ins")
+    sent = [t for t in outgoing(mountain) if t["name"] in names]
+    assert {(t["status"], t["transfer_manager"], t["external_id"]) for t in sent} == {
+        ("COMPLETED", "sneakernet", summary["label"])
+    }
+    assert all(
+        [r["site"] for r in (file_info(mountain, n) or {})["remote_instances"]] == ["ucsd"]
+        for n in names
+    )
+    info = mountain.cli("info", "night1/big.g3")
+    assert "ucsd" in info.stdout
+
+
+def test_the_source_offline_during_ingest_hears_later(
+    sites: tuple[LiveServer, LiveServer], tmp_path: Path
+) -> None:
+    mountain, ucsd = sites
+    names = _upload(mountain, tmp_path, "night2", {f"g{i}": os.urandom(500) for i in range(6)})
+    summary = _export(mountain, tmp_path / "disk2")
+    assert summary["files"] == 6
+    mountain.kill()  # the mountain is out of reach while the disk is ingested
+    try:
+        code, ingested = _ingest(ucsd, tmp_path / "disk2")
+        assert code == 0 and ingested["committed"] == 6
+        assert has_files(ucsd, names)
+    finally:
+        mountain.start()
+    wait_for(lambda: _disk(mountain, summary["label"])["confirmed"] == 6, what="late check-ins")
+    assert {t["status"] for t in outgoing(mountain) if t["name"] in names} == {"COMPLETED"}
+
+
+def test_bad_and_missing_files_are_reported_and_sent_again(
+    sites: tuple[LiveServer, LiveServer], tmp_path: Path
+) -> None:
+    mountain, ucsd = sites
+    names = _upload(mountain, tmp_path, "night3", {f"h{i}": os.urandom(800) for i in range(10)})
+    summary = _export(mountain, tmp_path / "disk3")
+    export_dir = Path(summary["path"])
+    entries = {
+        json.loads(line)["name"]: json.loads(line)
+        for line in (export_dir / "manifest.jsonl").read_text().splitlines()[1:-1]
+    }
+    damaged = export_dir / entries["night3/h3"]["path"]
+    data = bytearray(damaged.read_bytes())
+    data[100] ^= 0xFF
+    damaged.write_bytes(bytes(data))
+    (export_dir / entries["night3/h7"]["path"]).unlink()
+
+    result = ucsd.cli("sneakernet", "ingest", str(tmp_path / "disk3"), "--json", user="admin")
+    ingested = json.loads(result.stdout)
+    assert result.returncode == 1 and "2 of 10 files" in result.stderr
+    assert ingested["committed"] == 8
+    assert [(p["name"], "hashes to" in p["reason"]) for p in ingested["bad"]] == [
+        ("night3/h3", True)
+    ]
+    assert [p["name"] for p in ingested["missing"]] == ["night3/h7"]
+    assert has_files(ucsd, [n for n in names if n not in ("night3/h3", "night3/h7")])
+    assert not has_files(ucsd, ["night3/h3"]) and not has_files(ucsd, ["night3/h7"])
+    assert ucsd.staging_entries() == []  # the bad copy left nothing behind
+
+    wait_for(lambda: _disk(mountain, summary["label"])["confirmed"] == 8, what="check-ins")
+    disk = _disk(mountain, summary["label"])
+    assert (disk["unconfirmed"], disk["returned"]) == (0, 2)
+    back = {t["name"]: t for t in outgoing(mountain) if t["name"] in ("night3/h3", "night3/h7")}
+    assert {t["status"] for t in back.values()} == {"INITIATED"}  # waiting to be sent again
+    assert (
+        "hashes to" in back["night3/h3"]["error"]
+        and "not on the disk" in back["night3/h7"]["error"]
+    )
+    # The next disk takes them.
+    again = _export(mountain, tmp_path / "disk3b")
+    assert again["files"] == 2
+    code, second = _ingest(ucsd, tmp_path / "disk3b")
+    assert code == 0 and second["committed"] == 2
+    assert has_files(ucsd, names)
+
+
+def test_ingesting_a_disk_twice_adds_nothing(
+    sites: tuple[LiveServer, LiveServer], tmp_path: Path
+) -> None:
+    mountain, ucsd = sites
+    names = _upload(mountain, tmp_path, "night4", {f"k{i}": os.urandom(600) for i in range(5)})
+    _export(mountain, tmp_path / "disk4")
+    assert _ingest(ucsd, tmp_path / "disk4")[1]["committed"] == 5
+    code, again = _ingest(ucsd, tmp_path / "disk4")
+    assert code == 0 and (again["committed"], again["already_present"]) == (0, 5)
+    arrivals = Counter(t["name"] for t in incoming(ucsd) if t["name"] in names)
+    assert arrivals == Counter(names)  # one transfer each: the second pass staged nothing
+    for name in names:
+        info = file_info(ucsd, name)
+        assert info is not None and len(info["instances"]) == 1
+
+
+def test_an_export_killed_half_way_leaves_a_disk_that_ingests(
+    sites: tuple[LiveServer, LiveServer], tmp_path: Path
+) -> None:
+    mountain, ucsd = sites
+    names = _upload(
+        mountain, tmp_path, "night5", {f"m{i:03d}": os.urandom(200_000) for i in range(150)}
+    )
+    disk = tmp_path / "disk5"
+    disk.mkdir()
+    command = [*LIBRARIAN, "--url", mountain.url, "--username", "admin", "--password-file",
+               str(mountain.password_file("admin")), "--no-progress",
+               "sneakernet", "export", "--peer", "ucsd", "--to", str(disk)]  # fmt: skip
+    export = subprocess.Popen(command, env=mountain.env, stdout=subprocess.DEVNULL)
+
+    def listed() -> int:
+        manifests = list(disk.glob("librarian-*/manifest.jsonl"))
+        return len(manifests[0].read_text().splitlines()) - 1 if manifests else 0
+
+    try:
+        wait_for(lambda: listed() >= 24, timeout=60, what="the export to be under way")
+        mountain.kill()  # the server dies in the middle of writing the disk
+    finally:
+        export.wait(30)
+    lines = next(disk.glob("librarian-*/manifest.jsonl")).read_text().splitlines()
+    assert not json.loads(lines[-1]).get("end"), "the export should not have finished"
+    on_disk = [json.loads(line)["name"] for line in lines[1:] if line.endswith("}")]
+    assert 24 <= len(on_disk) < len(names)
+
+    code, ingested = _ingest(ucsd, disk)
+    assert code == 0, ingested
+    assert ingested["committed"] == len(on_disk) and not ingested["bad"]
+    assert has_files(ucsd, on_disk)
+
+    mountain.start()
+    label = json.loads(lines[0])["label"]
+    wait_for(lambda: _disk(mountain, label)["confirmed"] == len(on_disk), what="check-ins")
+    # Files claimed for the disk but never written wait as overdue, then go another way.
+    wait_for(lambda: _disk(mountain, label)["overdue"] or not _disk(mountain, label)["unconfirmed"],
+             what="the disk to be overdue")  # fmt: skip
+    unconfirmed = _disk(mountain, label)["unconfirmed"]
+    requeued = mountain.cli("sneakernet", "requeue", label, "--json", user="admin").json()
+    assert requeued["requeued"] == unconfirmed
+    rest = _export(mountain, tmp_path / "disk5b")
+    assert rest["files"] == len(names) - len(on_disk)
+    assert _ingest(ucsd, tmp_path / "disk5b")[0] == 0
+    assert has_files(ucsd, names)
