@@ -7,6 +7,14 @@ from .instance import Instance
 from .store import Store, StoreKind
 from .transfer import ACTIVE_STATUSES, IncomingTransfer
 from .user import ApiToken, User
+from .vospace import (
+    VOSpaceContainer,
+    VOSpaceEndpoint,
+    VOSpaceJob,
+    VOSpaceLink,
+    VOSpaceProperty,
+    UWSPhase,
+)
 
 __all__ = [
     "ACTIVE_STATUSES",
@@ -20,6 +28,12 @@ __all__ = [
     "Instance",
     "Store",
     "StoreKind",
+    "UWSPhase",
     "User",
+    "VOSpaceContainer",
+    "VOSpaceEndpoint",
+    "VOSpaceJob",
+    "VOSpaceLink",
+    "VOSpaceProperty",
     "utcnow",
 ]
