@@ -10,6 +10,7 @@ therefore own their transactions and take a session *factory*.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -73,8 +74,13 @@ def stage(
     *,
     user: AuthenticatedUser,
     settings: ServerSettings,
+    algorithm: str | None = None,
 ) -> list[StagedTransfer]:
-    """Validate the whole batch, then create one IncomingTransfer per new file."""
+    """Validate the whole batch, then create one IncomingTransfer per new file.
+
+    ``algorithm`` overrides the site's checksum algorithm for items that declare no
+    checksum (VOSpace needs MD5 whatever the site's default).
+    """
     if len(items) > settings.max_batch_size:
         raise InvalidRequest(
             f"{len(items)} files in one stage call; the limit is {settings.max_batch_size}.",
@@ -117,6 +123,7 @@ def stage(
             session, sum(i.size for i in new_items), min_free_bytes=settings.min_free_bytes
         )
         backend = backend_for(store)
+        paths = free_store_paths(session, store, [i.name for i in new_items])
         created: list[tuple[StageItem, dict[str, object], Path]] = []
         now = utcnow()
         try:
@@ -129,11 +136,13 @@ def stage(
                     "expected_size": item.size,
                     "expected_checksum": want,
                     "checksum_algorithm": (
-                        settings.checksum_algorithm if want is None else parse_checksum(want)[0]
+                        (algorithm or settings.checksum_algorithm)
+                        if want is None
+                        else parse_checksum(want)[0]
                     ),
                     "store_id": store.id,
                     "staging_dir": str(staging),
-                    "store_path": backend.path_for(item.name),
+                    "store_path": paths[item.name],
                     "transfer_manager": "http",
                     "uploader": user.name,
                     "source": settings.site_name,
@@ -165,6 +174,37 @@ def stage(
                 checksum_algorithm=str(row["checksum_algorithm"]),
             )
     return [results[i.name] for i in items]
+
+
+def free_store_paths(session: Session, store: Store, names: list[str]) -> dict[str, str]:
+    """Each name's path in the store, avoiding paths that instances already hold.
+
+    A path derives from the name, but a File renamed in the catalogue (a VOSpace move)
+    keeps its bytes where they are; a later upload of the old name then gets a
+    variant path instead of colliding with them.
+    """
+    backend = backend_for(store)
+    paths = {name: backend.path_for(name) for name in names}
+    wanted = list(paths.values())
+    taken: set[str] = set()
+    for start in range(0, len(wanted), _CHUNK):
+        taken.update(
+            session.scalars(
+                select(Instance.path).where(
+                    Instance.store_id == store.id, Instance.path.in_(wanted[start : start + _CHUNK])
+                )
+            )
+        )
+    for name in [n for n, p in paths.items() if p in taken]:
+        for attempt in itertools.count(1):
+            candidate = backend.path_for(f"{name}.{attempt}")
+            held = session.scalar(
+                select(Instance.id).where(Instance.store_id == store.id, Instance.path == candidate)
+            )
+            if held is None:
+                paths[name] = candidate
+                break
+    return paths
 
 
 @dataclass

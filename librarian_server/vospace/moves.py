@@ -1,0 +1,180 @@
+"""Deleting and moving nodes: catalogue operations on whole subtrees.
+
+A move renames catalogue rows and never touches bytes: a File keeps its instances and
+their store paths (uploads of the old name later get a path of their own). Deleting a
+DataNode deletes the File, its instances and, once the transaction has committed, its
+bytes. Both refuse while an upload to a name in the subtree is still in flight.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable
+
+from sqlalchemy import delete, event, func, literal, or_, select, update
+from sqlalchemy.orm import Session
+
+from librarian_client.models import PermissionLevel
+
+from ..orm import (
+    ACTIVE_STATUSES,
+    File,
+    IncomingTransfer,
+    Instance,
+    Store,
+    VOSpaceContainer,
+    VOSpaceLink,
+)
+from ..services.auth import AuthenticatedUser
+from ..stores import backend_for
+from . import properties
+from .faults import NodeBusy, PermissionDenied
+from .nodes import Node, prefix_range
+
+log = logging.getLogger(__name__)
+_NO_SYNC = {"synchronize_session": False}
+
+
+def after_commit(session: Session, action: Callable[[], None]) -> None:
+    """Run ``action`` once the session's transaction has committed (never on rollback)."""
+
+    def run(_: Session) -> None:
+        try:
+            action()
+        except Exception:
+            log.exception("post-commit clean-up failed")
+
+    event.listen(session, "after_commit", run, once=True)
+
+
+def _in_tree(column: object, path: str) -> object:
+    low, high = prefix_range(path + "/")
+    return or_(column == path, (column >= low) & (column < high))  # type: ignore[operator]
+
+
+def check_not_busy(session: Session, node: Node) -> None:
+    """No upload may be landing in the subtree (``NodeBusy`` otherwise)."""
+    escaped = node.path.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    busy = session.scalar(
+        select(IncomingTransfer.name)
+        .where(
+            IncomingTransfer.status.in_(ACTIVE_STATUSES),
+            or_(
+                IncomingTransfer.name == node.path,
+                IncomingTransfer.name.like(escaped + "/%", escape="\\"),
+            ),
+        )
+        .limit(1)
+    )
+    if busy is not None:
+        raise NodeBusy(f"an upload to {busy!r} is in progress")
+
+
+def check_owner_of_tree(session: Session, node: Node, user: AuthenticatedUser) -> None:
+    """Everything in the subtree must be the user's own, unless they are an admin."""
+    if user.permission is PermissionLevel.ADMIN:
+        return
+    others = [
+        select(File.name).where(_in_tree(File.name, node.path), File.uploader != user.name),  # type: ignore[arg-type]
+        select(VOSpaceContainer.path).where(
+            _in_tree(VOSpaceContainer.path, node.path),  # type: ignore[arg-type]
+            VOSpaceContainer.owner != user.name,
+        ),
+        select(VOSpaceLink.path).where(
+            _in_tree(VOSpaceLink.path, node.path),  # type: ignore[arg-type]
+            VOSpaceLink.owner != user.name,
+        ),
+    ]
+    for query in others:
+        if (name := session.scalar(query.limit(1))) is not None:
+            raise PermissionDenied(f"{name!r} belongs to another user; only they or an admin may remove or move it")
+
+
+def delete_tree(session: Session, node: Node) -> int:
+    """Delete a node and everything below it; returns the number of Files deleted."""
+    path = node.path
+    instances = session.execute(
+        select(Instance.store_id, Instance.path, File.size)
+        .join(File, Instance.file_name == File.name)
+        .where(_in_tree(File.name, path))  # type: ignore[arg-type]
+    ).all()
+    freed: dict[int, int] = {}
+    for store_id, _, size in instances:
+        freed[store_id] = freed.get(store_id, 0) + size
+    for store_id, size in freed.items():
+        session.execute(
+            update(Store).where(Store.id == store_id).values(used_bytes=Store.used_bytes - size)
+        )
+    removed = session.execute(
+        delete(File).where(_in_tree(File.name, path)), execution_options=_NO_SYNC  # type: ignore[arg-type]
+    ).rowcount
+    for model in (VOSpaceContainer, VOSpaceLink):
+        session.execute(delete(model).where(_in_tree(model.path, path)), execution_options=_NO_SYNC)  # type: ignore[arg-type]
+    properties.delete_tree(session, path)
+    session.flush()
+    if instances:
+        stores = {s.id: s for s in session.scalars(select(Store))}
+        doomed = [(stores[store_id], store_path) for store_id, store_path, _ in instances]
+        after_commit(session, lambda: _unlink(doomed))
+    return int(removed or 0)
+
+
+def _unlink(doomed: list[tuple[Store, str]]) -> None:
+    for store, store_path in doomed:
+        with contextlib.suppress(OSError):
+            backend_for(store).delete(store_path)
+
+
+def _renamed(column: object, old: str, new: str) -> object:
+    return literal(new + "/") + func.substr(column, len(old) + 2)
+
+
+def move_tree(session: Session, node: Node, new: str) -> None:
+    """Rename a node and its subtree; the destination must be free (checked by the caller)."""
+    old = node.path
+    if node.file is not None:
+        _rename_files(session, File.name == old, Instance.file_name == old, literal(new), literal(new))
+    else:
+        low, high = prefix_range(old + "/")
+        _rename_files(
+            session,
+            (File.name >= low) & (File.name < high),
+            (Instance.file_name >= low) & (Instance.file_name < high),
+            _renamed(File.name, old, new),
+            _renamed(Instance.file_name, old, new),
+        )
+    for model in (VOSpaceContainer, VOSpaceLink):
+        session.execute(
+            update(model).where(model.path == old).values(path=new), execution_options=_NO_SYNC
+        )
+        low, high = prefix_range(old + "/")
+        session.execute(
+            update(model)
+            .where(model.path >= low, model.path < high)
+            .values(path=_renamed(model.path, old, new)),
+            execution_options=_NO_SYNC,
+        )
+    properties.move_tree(session, old, new)
+    session.flush()
+    session.expire_all()
+
+
+def _rename_files(
+    session: Session, files: object, instances: object, file_name: object, instance_name: object
+) -> None:
+    """Insert the renamed rows, repoint the instances, delete the old rows (FK order)."""
+    columns = ["name", "size", "checksum", "uploader", "source", "created_time"]
+    session.execute(
+        File.__table__.insert().from_select(  # type: ignore[attr-defined]
+            columns,
+            select(  # type: ignore[call-overload]
+                file_name, File.size, File.checksum, File.uploader, File.source, File.created_time
+            ).where(files),
+        )
+    )
+    session.execute(
+        update(Instance).where(instances).values(file_name=instance_name),  # type: ignore[arg-type]
+        execution_options=_NO_SYNC,
+    )
+    session.execute(delete(File).where(files), execution_options=_NO_SYNC)  # type: ignore[arg-type]
