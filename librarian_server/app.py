@@ -19,6 +19,8 @@ from .db import make_engine, make_session_factory
 from .services.auth import Authenticator
 from .services.maintenance import expire_idle_uploads, startup_cleanup
 from .settings import ServerSettings, load_settings
+from .vospace import housekeeping_loop
+from .vospace import install as install_vospace
 
 log = logging.getLogger(__name__)
 
@@ -44,13 +46,16 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         app.state.authenticator = Authenticator(settings.auth_cache_seconds)
         startup_cleanup(app.state.session_factory, settings)
         log.info("librarian %s serving site %r", __version__, settings.site_name)
-        janitor = asyncio.create_task(_expire_idle_uploads(app.state.session_factory, settings))
+        tasks = [asyncio.create_task(_expire_idle_uploads(app.state.session_factory, settings))]
+        if settings.vospace_enabled:
+            tasks.append(asyncio.create_task(housekeeping_loop(app.state.session_factory, settings)))
         try:
             yield
         finally:
-            janitor.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await janitor
+            for task in tasks:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             engine.dispose()
 
     app = FastAPI(
@@ -62,4 +67,6 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     app.state.settings = settings
     install_error_handlers(app)
     app.include_router(api_router)
+    if settings.vospace_enabled:
+        install_vospace(app, settings)
     return app

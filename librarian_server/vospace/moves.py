@@ -178,3 +178,18 @@ def _rename_files(
         execution_options=_NO_SYNC,
     )
     session.execute(delete(File).where(files), execution_options=_NO_SYNC)  # type: ignore[arg-type]
+
+
+def delete_file(session: Session, file: File) -> None:
+    """One File (an empty DataNode being filled by a push); its properties stay."""
+    doomed = [(i.store, i.path) for i in file.instances]
+    for instance in file.instances:
+        session.execute(
+            update(Store)
+            .where(Store.id == instance.store_id)
+            .values(used_bytes=Store.used_bytes - file.size)
+        )
+    session.delete(file)
+    session.flush()
+    if doomed:
+        after_commit(session, lambda: _unlink(doomed))

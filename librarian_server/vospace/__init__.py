@@ -1,0 +1,53 @@
+"""VOSpace 2.1 over the catalogue: nodes, properties, UWS and sync transfers, VOSI.
+
+``install(app, settings)`` mounts the routers under ``/vospace`` (and ``/vospace/auth``,
+where the CADC client sends Basic-auth users after a redirect), the plain-text fault
+handlers, and the protocol registry (``app.state.vospace_protocols``) that transfer
+managers can add protocols to.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from anyio import to_thread
+from fastapi import APIRouter, FastAPI
+from sqlalchemy.orm import Session, sessionmaker
+
+from ..settings import ServerSettings
+from . import handlers, jobs, router, router_data, router_transfers
+from .deps import MOUNT
+from .protocols import ProtocolRegistry, default_registry
+from .uris import NodeURIs
+
+log = logging.getLogger(__name__)
+
+
+def make_router() -> APIRouter:
+    vospace = APIRouter()
+    for module in (router, router_transfers, router_data):
+        vospace.include_router(module.router)
+    return vospace
+
+
+def install(app: FastAPI, settings: ServerSettings) -> None:
+    app.state.vospace_uris = NodeURIs(settings.vospace_resource_id, max_length=settings.max_name_length)
+    app.state.vospace_protocols = default_registry()
+    routes = make_router()
+    app.include_router(routes, prefix=MOUNT)
+    app.include_router(routes, prefix=MOUNT + "/auth", include_in_schema=False)
+    handlers.install(app)
+
+
+async def housekeeping_loop(factory: sessionmaker[Session], settings: ServerSettings) -> None:
+    """Destroy old jobs and settle expired or stuck ones, at start and then periodically."""
+    while True:
+        try:
+            await to_thread.run_sync(jobs.housekeeping, factory)
+        except Exception:
+            log.exception("VOSpace job clean-up failed; will try again")
+        await asyncio.sleep(settings.staging_cleanup_interval_seconds)
+
+
+__all__ = ["ProtocolRegistry", "housekeeping_loop", "install"]
