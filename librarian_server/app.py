@@ -48,7 +48,9 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         log.info("librarian %s serving site %r", __version__, settings.site_name)
         tasks = [asyncio.create_task(_expire_idle_uploads(app.state.session_factory, settings))]
         if settings.vospace_enabled:
-            tasks.append(asyncio.create_task(housekeeping_loop(app.state.session_factory, settings)))
+            tasks.append(
+                asyncio.create_task(housekeeping_loop(app.state.session_factory, settings))
+            )
         try:
             yield
         finally:

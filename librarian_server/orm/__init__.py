@@ -8,12 +8,12 @@ from .store import Store, StoreKind
 from .transfer import ACTIVE_STATUSES, IncomingTransfer
 from .user import ApiToken, User
 from .vospace import (
+    UWSPhase,
     VOSpaceContainer,
     VOSpaceEndpoint,
     VOSpaceJob,
     VOSpaceLink,
     VOSpaceProperty,
-    UWSPhase,
 )
 
 __all__ = [

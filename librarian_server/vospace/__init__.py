@@ -32,7 +32,9 @@ def make_router() -> APIRouter:
 
 
 def install(app: FastAPI, settings: ServerSettings) -> None:
-    app.state.vospace_uris = NodeURIs(settings.vospace_resource_id, max_length=settings.max_name_length)
+    app.state.vospace_uris = NodeURIs(
+        settings.vospace_resource_id, max_length=settings.max_name_length
+    )
     app.state.vospace_protocols = default_registry()
     routes = make_router()
     app.include_router(routes, prefix=MOUNT)

@@ -13,20 +13,28 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from librarian_client.models import CommitItem, StageItem, StageOutcome
 
 from ..errors import FileAlreadyExists, LibrarianError
-from ..orm import File, IncomingTransfer, Store, VOSpaceContainer, VOSpaceLink, VOSpaceProperty, utcnow
+from ..orm import (
+    File,
+    IncomingTransfer,
+    Store,
+    VOSpaceContainer,
+    VOSpaceLink,
+    VOSpaceProperty,
+    utcnow,
+)
 from ..services import files, upload
 from ..services.auth import AuthenticatedUser
 from ..services.transfers import fail_many
 from ..settings import ServerSettings
 from ..stores import backend_for
 from .faults import DuplicateNode, from_librarian_error
-from .nodes import Node, prefix_range
+from .nodes import Node, in_tree
 
 BATCH = 200
 
@@ -35,25 +43,33 @@ def _renamed(path: str, old: str, new: str) -> str:
     return new if path == old else new + path[len(old) :]
 
 
-def _tree(column: object, path: str) -> object:
-    low, high = prefix_range(path + "/")
-    return or_(column == path, (column >= low) & (column < high))  # type: ignore[operator]
-
-
 def copy_rows(session: Session, source: Node, destination: str, user: AuthenticatedUser) -> None:
     """Explicit containers, links and user properties of the subtree (files come after)."""
     old = source.path
     now = utcnow()
-    for row in session.scalars(select(VOSpaceContainer).where(_tree(VOSpaceContainer.path, old))):  # type: ignore[arg-type]
-        session.add(VOSpaceContainer(path=_renamed(row.path, old, destination), owner=user.name, created_time=now))
-    for link in session.scalars(select(VOSpaceLink).where(_tree(VOSpaceLink.path, old))):  # type: ignore[arg-type]
+    for row in session.scalars(select(VOSpaceContainer).where(in_tree(VOSpaceContainer.path, old))):
         session.add(
-            VOSpaceLink(path=_renamed(link.path, old, destination), target=link.target, owner=user.name, created_time=now)
+            VOSpaceContainer(
+                path=_renamed(row.path, old, destination), owner=user.name, created_time=now
+            )
+        )
+    for link in session.scalars(select(VOSpaceLink).where(in_tree(VOSpaceLink.path, old))):
+        session.add(
+            VOSpaceLink(
+                path=_renamed(link.path, old, destination),
+                target=link.target,
+                owner=user.name,
+                created_time=now,
+            )
         )
     if source.type == "ContainerNode" and source.container is None:
         session.add(VOSpaceContainer(path=destination, owner=user.name, created_time=now))
-    for prop in session.scalars(select(VOSpaceProperty).where(_tree(VOSpaceProperty.path, old))):  # type: ignore[arg-type]
-        session.add(VOSpaceProperty(path=_renamed(prop.path, old, destination), uri=prop.uri, value=prop.value))
+    for prop in session.scalars(select(VOSpaceProperty).where(in_tree(VOSpaceProperty.path, old))):
+        session.add(
+            VOSpaceProperty(
+                path=_renamed(prop.path, old, destination), uri=prop.uri, value=prop.value
+            )
+        )
     session.flush()
 
 
@@ -70,7 +86,7 @@ def copy_files(
     old, position, copied = source.path, "", 0
     while keep_going():
         with factory() as session:
-            query = select(File).where(_tree(File.name, old))  # type: ignore[arg-type]
+            query = select(File).where(in_tree(File.name, old))
             if position:
                 query = query.where(File.name > position)
             batch = list(session.scalars(query.order_by(File.name).limit(BATCH)))
@@ -91,7 +107,9 @@ def _copy_batch(
     user: AuthenticatedUser,
     settings: ServerSettings,
 ) -> None:
-    items = [StageItem(name=_renamed(f.name, old, new), size=f.size, checksum=f.checksum) for f in batch]
+    items = [
+        StageItem(name=_renamed(f.name, old, new), size=f.size, checksum=f.checksum) for f in batch
+    ]
     try:
         with factory.begin() as session:
             staged = upload.stage(session, items, user=user, settings=settings)
@@ -99,17 +117,25 @@ def _copy_batch(
         raise DuplicateNode(exc.reason) from None
     except LibrarianError as exc:
         raise from_librarian_error(exc) from None
-    pending = {s.transfer_id: f for s, f in zip(staged, batch, strict=True) if s.outcome is StageOutcome.STAGED}
+    pending = {
+        s.transfer_id: f
+        for s, f in zip(staged, batch, strict=True)
+        if s.outcome is StageOutcome.STAGED
+    }
     ids = [i for i in pending if i is not None]
     if not ids:
         return
     try:
         with factory() as session:
-            rows = session.scalars(select(IncomingTransfer).where(IncomingTransfer.id.in_(ids))).all()
+            rows = session.scalars(
+                select(IncomingTransfer).where(IncomingTransfer.id.in_(ids))
+            ).all()
             stores = {s.id: s for s in session.scalars(select(Store))}
             for transfer in rows:
                 source = files.prepare_download(session, pending[transfer.id].name, None)
-                target = backend_for(stores[transfer.store_id]).staged_file(Path(transfer.staging_dir))
+                target = backend_for(stores[transfer.store_id]).staged_file(
+                    Path(transfer.staging_dir)
+                )
                 shutil.copyfile(source.path, target)
         upload.commit(
             factory,

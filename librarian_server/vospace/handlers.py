@@ -40,8 +40,8 @@ def fault_response(fault: VOSpaceFault) -> PlainTextResponse:
 
 
 def _under_mount(request: Request) -> bool:
-    path = request.scope.get("path", "")
-    root = request.scope.get("root_path", "")
+    path: str = request.scope.get("path", "")
+    root: str = request.scope.get("root_path", "")
     if root and path.startswith(root):
         path = path[len(root) :]
     return path == MOUNT or path.startswith(MOUNT + "/")
@@ -54,11 +54,16 @@ def _as_fault(exc: Exception) -> VOSpaceFault:
         return from_librarian_error(exc)
     if isinstance(exc, RequestValidationError):
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', '')}" for e in exc.errors()
+            f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', '')}"
+            for e in exc.errors()
         )
         return InvalidArgument(problems)
     if isinstance(exc, StarletteHTTPException):
-        fault = NodeNotFound(str(exc.detail)) if exc.status_code == 404 else InvalidArgument(str(exc.detail))
+        fault = (
+            NodeNotFound(str(exc.detail))
+            if exc.status_code == 404
+            else InvalidArgument(str(exc.detail))
+        )
         fault.status_code = exc.status_code
         return fault
     log.exception("unhandled error under %s", MOUNT, exc_info=exc)

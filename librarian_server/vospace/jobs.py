@@ -30,7 +30,9 @@ MAX_LIST = 10_000
 def iso(moment: datetime | None) -> str | None:
     if moment is None:
         return None
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    return (
+        moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    )
 
 
 def create(
@@ -161,7 +163,9 @@ def listing(
             raise InvalidArgument("LAST must be a positive number")
         newest = list(session.scalars(query.order_by(VOSpaceJob.created_time.desc()).limit(last)))
         return sorted(newest, key=lambda j: (j.created_time, j.id))
-    return list(session.scalars(query.order_by(VOSpaceJob.created_time, VOSpaceJob.id).limit(MAX_LIST)))
+    return list(
+        session.scalars(query.order_by(VOSpaceJob.created_time, VOSpaceJob.id).limit(MAX_LIST))
+    )
 
 
 def href(base_url: str, job_id: str) -> str:
@@ -216,7 +220,9 @@ def housekeeping(factory: sessionmaker[Session], now: datetime | None = None) ->
     """Destroy expired jobs, abort transfers whose endpoints expired, fail stuck moves."""
     now = now or utcnow()
     with factory.begin() as session:
-        doomed = list(session.scalars(select(VOSpaceJob.id).where(VOSpaceJob.destruction_time < now)))
+        doomed = list(
+            session.scalars(select(VOSpaceJob.id).where(VOSpaceJob.destruction_time < now))
+        )
         for start in range(0, len(doomed), 500):
             chunk = doomed[start : start + 500]
             session.execute(delete(VOSpaceEndpoint).where(VOSpaceEndpoint.job_id.in_(chunk)))

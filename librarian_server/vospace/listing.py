@@ -91,7 +91,8 @@ def _merged(opener: SessionOpener, prefix: str, start: str, batch: int) -> Itera
 
 
 def _created(child: Child) -> datetime:
-    return child.row.created_time or utcnow()  # type: ignore[no-any-return]
+    created: datetime | None = child.row.created_time
+    return created or utcnow()
 
 
 def _views(session: Session, chunk: list[Child]) -> list[NodeView]:
@@ -135,11 +136,7 @@ def start_key(session: Session, path: str) -> str:
     if session.get(VOSpaceContainer, path) is not None:
         return path + "/"
     low, high = prefix_range(path + "/")
-    for model, column in (
-        (File, File.name),
-        (VOSpaceContainer, VOSpaceContainer.path),
-        (VOSpaceLink, VOSpaceLink.path),
-    ):
+    for column in (File.name, VOSpaceContainer.path, VOSpaceLink.path):
         if session.scalar(select(column).where(column >= low, column < high).limit(1)):
             return path + "/"
     return path
@@ -162,8 +159,7 @@ def children(
             return
         with opener() as session:
             views = _views(session, chunk)
-        for v in views:
-            yield v
+        yield from views
         if remaining is not None:
             remaining -= len(views)
         if len(chunk) < want:

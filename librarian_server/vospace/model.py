@@ -77,12 +77,12 @@ class TransferDoc:
                     uri=p["uri"],
                     endpoint=p.get("endpoint"),
                     security_methods=list(p.get("security_methods", [])),
-                    params=[tuple(x) for x in p.get("params", [])],  # type: ignore[misc]
+                    params=[(x[0], x[1]) for x in p.get("params", [])],
                 )
                 for p in data.get("protocols", [])
             ],
             keep_bytes=data.get("keep_bytes"),
-            params=[tuple(x) for x in data.get("params", [])],  # type: ignore[misc]
+            params=[(x[0], x[1]) for x in data.get("params", [])],
         )
 
 

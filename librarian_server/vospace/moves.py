@@ -11,9 +11,21 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Callable
+from typing import Any, cast
 
-from sqlalchemy import delete, event, func, literal, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import (
+    ColumnElement,
+    CursorResult,
+    delete,
+    event,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from librarian_client.models import PermissionLevel
 
@@ -30,7 +42,7 @@ from ..services.auth import AuthenticatedUser
 from ..stores import backend_for
 from . import properties
 from .faults import NodeBusy, PermissionDenied
-from .nodes import Node, prefix_range
+from .nodes import Node, in_tree, prefix_range
 
 log = logging.getLogger(__name__)
 _NO_SYNC = {"synchronize_session": False}
@@ -46,11 +58,6 @@ def after_commit(session: Session, action: Callable[[], None]) -> None:
             log.exception("post-commit clean-up failed")
 
     event.listen(session, "after_commit", run, once=True)
-
-
-def _in_tree(column: object, path: str) -> object:
-    low, high = prefix_range(path + "/")
-    return or_(column == path, (column >= low) & (column < high))  # type: ignore[operator]
 
 
 def check_not_busy(session: Session, node: Node) -> None:
@@ -76,19 +83,21 @@ def check_owner_of_tree(session: Session, node: Node, user: AuthenticatedUser) -
     if user.permission is PermissionLevel.ADMIN:
         return
     others = [
-        select(File.name).where(_in_tree(File.name, node.path), File.uploader != user.name),  # type: ignore[arg-type]
+        select(File.name).where(in_tree(File.name, node.path), File.uploader != user.name),
         select(VOSpaceContainer.path).where(
-            _in_tree(VOSpaceContainer.path, node.path),  # type: ignore[arg-type]
+            in_tree(VOSpaceContainer.path, node.path),
             VOSpaceContainer.owner != user.name,
         ),
         select(VOSpaceLink.path).where(
-            _in_tree(VOSpaceLink.path, node.path),  # type: ignore[arg-type]
+            in_tree(VOSpaceLink.path, node.path),
             VOSpaceLink.owner != user.name,
         ),
     ]
     for query in others:
         if (name := session.scalar(query.limit(1))) is not None:
-            raise PermissionDenied(f"{name!r} belongs to another user; only they or an admin may remove or move it")
+            raise PermissionDenied(
+                f"{name!r} belongs to another user; only they or an admin may remove or move it"
+            )
 
 
 def delete_tree(session: Session, node: Node) -> int:
@@ -97,7 +106,7 @@ def delete_tree(session: Session, node: Node) -> int:
     instances = session.execute(
         select(Instance.store_id, Instance.path, File.size)
         .join(File, Instance.file_name == File.name)
-        .where(_in_tree(File.name, path))  # type: ignore[arg-type]
+        .where(in_tree(File.name, path))
     ).all()
     freed: dict[int, int] = {}
     for store_id, _, size in instances:
@@ -106,11 +115,12 @@ def delete_tree(session: Session, node: Node) -> int:
         session.execute(
             update(Store).where(Store.id == store_id).values(used_bytes=Store.used_bytes - size)
         )
-    removed = session.execute(
-        delete(File).where(_in_tree(File.name, path)), execution_options=_NO_SYNC  # type: ignore[arg-type]
+    removed = cast(
+        "CursorResult[Any]",
+        session.execute(delete(File).where(in_tree(File.name, path)), execution_options=_NO_SYNC),
     ).rowcount
     for model in (VOSpaceContainer, VOSpaceLink):
-        session.execute(delete(model).where(_in_tree(model.path, path)), execution_options=_NO_SYNC)  # type: ignore[arg-type]
+        session.execute(delete(model).where(in_tree(model.path, path)), execution_options=_NO_SYNC)
     properties.delete_tree(session, path)
     session.flush()
     if instances:
@@ -126,15 +136,18 @@ def _unlink(doomed: list[tuple[Store, str]]) -> None:
             backend_for(store).delete(store_path)
 
 
-def _renamed(column: object, old: str, new: str) -> object:
-    return literal(new + "/") + func.substr(column, len(old) + 2)
+def _renamed(column: InstrumentedAttribute[str], old: str, new: str) -> ColumnElement[str]:
+    renamed: ColumnElement[str] = literal(new + "/") + func.substr(column, len(old) + 2)
+    return renamed
 
 
 def move_tree(session: Session, node: Node, new: str) -> None:
     """Rename a node and its subtree; the destination must be free (checked by the caller)."""
     old = node.path
     if node.file is not None:
-        _rename_files(session, File.name == old, Instance.file_name == old, literal(new), literal(new))
+        _rename_files(
+            session, File.name == old, Instance.file_name == old, literal(new), literal(new)
+        )
     else:
         low, high = prefix_range(old + "/")
         _rename_files(
@@ -161,23 +174,27 @@ def move_tree(session: Session, node: Node, new: str) -> None:
 
 
 def _rename_files(
-    session: Session, files: object, instances: object, file_name: object, instance_name: object
+    session: Session,
+    files: ColumnElement[bool],
+    instances: ColumnElement[bool],
+    file_name: ColumnElement[str],
+    instance_name: ColumnElement[str],
 ) -> None:
     """Insert the renamed rows, repoint the instances, delete the old rows (FK order)."""
     columns = ["name", "size", "checksum", "uploader", "source", "created_time"]
     session.execute(
-        File.__table__.insert().from_select(  # type: ignore[attr-defined]
+        insert(File).from_select(
             columns,
-            select(  # type: ignore[call-overload]
+            select(
                 file_name, File.size, File.checksum, File.uploader, File.source, File.created_time
             ).where(files),
         )
     )
     session.execute(
-        update(Instance).where(instances).values(file_name=instance_name),  # type: ignore[arg-type]
+        update(Instance).where(instances).values(file_name=instance_name),
         execution_options=_NO_SYNC,
     )
-    session.execute(delete(File).where(files), execution_options=_NO_SYNC)  # type: ignore[arg-type]
+    session.execute(delete(File).where(files), execution_options=_NO_SYNC)
 
 
 def delete_file(session: Session, file: File) -> None:

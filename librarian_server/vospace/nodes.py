@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from librarian_client.models import PermissionLevel
 
@@ -28,7 +28,7 @@ from .faults import (
     PermissionDenied,
     TypeNotSupported,
 )
-from .model import NodeDoc, NodeView, PropertyValue
+from .model import NodeDoc, NodeView, Prop, PropertyValue
 from .uris import NULL, NodeURIs, parent_of
 
 
@@ -51,15 +51,13 @@ class Node:
             return self.link.owner
         return self.container.owner if self.container is not None else None
 
-    def system_properties(self) -> list[properties.Prop]:
+    def system_properties(self) -> list[Prop]:
         if self.file is not None:
             return properties.file_properties(self.file)
         if self.link is not None:
             return properties.plain_properties(self.link.created_time, self.link.owner)
         if self.container is not None:
-            return properties.plain_properties(
-                self.container.created_time, self.container.owner
-            )
+            return properties.plain_properties(self.container.created_time, self.container.owner)
         return properties.plain_properties(self.created or utcnow(), None)
 
 
@@ -68,11 +66,22 @@ def prefix_range(prefix: str) -> tuple[str, str]:
     return prefix, prefix[:-1] + chr(ord(prefix[-1]) + 1)
 
 
+def in_tree(
+    column: ColumnElement[str] | InstrumentedAttribute[str], path: str
+) -> ColumnElement[bool]:
+    """``column`` names ``path`` or something below it (an index range, not a LIKE)."""
+    low, high = prefix_range(path + "/")
+    return or_(column == path, and_(column >= low, column < high))
+
+
 def first_below(session: Session, path: str) -> datetime | None:
     """When something lives below ``path`` (an implicit container), a time for it."""
     low, high = prefix_range(path + "/")
     created = session.scalar(
-        select(File.created_time).where(File.name >= low, File.name < high).order_by(File.name).limit(1)
+        select(File.created_time)
+        .where(File.name >= low, File.name < high)
+        .order_by(File.name)
+        .limit(1)
     )
     if created is not None:
         return created
@@ -169,7 +178,9 @@ def check_owner(user: AuthenticatedUser, owner: str | None, what: str) -> None:
     """Changing or removing what exists: its owner, or an admin."""
     if user.permission is PermissionLevel.ADMIN or (owner is not None and owner == user.name):
         return
-    raise PermissionDenied(f"{what} belongs to {owner or 'the catalogue'}; only they or an admin may change it")
+    raise PermissionDenied(
+        f"{what} belongs to {owner or 'the catalogue'}; only they or an admin may change it"
+    )
 
 
 def check_new_node(session: Session, path: str, uris: NodeURIs) -> None:
@@ -181,7 +192,9 @@ def check_new_node(session: Session, path: str, uris: NodeURIs) -> None:
         raise DuplicateNode(uris.uri(path))
 
 
-def create_container(session: Session, path: str, doc: NodeDoc, user: AuthenticatedUser, uris: NodeURIs) -> Node:
+def create_container(
+    session: Session, path: str, doc: NodeDoc, user: AuthenticatedUser, uris: NodeURIs
+) -> Node:
     check_new_node(session, path, uris)
     row = VOSpaceContainer(path=path, owner=user.name, created_time=utcnow())
     session.add(row)
@@ -191,11 +204,15 @@ def create_container(session: Session, path: str, doc: NodeDoc, user: Authentica
     return node
 
 
-def create_link(session: Session, path: str, doc: NodeDoc, user: AuthenticatedUser, uris: NodeURIs) -> Node:
+def create_link(
+    session: Session, path: str, doc: NodeDoc, user: AuthenticatedUser, uris: NodeURIs
+) -> Node:
     check_new_node(session, path, uris)
     target = (doc.target or "").strip()
     if not target or len(target) > 4096 or ":" not in target:
-        raise InvalidArgument("a LinkNode target must be an absolute URI of at most 4096 characters")
+        raise InvalidArgument(
+            "a LinkNode target must be an absolute URI of at most 4096 characters"
+        )
     row = VOSpaceLink(path=path, target=target, owner=user.name, created_time=utcnow())
     session.add(row)
     session.flush()
@@ -210,7 +227,11 @@ def check_create_type(doc: NodeDoc) -> None:
 
 
 def set_properties(
-    session: Session, path: str, requested: list[PropertyValue], user: AuthenticatedUser, uris: NodeURIs
+    session: Session,
+    path: str,
+    requested: list[PropertyValue],
+    user: AuthenticatedUser,
+    uris: NodeURIs,
 ) -> Node:
     node = get(session, path, uris)
     if path == "":

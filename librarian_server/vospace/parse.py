@@ -88,7 +88,7 @@ def _text(element: etree._Element | None) -> str | None:
 def parse_node(body: bytes) -> NodeDoc:
     root = parse_xml(body)
     if root.tag != _V + "node":
-        raise InvalidArgument(f"expected a vos:node document, got {root.tag}")
+        raise InvalidArgument(f"expected a vos:node document, got {root.tag!s}")
     uri = (root.get("uri") or "").strip()
     if not uri:
         raise InvalidArgument("the node has no uri attribute")
@@ -117,7 +117,7 @@ def _params(element: etree._Element) -> list[tuple[str, str]]:
 def parse_transfer(body: bytes) -> TransferDoc:
     root = parse_xml(body)
     if root.tag != _V + "transfer":
-        raise InvalidArgument(f"expected a vos:transfer document, got {root.tag}")
+        raise InvalidArgument(f"expected a vos:transfer document, got {root.tag!s}")
     targets = [(_text(t) or "") for t in root.findall(_V + "target")]
     if len(targets) != 1 or not targets[0]:
         raise InvalidArgument("a transfer names exactly one target")

@@ -41,7 +41,9 @@ _CHUNK = 500
 
 def vos_date(moment: datetime) -> str:
     """UTC without a zone suffix, as CADC services write it (and ``vls -l`` parses)."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}"
+    return (
+        moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}"
+    )
 
 
 def guessed_type(path: str) -> str | None:
@@ -130,7 +132,9 @@ def delete_tree(session: Session, path: str) -> None:
     if path:
         low, high = _range(path + "/")
         condition = condition | ((VOSpaceProperty.path >= low) & (VOSpaceProperty.path < high))
-    session.execute(delete(VOSpaceProperty).where(condition), execution_options={"synchronize_session": False})
+    session.execute(
+        delete(VOSpaceProperty).where(condition), execution_options={"synchronize_session": False}
+    )
 
 
 def move_tree(session: Session, old: str, new: str) -> None:
@@ -150,5 +154,7 @@ def move_tree(session: Session, old: str, new: str) -> None:
 def contained(session: Session, limit: int = 1000) -> list[str]:
     """Property URIs in use by some node (for ``/properties``)."""
     return list(
-        session.scalars(select(VOSpaceProperty.uri).distinct().order_by(VOSpaceProperty.uri).limit(limit))
+        session.scalars(
+            select(VOSpaceProperty.uri).distinct().order_by(VOSpaceProperty.uri).limit(limit)
+        )
     )

@@ -53,8 +53,10 @@ def _views(tag: str, uris: Iterable[str]) -> str:
 
 
 def _open(uris: NodeURIs, view: NodeView, *, namespaces: bool) -> str:
-    head = '<vos:node xmlns:vos="' + VOS_NS + '" xmlns:xsi="' + XSI_NS + '" ' if namespaces else (
-        "<vos:node "
+    head = (
+        '<vos:node xmlns:vos="' + VOS_NS + '" xmlns:xsi="' + XSI_NS + '" '
+        if namespaces
+        else ("<vos:node ")
     )
     head += f"uri={attr(uris.uri(view.path))} xsi:type={attr('vos:' + view.type)}"
     if namespaces:
@@ -147,9 +149,7 @@ _UWS_NAMESPACES = f'xmlns:uws="{UWS_NS}" xmlns:xlink="{XLINK_NS}" xmlns:xsi="{XS
 
 def results_element(job: JobView, *, namespaces: bool = False) -> str:
     ns = " " + _UWS_NAMESPACES if namespaces else ""
-    inner = "".join(
-        f"<uws:result id={attr(r.id)} xlink:href={attr(r.href)}/>" for r in job.results
-    )
+    inner = "".join(f"<uws:result id={attr(r.id)} xlink:href={attr(r.href)}/>" for r in job.results)
     return f"<uws:results{ns}>{inner}</uws:results>"
 
 

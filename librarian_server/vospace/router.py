@@ -1,4 +1,4 @@
-"""VOSpace REST bindings for nodes, and the service metadata (properties, views, protocols, VOSI)."""
+"""VOSpace REST bindings for nodes and the service metadata (properties, views, VOSI...)."""
 
 from __future__ import annotations
 
@@ -87,7 +87,9 @@ def _check_uri(doc: NodeDoc, path: str, ctx: Context) -> None:
 
 
 @router.put("/nodes/{path:path}", status_code=201)
-async def create_node(request: Request, factory: SessionFactoryDep, ctx: ContextDep, path: str) -> Response:
+async def create_node(
+    request: Request, factory: SessionFactoryDep, ctx: ContextDep, path: str
+) -> Response:
     """createNode: a ContainerNode, a LinkNode, or an empty DataNode (an empty File)."""
     user = nodes.writer(ctx.user)
     path = _path(path, ctx)
@@ -97,7 +99,9 @@ async def create_node(request: Request, factory: SessionFactoryDep, ctx: Context
     if basename(path) == AUTO:
         path = join(parent_of(path), auto_name())
     elif basename(path) == NULL:
-        return Response("".join(render.node(ctx.uris, NodeView(path, doc.type), "min")), 201, media_type=XML)
+        return Response(
+            "".join(render.node(ctx.uris, NodeView(path, doc.type), "min")), 201, media_type=XML
+        )
 
     def check() -> None:
         with factory() as session:
@@ -106,7 +110,14 @@ async def create_node(request: Request, factory: SessionFactoryDep, ctx: Context
     await to_thread.run_sync(check)
     if doc.type == "DataNode":
         await data.write_file(
-            factory, path, 0, data.empty_stream(), md5=None, user=user, settings=ctx.settings, uris=ctx.uris
+            factory,
+            path,
+            0,
+            data.empty_stream(),
+            md5=None,
+            user=user,
+            settings=ctx.settings,
+            uris=ctx.uris,
         )
 
     def finish() -> str:
@@ -125,7 +136,9 @@ async def create_node(request: Request, factory: SessionFactoryDep, ctx: Context
 
 
 @router.post("/nodes/{path:path}")
-async def set_node(request: Request, factory: SessionFactoryDep, ctx: ContextDep, path: str) -> Response:
+async def set_node(
+    request: Request, factory: SessionFactoryDep, ctx: ContextDep, path: str
+) -> Response:
     """setNode: merge the sent properties into the node's; nil deletes one."""
     user = nodes.writer(ctx.user)
     path = _path(path, ctx)
@@ -179,7 +192,9 @@ def get_protocols(ctx: ContextDep) -> Response:
 
 @router.get("/capabilities")
 def get_capabilities(ctx: ContextDep) -> Response:
-    body = capabilities.capabilities(ctx.base_url, anonymous_read=ctx.settings.vospace_anonymous_read)
+    body = capabilities.capabilities(
+        ctx.base_url, anonymous_read=ctx.settings.vospace_anonymous_read
+    )
     return Response(body, media_type=XML)
 
 

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from ..api.deps import SessionDep, SessionFactoryDep
 from ..errors import LibrarianError
 from ..services import files
+from ..services.auth import AuthenticatedUser
 from ..services.files import Download
 from ..services.receive import digest_header
 from . import data, nodes, transfers
@@ -56,7 +57,9 @@ def _download(session: Session, path: str, request: Request, ctx: Context) -> Do
         raise from_librarian_error(exc) from None
 
 
-def _send(download: Download, name: str, head: bool, done: Callable[[], None] | None = None) -> Response:
+def _send(
+    download: Download, name: str, head: bool, done: Callable[[], None] | None = None
+) -> Response:
     headers = {
         "Accept-Ranges": "bytes",
         "Content-Length": str(download.length),
@@ -72,7 +75,10 @@ def _send(download: Download, name: str, head: bool, done: Callable[[], None] | 
     if head:
         return Response(status_code=status, headers=headers, media_type="application/octet-stream")
     return StreamingResponse(
-        _stream(download, done), status_code=status, headers=headers, media_type="application/octet-stream"
+        _stream(download, done),
+        status_code=status,
+        headers=headers,
+        media_type="application/octet-stream",
     )
 
 
@@ -118,18 +124,28 @@ def get_file(request: Request, session: SessionDep, ctx: ContextDep, path: str) 
 
 
 @router.put("/files/{path:path}")
-async def put_file(request: Request, factory: SessionFactoryDep, ctx: ContextDep, path: str) -> Response:
+async def put_file(
+    request: Request, factory: SessionFactoryDep, ctx: ContextDep, path: str
+) -> Response:
     """Write a new DataNode by path, through the same pipeline as any upload."""
     user = nodes.writer(ctx.user)
     path = _path(path, ctx)
     result = await data.write_file(
-        factory, path, _size(request), request.stream(),
-        md5=_md5(request), user=user, settings=ctx.settings, uris=ctx.uris,
+        factory,
+        path,
+        _size(request),
+        request.stream(),
+        md5=_md5(request),
+        user=user,
+        settings=ctx.settings,
+        uris=ctx.uris,
     )
     return _written(result)
 
 
-def _endpoint(factory: sessionmaker[Session], token: str, path: str, direction: str) -> transfers.Endpoint:
+def _endpoint(
+    factory: sessionmaker[Session], token: str, path: str, direction: str
+) -> transfers.Endpoint:
     with factory() as session:
         return transfers.open_endpoint(session, token, path, direction)
 
@@ -141,8 +157,15 @@ def _finish(factory: sessionmaker[Session], token: str, job_id: str) -> None:
 
 @router.get("/endpoints/{token}/{path:path}")
 @router.head("/endpoints/{token}/{path:path}", include_in_schema=False)
-def pull(request: Request, session: SessionDep, factory: SessionFactoryDep, ctx: ContextDep, token: str, path: str) -> Response:
-    """A pull endpoint: readable (with Range) until it expires; the job completes on a whole read."""
+def pull(
+    request: Request,
+    session: SessionDep,
+    factory: SessionFactoryDep,
+    ctx: ContextDep,
+    token: str,
+    path: str,
+) -> Response:
+    """A pull endpoint: readable (with Range) until it expires; a whole read completes the job."""
     path = _path(path, ctx)
     if request.method == "HEAD":
         try:
@@ -154,11 +177,15 @@ def pull(request: Request, session: SessionDep, factory: SessionFactoryDep, ctx:
     else:
         endpoint = transfers.open_endpoint(session, token, path, PULL)
     download = _download(session, endpoint.path, request, ctx)
-    return _send(download, path, request.method == "HEAD", lambda: _finish(factory, token, endpoint.job_id))
+    return _send(
+        download, path, request.method == "HEAD", lambda: _finish(factory, token, endpoint.job_id)
+    )
 
 
 @router.put("/endpoints/{token}/{path:path}")
-async def push(request: Request, factory: SessionFactoryDep, ctx: ContextDep, token: str, path: str) -> Response:
+async def push(
+    request: Request, factory: SessionFactoryDep, ctx: ContextDep, token: str, path: str
+) -> Response:
     """A push endpoint: one successful upload, then it is spent and the job COMPLETED."""
     path = _path(path, ctx)
     endpoint = await to_thread.run_sync(_endpoint, factory, token, path, PUSH)
@@ -173,14 +200,20 @@ async def push(request: Request, factory: SessionFactoryDep, ctx: ContextDep, to
     else:
         user = await to_thread.run_sync(_account, factory, endpoint.owner or "")
         result = await data.write_file(
-            factory, endpoint.path, size, request.stream(),
-            md5=_md5(request), user=user, settings=ctx.settings, uris=ctx.uris,
+            factory,
+            endpoint.path,
+            size,
+            request.stream(),
+            md5=_md5(request),
+            user=user,
+            settings=ctx.settings,
+            uris=ctx.uris,
         )
     await to_thread.run_sync(_finish, factory, token, endpoint.job_id)
     return _written(result)
 
 
-def _account(factory: sessionmaker[Session], name: str) -> data.AuthenticatedUser:
+def _account(factory: sessionmaker[Session], name: str) -> AuthenticatedUser:
     with factory() as session:
         return data.account(session, name)
 

@@ -73,8 +73,11 @@ async def create_job(
     def create() -> str:
         with factory.begin() as session:
             return jobs.create(
-                session, transfer, owner=ctx.user.name if ctx.user else None,
-                settings=ctx.settings, run_id=one(params, "RUNID"),
+                session,
+                transfer,
+                owner=ctx.user.name if ctx.user else None,
+                settings=ctx.settings,
+                run_id=one(params, "RUNID"),
             ).id
 
     from anyio import to_thread
@@ -177,7 +180,9 @@ def get_destruction(session: SessionDep, ctx: ContextDep, job_id: str) -> Respon
 
 
 @router.post("/transfers/{job_id}/destruction")
-def set_destruction(session: SessionDep, ctx: ContextDep, job_id: str, params: ParamsDep) -> Response:
+def set_destruction(
+    session: SessionDep, ctx: ContextDep, job_id: str, params: ParamsDep
+) -> Response:
     jobs.set_destruction(_job(session, job_id, ctx), one(params, "DESTRUCTION") or "")
     return _see(_job_url(ctx, job_id))
 
@@ -205,13 +210,17 @@ def get_error(session: SessionDep, ctx: ContextDep, job_id: str) -> Response:
 @router.get("/transfers/{job_id}/parameters")
 def get_parameters(session: SessionDep, ctx: ContextDep, job_id: str) -> Response:
     view = jobs.view(_job(session, job_id, ctx), ctx.base_url)
-    return Response(render.DECLARATION + render.parameters_element(view, namespaces=True), media_type=XML)
+    return Response(
+        render.DECLARATION + render.parameters_element(view, namespaces=True), media_type=XML
+    )
 
 
 @router.get("/transfers/{job_id}/results")
 def get_results(session: SessionDep, ctx: ContextDep, job_id: str) -> Response:
     view = jobs.view(_job(session, job_id, ctx), ctx.base_url)
-    return Response(render.DECLARATION + render.results_element(view, namespaces=True), media_type=XML)
+    return Response(
+        render.DECLARATION + render.results_element(view, namespaces=True), media_type=XML
+    )
 
 
 @router.get("/transfers/{job_id}/results/transferDetails")
@@ -231,7 +240,9 @@ def _from_parameters(params: dict[str, list[str]]) -> TransferDoc:
         target=target,
         direction=direction,
         view=one(params, "VIEW"),
-        protocols=[ProtocolDoc(uri, security_methods=list(methods)) for uri in params.get("PROTOCOL", [])],
+        protocols=[
+            ProtocolDoc(uri, security_methods=list(methods)) for uri in params.get("PROTOCOL", [])
+        ],
     )
 
 
@@ -245,13 +256,19 @@ async def sync_transfer(
     from anyio import to_thread
 
     content_type = request.headers.get("content-type", "")
-    xml_mode = request.method == "POST" and "form-urlencoded" not in content_type and not params.get("TARGET")
+    xml_mode = (
+        request.method == "POST"
+        and "form-urlencoded" not in content_type
+        and not params.get("TARGET")
+    )
     transfer = parse_transfer(await xml_body(request)) if xml_mode else _from_parameters(params)
     redirect = (one(params, "REQUEST") or "").lower() in ("redirect", "true")
 
     def start() -> tuple[str, VOSpaceJob]:
         with factory.begin() as session:
-            job = jobs.create(session, transfer, owner=ctx.user.name if ctx.user else None, settings=ctx.settings)
+            job = jobs.create(
+                session, transfer, owner=ctx.user.name if ctx.user else None, settings=ctx.settings
+            )
             if transfer.is_internal:
                 jobs.fail(job, OperationNotSupported("moves and copies go through /transfers"))
                 job.details = TransferDoc(transfer.target, transfer.direction).to_json()

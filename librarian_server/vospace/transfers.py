@@ -188,7 +188,9 @@ def finish_endpoint(session: Session, token: str, job_id: str) -> None:
     jobs.complete(session, job_id)
 
 
-def plan_move(session: Session, transfer: TransferDoc, ctx: Context) -> tuple[nodes.Node, str | None]:
+def plan_move(
+    session: Session, transfer: TransferDoc, ctx: Context
+) -> tuple[nodes.Node, str | None]:
     """Source node and destination path of a move or copy (None: the destination is .null)."""
     source = nodes.get(session, ctx.uris.path_of(transfer.target, reserved_last=False), ctx.uris)
     if source.path == "":

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -12,7 +13,10 @@ from xml.sax.saxutils import escape, quoteattr
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
 from lxml import etree
+
+from librarian_server.app import create_app
 
 from ..conftest import Site
 from .schemas import Validator
@@ -99,7 +103,9 @@ class VO:
         assert r.status_code == 200, r.text
         return self.validate(r.content)
 
-    def create(self, path: str, kind: str = "ContainerNode", user: str = "writer", **kw: Any) -> httpx.Response:
+    def create(
+        self, path: str, kind: str = "ContainerNode", user: str = "writer", **kw: Any
+    ) -> httpx.Response:
         return self.http.put(
             f"/vospace/nodes/{path}",
             content=node_xml(path, kind, **kw),
@@ -111,7 +117,9 @@ class VO:
         r = self.create(path, user=user)
         assert r.status_code == 201, r.text
 
-    def negotiate(self, path: str, direction: str, protocol: str, user: str | None = "writer") -> httpx.Response:
+    def negotiate(
+        self, path: str, direction: str, protocol: str, user: str | None = "writer"
+    ) -> httpx.Response:
         """POST /synctrans (XML), follow the 303 to the transfer details."""
         r = self.http.post(
             "/vospace/synctrans",
@@ -134,7 +142,9 @@ class VO:
     def job_url(self, details: httpx.Response) -> str:
         return local(str(details.url)).removesuffix("/results/transferDetails")
 
-    def push(self, path: str, data: bytes, user: str = "writer", digest: bool = True) -> httpx.Response:
+    def push(
+        self, path: str, data: bytes, user: str = "writer", digest: bool = True
+    ) -> httpx.Response:
         details = self.negotiate(path, "pushToVoSpace", CORE + "httpput", user)
         headers = {"digest": md5_digest(data)} if digest else {}
         return self.http.put(self.endpoint(details), content=data, headers=headers)
@@ -153,9 +163,12 @@ def vo(site: Site, validate: Validator) -> VO:
     return VO(site, validate)
 
 
-@pytest.fixture
-def make_vo(make_site: Callable[..., Site], validate: Validator) -> Callable[..., VO]:
-    return lambda **settings: VO(make_site(**settings), validate)
+@contextmanager
+def reconfigured(vo: VO, **settings: Any) -> Iterator[TestClient]:
+    """A second app over the same catalogue, with other settings."""
+    changed = vo.site.settings.model_copy(update=settings)
+    with TestClient(create_app(changed)) as http:
+        yield http
 
 
 def children(root: etree._Element) -> list[str]:

@@ -40,7 +40,9 @@ class _Offline(etree.Resolver):
 
 def _compile(path: Path) -> etree.XMLSchema:
     if not path.is_file():
-        raise FileNotFoundError(f"schema {path} is missing: the shared schemas must sit beside the repo")
+        raise FileNotFoundError(
+            f"schema {path} is missing: the shared schemas must sit beside the repo"
+        )
     parser = etree.XMLParser(no_network=True)
     parser.resolvers.add(_Offline())
     return etree.XMLSchema(etree.parse(str(path), parser))
