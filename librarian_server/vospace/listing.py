@@ -51,7 +51,8 @@ def _scan(
 ) -> Iterator[Child]:
     """One table's children of ``prefix`` with key >= ``start``, skipping deeper subtrees."""
     high = prefix_range(prefix)[1] if prefix else None
-    position, inclusive = start, True
+    # A container's key is its row's name plus '/': start the scan at the row itself.
+    position, inclusive = (start[:-1] if start.endswith("/") and start != prefix else start), True
     while True:
         query = select(model).where(column >= position if inclusive else column > position)
         if high is not None:
@@ -65,15 +66,17 @@ def _scan(
                 continue  # inside a subtree already reported
             head, slash, _ = name[len(prefix) :].partition("/")
             if slash:
-                yield Child(prefix + head + "/", prefix + head, "ContainerNode", row)
+                child = Child(prefix + head + "/", prefix + head, "ContainerNode", row)
                 position, inclusive = prefix + head + "0", True
             elif model is VOSpaceContainer:
-                yield Child(name + "/", name, "ContainerNode", row, explicit=True)
+                child = Child(name + "/", name, "ContainerNode", row, explicit=True)
                 position, inclusive = name + "0", True
             else:
                 kind = "DataNode" if model is File else "LinkNode"
-                yield Child(name, name, kind, row)
+                child = Child(name, name, kind, row)
                 position, inclusive = name, False
+            if child.key >= start:
+                yield child
         if len(rows) < batch:
             return
 
