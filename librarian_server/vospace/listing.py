@@ -16,19 +16,20 @@ import itertools
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from ..orm import File, VOSpaceContainer, VOSpaceLink, utcnow
 from . import properties
 from .model import NodeView
-from .nodes import busy_names, prefix_range
+from .nodes import among, busy_names, prefix_range
 
 SessionOpener = Callable[[], AbstractContextManager[Session]]
 BATCH = 1000
+SEEK = 4  # rows read by a seek past a big subtree
 _RANK = {"DataNode": 0, "LinkNode": 1, "ContainerNode": 2}
 
 
@@ -49,21 +50,30 @@ def _scan(
     start: str,
     batch: int,
 ) -> Iterator[Child]:
-    """One table's children of ``prefix`` with key >= ``start``, skipping deeper subtrees."""
+    """One table's children of ``prefix`` with key >= ``start``, skipping deeper subtrees.
+
+    Rows are read as plain tuples. A batch that ended inside a child's subtree means
+    subtrees here are big, so the next read (a seek past that subtree) asks for few
+    rows; a batch of fresh children doubles the next one again.
+    """
     high = prefix_range(prefix)[1] if prefix else None
     # A container's key is its row's name plus '/': start the scan at the row itself.
     position, inclusive = (start[:-1] if start.endswith("/") and start != prefix else start), True
+    limit = batch
+    columns = list(model.__table__.columns)
     while True:
-        query = select(model).where(column >= position if inclusive else column > position)
+        query = select(*columns).where(column >= position if inclusive else column > position)
         if high is not None:
             query = query.where(column < high)
         with opener() as session:
-            rows = list(session.scalars(query.order_by(column).limit(batch)))
-            session.expunge_all()
+            rows = session.execute(query.order_by(column).limit(limit)).all()
+        skipped_last = False
         for row in rows:
             name: str = getattr(row, column.key)
             if name < position or (name == position and not inclusive):
+                skipped_last = True
                 continue  # inside a subtree already reported
+            skipped_last = False
             head, slash, _ = name[len(prefix) :].partition("/")
             if slash:
                 child = Child(prefix + head + "/", prefix + head, "ContainerNode", row)
@@ -77,13 +87,101 @@ def _scan(
                 position, inclusive = name, False
             if child.key >= start:
                 yield child
+        if len(rows) < limit:
+            return
+        limit = max(SEEK, limit // 16) if skipped_last else min(batch, limit * 2)
+
+
+_WALK = """
+WITH RECURSIVE walk(name, n) AS (
+    SELECT (SELECT name FROM files WHERE name {op} :position{upper} ORDER BY name LIMIT 1), 1
+  UNION ALL
+    SELECT (
+        SELECT f.name FROM files f
+        WHERE f.name > walk.name{f_upper} AND f.name >= CASE
+            WHEN {find}(substr(walk.name, :skip + 1), '/') > 0
+            THEN substr(walk.name, 1, :skip + {find}(substr(walk.name, :skip + 1), '/') - 1) || '0'
+            ELSE walk.name END
+        ORDER BY f.name LIMIT 1), walk.n + 1
+    FROM walk WHERE walk.name IS NOT NULL AND walk.n < :limit
+)
+SELECT f.name, f.size, f.checksum, f.uploader, f.created_time
+FROM walk JOIN files f ON f.name = walk.name ORDER BY f.name
+"""
+
+
+def _walk_files(
+    opener: SessionOpener, prefix: str, start: str, batch: int
+) -> Iterator[Child] | None:
+    """Children among the files by a skip scan inside the database: one query per batch.
+
+    A recursive query hops from each child to the next with one index seek, past a
+    child container's whole subtree, however many files it holds. None where the
+    database has no such query here (the Python scan serves then).
+    """
+    with opener() as session:
+        dialect = session.get_bind().dialect.name
+    if dialect not in ("postgresql", "sqlite"):
+        return None
+    return _walk(opener, dialect, prefix, start, batch)
+
+
+def _walk(
+    opener: SessionOpener, dialect: str, prefix: str, start: str, batch: int
+) -> Iterator[Child]:
+    high = prefix_range(prefix)[1] if prefix else None
+    position, inclusive = (start[:-1] if start.endswith("/") and start != prefix else start), True
+    queries = {
+        op: text(
+            _WALK.format(
+                op=op,
+                upper=" AND name < :high" if high is not None else "",
+                f_upper=" AND f.name < :high" if high is not None else "",
+                find="strpos" if dialect == "postgresql" else "instr",
+            )
+        )
+        for op in (">=", ">")
+    }
+    while True:
+        params: dict[str, object] = {"position": position, "skip": len(prefix), "limit": batch}
+        if high is not None:
+            params["high"] = high
+        with opener() as session:
+            rows = session.execute(queries[">=" if inclusive else ">"], params).all()
+        for row in rows:
+            name: str = row.name
+            head, slash, _ = name[len(prefix) :].partition("/")
+            if slash:
+                child = Child(prefix + head + "/", prefix + head, "ContainerNode", _FileRow(*row))
+                position, inclusive = prefix + head + "0", True
+            else:
+                child = Child(name, name, "DataNode", _FileRow(*row))
+                position, inclusive = name, False
+            if child.key >= start:
+                yield child
         if len(rows) < batch:
             return
 
 
+@dataclass
+class _FileRow:
+    name: str
+    size: int
+    checksum: str
+    uploader: str
+    created_time: datetime
+
+    def __post_init__(self) -> None:
+        if isinstance(self.created_time, str):  # SQLite through text(): no type processing
+            self.created_time = datetime.fromisoformat(self.created_time)
+        if self.created_time.tzinfo is None:
+            self.created_time = self.created_time.replace(tzinfo=UTC)
+
+
 def _merged(opener: SessionOpener, prefix: str, start: str, batch: int) -> Iterator[Child]:
+    files = _walk_files(opener, prefix, start, batch)
     streams = [
-        _scan(opener, File, File.name, prefix, start, batch),
+        files if files is not None else _scan(opener, File, File.name, prefix, start, batch),
         _scan(opener, VOSpaceContainer, VOSpaceContainer.path, prefix, start, batch),
         _scan(opener, VOSpaceLink, VOSpaceLink.path, prefix, start, batch),
     ]
@@ -103,9 +201,13 @@ def _views(session: Session, chunk: list[Child]) -> list[NodeView]:
     containers = [c.path for c in chunk if c.type == "ContainerNode"]
     shadowed: set[str] = set()
     if containers:
-        shadowed |= set(session.scalars(select(File.name).where(File.name.in_(containers))))
         shadowed |= set(
-            session.scalars(select(VOSpaceLink.path).where(VOSpaceLink.path.in_(containers)))
+            session.scalars(select(File.name).where(among(session, File.name, containers)))
+        )
+        shadowed |= set(
+            session.scalars(
+                select(VOSpaceLink.path).where(among(session, VOSpaceLink.path, containers))
+            )
         )
     paths = [c.path for c in chunk]
     user = properties.user_properties(session, paths)

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy import ARRAY, ColumnElement, String, and_, any_, literal, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from librarian_client.models import PermissionLevel
@@ -64,6 +65,13 @@ class Node:
 def prefix_range(prefix: str) -> tuple[str, str]:
     """[low, high) holding exactly the byte-ordered names that start with ``prefix``."""
     return prefix, prefix[:-1] + chr(ord(prefix[-1]) + 1)
+
+
+def among(session: Session, column: Any, values: list[str]) -> ColumnElement[bool]:
+    """``column IN values``; on PostgreSQL one array parameter instead of one per value."""
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(literal(values, type_=ARRAY(String)))  # type: ignore[no-any-return]
+    return column.in_(values)  # type: ignore[no-any-return]
 
 
 def in_tree(
@@ -152,7 +160,8 @@ def busy_names(session: Session, names: list[str]) -> set[str]:
     return set(
         session.scalars(
             select(IncomingTransfer.name).where(
-                IncomingTransfer.status.in_(ACTIVE_STATUSES), IncomingTransfer.name.in_(names)
+                IncomingTransfer.status.in_(ACTIVE_STATUSES),
+                among(session, IncomingTransfer.name, names),
             )
         )
     )

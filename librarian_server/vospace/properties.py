@@ -36,7 +36,7 @@ ACCEPTED = tuple(
 )
 MAX_URI = 512
 MAX_VALUE = 65_536
-_CHUNK = 500
+_CHUNK = 1000
 
 
 def vos_date(moment: datetime) -> str:
@@ -81,14 +81,18 @@ def merge(system: list[Prop], user: dict[str, str]) -> list[Prop]:
 
 
 def user_properties(session: Session, paths: Iterable[str]) -> dict[str, dict[str, str]]:
+    from .nodes import among
+
     found: dict[str, dict[str, str]] = {}
     batch = list(paths)
     for start in range(0, len(batch), _CHUNK):
-        rows = session.scalars(
-            select(VOSpaceProperty).where(VOSpaceProperty.path.in_(batch[start : start + _CHUNK]))
+        rows = session.execute(
+            select(VOSpaceProperty.path, VOSpaceProperty.uri, VOSpaceProperty.value).where(
+                among(session, VOSpaceProperty.path, batch[start : start + _CHUNK])
+            )
         )
-        for row in rows:
-            found.setdefault(row.path, {})[row.uri] = row.value
+        for path, uri, value in rows:
+            found.setdefault(path, {})[uri] = value
     return found
 
 

@@ -7,6 +7,8 @@ document type against the IVOA schemas.
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Iterable, Iterator
 from xml.sax.saxutils import escape
 
@@ -30,18 +32,25 @@ DEFAULT_VIEW = CORE + "defaultview"
 _ATTR = {'"': "&quot;", "\n": "&#10;", "\r": "&#13;", "\t": "&#9;"}
 
 
+_SPECIAL = re.compile(r'[&<>"\n\r\t]')
+
+
 def text(value: str) -> str:
-    return escape(value)
+    return escape(value) if _SPECIAL.search(value) else value
 
 
 def attr(value: str) -> str:
-    return '"' + escape(value, _ATTR) + '"'
+    return '"' + (escape(value, _ATTR) if _SPECIAL.search(value) else value) + '"'
+
+
+@functools.lru_cache(maxsize=1024)
+def _property_open(uri: str, read_only: bool) -> str:
+    return f'<vos:property uri={attr(uri)} readOnly="{"true" if read_only else "false"}">'
 
 
 def _properties(view: NodeView) -> str:
     inner = "".join(
-        f"<vos:property uri={attr(p.uri)} readOnly={attr('true' if p.read_only else 'false')}>"
-        f"{text(p.value)}</vos:property>"
+        f"{_property_open(p.uri, p.read_only)}{text(p.value)}</vos:property>"
         for p in view.properties
     )
     return f"<vos:properties>{inner}</vos:properties>"
