@@ -111,7 +111,7 @@ def measure(backend: str, data_dir: Path, url: str | None, n: int) -> list[tuple
             "",
         )
     ]
-    for label, start in (("first", None), ("middle", flat[n // 2]), ("last", flat[-PAGE // 2])):
+    for label, start in (("first", None), ("middle", flat[n // 2]), ("end, 500", flat[-PAGE // 2])):
         rows.append(
             _row(
                 f"{backend}: page of {PAGE:,} of {n:,}, {label}",
