@@ -19,6 +19,7 @@ from .db import make_engine, make_session_factory
 from .services.auth import Authenticator
 from .services.maintenance import expire_idle_uploads, startup_cleanup
 from .settings import ServerSettings, load_settings
+from .vospace import housekeeping as vospace_housekeeping
 from .vospace import housekeeping_loop
 from .vospace import install as install_vospace
 
@@ -45,6 +46,8 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         app.state.session_factory = make_session_factory(engine)
         app.state.authenticator = Authenticator(settings.auth_cache_seconds)
         startup_cleanup(app.state.session_factory, settings)
+        if settings.vospace_enabled:
+            vospace_housekeeping(app.state.session_factory)
         log.info("librarian %s serving site %r", __version__, settings.site_name)
         tasks = [asyncio.create_task(_expire_idle_uploads(app.state.session_factory, settings))]
         if settings.vospace_enabled:

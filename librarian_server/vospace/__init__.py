@@ -42,14 +42,19 @@ def install(app: FastAPI, settings: ServerSettings) -> None:
     handlers.install(app)
 
 
+def housekeeping(factory: sessionmaker[Session]) -> None:
+    """At start-up: destroy old jobs, settle expired or stuck ones."""
+    jobs.housekeeping(factory)
+
+
 async def housekeeping_loop(factory: sessionmaker[Session], settings: ServerSettings) -> None:
-    """Destroy old jobs and settle expired or stuck ones, at start and then periodically."""
+    """The same, periodically, while the server runs."""
     while True:
+        await asyncio.sleep(settings.staging_cleanup_interval_seconds)
         try:
             await to_thread.run_sync(jobs.housekeeping, factory)
         except Exception:
             log.exception("VOSpace job clean-up failed; will try again")
-        await asyncio.sleep(settings.staging_cleanup_interval_seconds)
 
 
-__all__ = ["ProtocolRegistry", "housekeeping_loop", "install"]
+__all__ = ["ProtocolRegistry", "housekeeping", "housekeeping_loop", "install"]

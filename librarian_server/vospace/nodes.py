@@ -230,6 +230,16 @@ def create_link(
     return node
 
 
+def check_create_properties(doc: NodeDoc, user: AuthenticatedUser) -> None:
+    """Before anything is written: read-only properties only with the values they will get."""
+    allowed = {properties.CREATOR: user.name}
+    if doc.type == "DataNode":
+        allowed |= {properties.LENGTH: "0", properties.MD5: "d41d8cd98f00b204e9800998ecf8427e"}
+    for prop in doc.properties:
+        if prop.uri in properties.READ_ONLY and prop.value != allowed.get(prop.uri):
+            raise PermissionDenied(f"{prop.uri} is read-only")
+
+
 def check_create_type(doc: NodeDoc) -> None:
     if doc.type not in ("DataNode", "ContainerNode", "LinkNode"):
         raise TypeNotSupported(f"vos:{doc.type} nodes are not supported here")

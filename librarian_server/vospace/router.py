@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import quote
 
 from anyio import to_thread
 from fastapi import APIRouter, Query, Request, Response
@@ -16,7 +17,7 @@ from .deps import ContextDep, xml_body
 from .faults import InvalidArgument, InvalidURI, PermissionDenied
 from .model import NodeDoc, NodeView
 from .parse import parse_node
-from .transfers import Context, _reader
+from .transfers import Context, check_reader
 from .uris import AUTO, NULL, auto_name, basename, join, node_path, parent_of
 
 router = APIRouter(tags=["vospace"])
@@ -53,12 +54,12 @@ def get_node(
     view: Annotated[str | None, Query()] = None,
 ) -> Response:
     """getNode: a container's direct children stream in a stable order (paged by limit/uri)."""
-    _reader(ctx)
+    check_reader(ctx)
     path = _path(path, ctx)
     if detail not in render.DETAILS:
         raise InvalidArgument(f"detail must be one of {', '.join(render.DETAILS)}")
     if view == "data":  # the deprecated 2.0 way to read bytes
-        return RedirectResponse(f"{ctx.base_url}/files/{path}", status_code=303)
+        return RedirectResponse(f"{ctx.base_url}/files/{quote(path)}", status_code=303)
     node = nodes.get(session, path, ctx.uris)
     node_view = nodes.view(session, node)
     count = _limit(limit)
@@ -106,6 +107,7 @@ async def create_node(
     def check() -> None:
         with factory() as session:
             nodes.check_new_node(session, path, ctx.uris)
+        nodes.check_create_properties(doc, user)
 
     await to_thread.run_sync(check)
     if doc.type == "DataNode":
@@ -132,7 +134,9 @@ async def create_node(
             return _node_document(session, path, ctx)
 
     body = await to_thread.run_sync(finish)
-    return Response(body, 201, media_type=XML, headers={"Location": f"{ctx.base_url}/nodes/{path}"})
+    return Response(
+        body, 201, media_type=XML, headers={"Location": f"{ctx.base_url}/nodes/{quote(path)}"}
+    )
 
 
 @router.post("/nodes/{path:path}")

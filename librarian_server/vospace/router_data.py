@@ -28,8 +28,8 @@ from .deps import ContextDep
 from .faults import InvalidArgument, VOSpaceFault, from_librarian_error
 from .protocols import PULL, PUSH
 from .router import _path
-from .transfers import Context, _reader
-from .uris import NULL, basename
+from .transfers import Context, check_reader
+from .uris import AUTO, NULL, auto_name, basename, join, parent_of
 
 router = APIRouter(tags=["vospace"])
 CHUNK = 1 << 20
@@ -118,7 +118,7 @@ def _written(result: data.Written) -> Response:
 @router.head("/files/{path:path}", include_in_schema=False)
 def get_file(request: Request, session: SessionDep, ctx: ContextDep, path: str) -> Response:
     """The bytes of a DataNode by path (``files-proto``); links to nodes here are followed."""
-    _reader(ctx)
+    check_reader(ctx)
     path = _path(path, ctx)
     return _send(_download(session, path, request, ctx), path, request.method == "HEAD")
 
@@ -130,6 +130,10 @@ async def put_file(
     """Write a new DataNode by path, through the same pipeline as any upload."""
     user = nodes.writer(ctx.user)
     path = _path(path, ctx)
+    if basename(path) == NULL:
+        return _written(await _discard(request, _size(request)))
+    if basename(path) == AUTO:
+        path = join(parent_of(path), auto_name())
     result = await data.write_file(
         factory,
         path,

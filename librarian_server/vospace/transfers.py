@@ -16,6 +16,9 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from librarian_client.models import PermissionLevel
+
+from ..errors import AuthenticationRequired, LibrarianError
 from ..orm import UWSPhase, VOSpaceEndpoint, VOSpaceJob, utcnow
 from ..services.auth import AuthenticatedUser, check_permission
 from ..settings import ServerSettings
@@ -30,6 +33,7 @@ from .faults import (
     ProtocolNotSupported,
     ViewNotSupported,
     VOSpaceFault,
+    from_librarian_error,
 )
 from .model import CORE, PULL_FROM, PUSH_TO, TransferDoc
 from .protocols import PULL, PUSH, EndpointRequest, ProtocolRegistry
@@ -61,14 +65,11 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def _reader(ctx: Context) -> None:
+def check_reader(ctx: Context) -> None:
+    """Reads need an account, unless anonymous VOSpace reads are on (raises otherwise)."""
     if ctx.user is None and not ctx.settings.vospace_anonymous_read:
-        from ..errors import AuthenticationRequired
-
         raise AuthenticationRequired()
     if ctx.user is not None:
-        from librarian_client.models import PermissionLevel
-
         check_permission(ctx.user, PermissionLevel.READONLY)
 
 
@@ -99,7 +100,7 @@ def _push_target(session: Session, transfer: TransferDoc, ctx: Context, job: VOS
 
 
 def _pull_source(session: Session, transfer: TransferDoc, ctx: Context) -> str:
-    _reader(ctx)
+    check_reader(ctx)
     path = ctx.uris.path_of(transfer.target)
     node = nodes.resolve_internal_link(session, nodes.get(session, path, ctx.uris), ctx.uris)
     if node.file is None:
@@ -147,8 +148,8 @@ def negotiate(session: Session, job: VOSpaceJob, ctx: Context) -> None:
         job.details = transfer.to_json()
         job.results = [{"id": "transferDetails", "href": "/results/transferDetails"}, *job.results]
         job.phase = UWSPhase.EXECUTING
-    except VOSpaceFault as fault:
-        jobs.fail(job, fault)
+    except (VOSpaceFault, LibrarianError) as exc:
+        jobs.fail(job, exc if isinstance(exc, VOSpaceFault) else from_librarian_error(exc))
         transfer.protocols = []
         job.details = transfer.to_json()
         job.results = [{"id": "transferDetails", "href": "/results/transferDetails"}]
@@ -202,7 +203,7 @@ def plan_move(
     if name == AUTO:
         destination = join(parent_of(destination), auto_name())
     else:
-        existing = nodes.find(session, destination) if destination else nodes.find(session, "")
+        existing = nodes.find(session, destination)
         if existing is not None and existing.type == "ContainerNode":
             destination = join(destination, basename(source.path))
         elif existing is not None:

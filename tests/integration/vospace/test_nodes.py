@@ -44,6 +44,12 @@ def test_create_container_link_and_empty_data_node(vo: VO) -> None:
     assert r.status_code == 201
     assert vo.node("a/l").findtext("vos:target", namespaces=NS) == "https://example.org/elsewhere"
     assert children(vo.node("a")) == ["empty.dat", "l"]
+    r = vo.create("a/ümlaut", "ContainerNode")
+    assert r.status_code == 201 and r.headers["Location"].endswith("/nodes/a/%C3%BCmlaut")
+    r = vo.create("a/ro.dat", "DataNode", props={CORE + "date": "2020-01-01T00:00:00.000"})
+    assert r.status_code == 403 and r.text.startswith("PermissionDenied")
+    fault(vo.get("a/ro.dat"), 404, "NodeNotFound")  # refused before anything was written
+    assert children(vo.node("a")) == ["empty.dat", "l", "ümlaut"]
     r = vo.create("a/.auto", "ContainerNode")
     assert r.status_code == 201
     generated = vo.validate(r.content).get("uri", "")

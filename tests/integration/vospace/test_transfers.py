@@ -190,6 +190,13 @@ def test_files_endpoint_get_head_put(vo: VO) -> None:
     assert r.status_code == 404 and r.text.startswith("ContainerNotFound")
     r = vo.http.put("/vospace/files/files/x", content=b"x", auth=vo.site.auth("reader"))
     assert r.status_code == 403 and r.text.startswith("PermissionDenied")
+    r = vo.http.put("/vospace/files/files/.null", content=b"gone", auth=vo.site.auth())
+    assert r.status_code == 200 and r.headers["Digest"] == md5_digest(b"gone")
+    r = vo.http.put("/vospace/files/files/.auto", content=b"named for me", auth=vo.site.auth())
+    assert r.status_code == 201
+    with vo.site.session() as session:
+        made = session.scalars(select(File.name).where(File.name.like("files/%"))).all()
+    assert len(made) == 2 and "files/new.bin" in made and "files/.auto" not in made
     r = vo.http.get("/vospace/files/files", auth=vo.site.auth())
     assert r.status_code == 400 and r.text.startswith("InvalidArgument")
 
