@@ -16,7 +16,7 @@ from .deps import ContextDep, ParamsDep, one, xml_body
 from .faults import InvalidArgument, NodeNotFound, OperationNotSupported, VOSpaceFault
 from .model import PULL_FROM, ProtocolDoc, TransferDoc
 from .parse import parse_transfer
-from .transfers import Context, negotiate
+from .transfers import Context, check_reader, negotiate
 
 router = APIRouter(tags=["vospace"])
 XML = "text/xml; charset=utf-8"
@@ -39,6 +39,7 @@ def list_jobs(
     after: Annotated[str | None, Query(alias="AFTER")] = None,
     last: Annotated[int | None, Query(alias="LAST")] = None,
 ) -> Response:
+    check_reader(ctx)
     found = jobs.listing(session, ctx.user, phases=phase or [], after=after, last=last)
     return Response(render.jobs(jobs.view(j, ctx.base_url) for j in found), media_type=XML)
 
@@ -68,6 +69,7 @@ async def create_job(
     request: Request, factory: SessionFactoryDep, ctx: ContextDep, params: ParamsDep
 ) -> Response:
     """A transfer document makes a PENDING job; ``?PHASE=RUN`` starts it at once."""
+    check_reader(ctx)
     transfer = parse_transfer(await xml_body(request))
 
     def create() -> str:
@@ -89,6 +91,7 @@ async def create_job(
 
 
 def _job(session: Session, job_id: str, ctx: Context) -> VOSpaceJob:
+    check_reader(ctx)
     return jobs.get(session, job_id, ctx.user)
 
 
@@ -253,6 +256,7 @@ async def sync_transfer(
 ) -> Response:
     """XML mode: 303 to the job's transfer details. Parameter mode: the details, or with
     ``REQUEST=redirect`` a 303 straight to the data (pullFromVoSpace)."""
+    check_reader(ctx)
     from anyio import to_thread
 
     content_type = request.headers.get("content-type", "")

@@ -20,6 +20,11 @@ def test_anonymous_reads_follow_the_settings(vo: VO) -> None:
             assert r.status_code == 401 and r.text.startswith("PermissionDenied")
     with reconfigured(vo, allow_anonymous_read=True, vospace_allow_anonymous_read=False) as http:
         assert http.get("/vospace/nodes/pub").status_code == 401
+        assert http.get("/vospace/transfers").status_code == 401
+        assert http.post("/vospace/synctrans", content=b"<x/>").status_code == 401
+    with reconfigured(vo, vospace_enabled=False) as http:
+        assert http.get("/vospace/capabilities").status_code == 404
+        assert http.get("/api/v2/ping").status_code == 200
 
 
 def test_writes_need_read_append_and_tokens_work(vo: VO) -> None:

@@ -175,6 +175,20 @@ def test_delete_container_is_recursive(vo: VO) -> None:
     fault(vo.http.delete("/vospace/nodes/", auth=vo.site.auth("admin")), 403, "PermissionDenied")
 
 
+def test_a_subtree_with_an_upload_in_flight_is_busy(vo: VO) -> None:
+    vo.mkdir("busy")
+    staged = vo.http.post(
+        "/api/v2/upload/stage",
+        json={"files": [{"name": "busy/arriving.bin", "size": 5}]},
+        auth=vo.site.auth(),
+    )
+    assert staged.status_code == 200
+    fault(vo.http.delete("/vospace/nodes/busy", auth=vo.site.auth()), 409, "NodeBusy")
+    transfer = staged.json()["transfers"][0]["transfer_id"]
+    vo.http.post("/api/v2/upload/cancel", json={"transfer_ids": [transfer]}, auth=vo.site.auth())
+    assert vo.http.delete("/vospace/nodes/busy", auth=vo.site.auth()).status_code == 204
+
+
 def test_only_owners_and_admins_change_what_exists(vo: VO) -> None:
     upload(vo.http, vo.site.auth("admin"), "owned/by-admin.txt", b"a")
     vo.mkdir("owned/mine")
