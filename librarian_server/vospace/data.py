@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from librarian_client.models import CommitItem, StageItem, StageOutcome
 
 from ..errors import FileAlreadyExists, LibrarianError
-from ..orm import File, User
+from ..orm import User
 from ..services import receive, upload
 from ..services.auth import AuthenticatedUser
 from ..settings import ServerSettings
@@ -121,7 +121,3 @@ async def empty_stream() -> AsyncIterator[bytes]:
     """The body of an empty DataNode."""
     return
     yield b""  # pragma: no cover - makes this an async generator
-
-
-def file_of(session: Session, path: str) -> File | None:
-    return session.get(File, path)

@@ -30,7 +30,7 @@ from .faults import (
     TypeNotSupported,
 )
 from .model import NodeDoc, NodeView, Prop, PropertyValue
-from .uris import NULL, NodeURIs, parent_of
+from .uris import NULL, NodeURIs
 
 
 @dataclass
@@ -271,7 +271,3 @@ def resolve_internal_link(session: Session, node: Node, uris: NodeURIs, depth: i
             raise LinkFound(f"{uris.uri(node.path)} -> {node.link.target}")
         node = get(session, uris.path_of(node.link.target), uris)
     return node
-
-
-def parent_path(path: str) -> str:
-    return parent_of(path)

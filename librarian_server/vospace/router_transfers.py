@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated
 
+from anyio import to_thread
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import PlainTextResponse, RedirectResponse
 from sqlalchemy.orm import Session
 
 from ..api.deps import SessionDep, SessionFactoryDep
 from ..orm import UWSPhase, VOSpaceJob
-from . import jobs, render, runner
+from . import faults, jobs, render, runner
 from .deps import ContextDep, ParamsDep, one, xml_body
 from .faults import InvalidArgument, NodeNotFound, OperationNotSupported, VOSpaceFault
 from .model import PULL_FROM, ProtocolDoc, TransferDoc
@@ -58,8 +59,6 @@ async def _run(factory: SessionFactoryDep, job_id: str, ctx: Context) -> None:
             negotiate(session, job, ctx)
             return False
 
-    from anyio import to_thread
-
     if await to_thread.run_sync(begin):
         await runner.start(factory, job_id, ctx)
 
@@ -82,8 +81,6 @@ async def create_job(
                 run_id=one(params, "RUNID"),
             ).id
 
-    from anyio import to_thread
-
     job_id = await to_thread.run_sync(create)
     if (one(params, "PHASE") or "").upper() == "RUN":
         await _run(factory, job_id, ctx)
@@ -104,7 +101,6 @@ async def get_job(
     phase: Annotated[str | None, Query(alias="PHASE")] = None,
 ) -> Response:
     """The job; with WAIT=n, block up to n seconds while it is active (or in PHASE)."""
-    from anyio import to_thread
 
     def load() -> tuple[str, str]:
         with factory() as session:
@@ -150,7 +146,6 @@ async def set_phase(
     factory: SessionFactoryDep, ctx: ContextDep, job_id: str, params: ParamsDep
 ) -> Response:
     value = (one(params, "PHASE") or "").upper()
-    from anyio import to_thread
 
     def check_and_abort() -> None:
         with factory.begin() as session:
@@ -257,8 +252,6 @@ async def sync_transfer(
     """XML mode: 303 to the job's transfer details. Parameter mode: the details, or with
     ``REQUEST=redirect`` a 303 straight to the data (pullFromVoSpace)."""
     check_reader(ctx)
-    from anyio import to_thread
-
     content_type = request.headers.get("content-type", "")
     xml_mode = (
         request.method == "POST"
@@ -295,8 +288,6 @@ async def sync_transfer(
 
 
 def _fault_of(job: VOSpaceJob) -> VOSpaceFault:
-    from . import faults
-
     cls = getattr(faults, job.error_fault or "InternalFault", faults.InternalFault)
     fault: VOSpaceFault = cls(job.error_message or "")
     return fault

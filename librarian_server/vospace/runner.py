@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ..errors import LibrarianError
 from ..orm import UWSPhase, VOSpaceJob, utcnow
-from . import copying, jobs, moves, nodes, transfers
+from . import copying, jobs, nodes, transfers
 from .data import account
 from .faults import InternalFault, VOSpaceFault, from_librarian_error
 from .model import TransferDoc
@@ -95,6 +95,3 @@ async def start(factory: sessionmaker[Session], job_id: str, ctx: transfers.Cont
     _running.add(task)
     task.add_done_callback(_running.discard)
     await asyncio.wait({task}, timeout=QUICK)
-
-
-__all__ = ["QUICK", "execute", "moves", "start"]

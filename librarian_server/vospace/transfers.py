@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from librarian_client.models import PermissionLevel
@@ -58,7 +57,6 @@ class Context:
     base_url: str  # the VOSpace base URL, e.g. http://host:port/vospace
     registry: ProtocolRegistry
     user: AuthenticatedUser | None = None
-    extra: dict[str, str] = field(default_factory=dict)
 
 
 def token_hash(token: str) -> str:
@@ -227,7 +225,3 @@ def move(session: Session, transfer: TransferDoc, ctx: Context) -> str | None:
     else:
         moves.move_tree(session, source, destination)
     return destination
-
-
-def live_endpoints(session: Session, job_id: str) -> list[VOSpaceEndpoint]:
-    return list(session.scalars(select(VOSpaceEndpoint).where(VOSpaceEndpoint.job_id == job_id)))
