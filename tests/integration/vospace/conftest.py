@@ -6,7 +6,6 @@ import base64
 import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 from xml.sax.saxutils import escape, quoteattr
@@ -184,6 +183,3 @@ def props(element: etree._Element) -> dict[str, str]:
 
 def xsi_type(element: etree._Element) -> str:
     return element.get(f"{{{XSI}}}type", "")
-
-
-__all__ = ["Path"]
