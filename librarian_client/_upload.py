@@ -170,7 +170,7 @@ class Uploader:
                     continue
                 checksum = copied or self._put(item, transfer.put_path, transfer.checksum_algorithm)
                 commits.append(CommitItem(transfer_id=transfer.transfer_id, checksum=checksum))
-        for group in _bundles(small):
+        for group in bundles(small, lambda entry: entry[0].size):
             for (_, transfer), checksum in zip(group, self._send_bundle(group), strict=True):
                 commits.append(CommitItem(transfer_id=transfer.transfer_id or 0, checksum=checksum))
 
@@ -304,17 +304,18 @@ def _agree(item: _Item, received: UploadPutResponse, ours: str, algorithm: str) 
     return ours
 
 
-def _bundles(
-    small: list[tuple[_Item, StagedTransfer]],
-) -> Iterator[list[tuple[_Item, StagedTransfer]]]:
+T = TypeVar("T")
+
+
+def bundles(entries: list[T], size: Callable[[T], int]) -> Iterator[list[T]]:
     """Group small files into bundles of at most BUNDLE_MAX_FILES / BUNDLE_MAX_BYTES."""
-    group: list[tuple[_Item, StagedTransfer]] = []
-    size = 0
-    for entry in small:
-        if group and (len(group) >= BUNDLE_MAX_FILES or size + entry[0].size > BUNDLE_MAX_BYTES):
+    group: list[T] = []
+    total = 0
+    for entry in entries:
+        if group and (len(group) >= BUNDLE_MAX_FILES or total + size(entry) > BUNDLE_MAX_BYTES):
             yield group
-            group, size = [], 0
+            group, total = [], 0
         group.append(entry)
-        size += entry[0].size
+        total += size(entry)
     if group:
         yield group

@@ -21,6 +21,7 @@ import httpx
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from ._io import CHUNK_SIZE, ProgressCallback, progress_or_noop, write_hashing
+from ._replication import ReplicationMixin
 from ._upload import Uploader, UploadResult, parse_model
 from .checksum import normalise_checksum, parse_checksum
 from .config import Connection, resolve_connection
@@ -61,7 +62,7 @@ def name_path(name: str) -> str:
     return "/".join(segment(part) for part in name.split("/"))
 
 
-class LibrarianClient:
+class LibrarianClient(ReplicationMixin):
     """Talks to one librarian server; use as a context manager or call ``close()``.
 
     Authentication is a bearer ``token`` if given, else HTTP Basic with

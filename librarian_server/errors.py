@@ -85,3 +85,21 @@ class ConfigurationError(LibrarianError):
     status_code = 500
     reason = "The server is misconfigured."
     suggested_remedy = "Check the server settings."
+
+
+class PeerError(LibrarianError):
+    """A call to another site failed: unreachable, timed out, or refused."""
+
+    status_code = 502
+    reason = "A peer site could not be reached or refused the request."
+    suggested_remedy = "Check the peer's URL, credentials and health; the transfer is retried."
+
+    def __init__(
+        self,
+        reason: str | None = None,
+        *,
+        peer_status: int | None = None,
+        remedy: str | None = None,
+    ) -> None:
+        super().__init__(reason, remedy)
+        self.peer_status = peer_status

@@ -14,7 +14,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -51,8 +51,110 @@ class _ConfigFileSource(PydanticBaseSettingsSource):
         return {k: v for k, v in self._data.items() if k in self.settings_cls.model_fields}
 
 
+class TaskSchedule(BaseModel):
+    """Cadence and bounds of one background task."""
+
+    enabled: bool = True
+    every_seconds: float = Field(default=60.0, gt=0)
+    time_limit_seconds: float = Field(
+        default=600.0, gt=0, description="A run stops starting new work after this long."
+    )
+    batch_size: int = Field(default=1000, ge=1, le=10_000)
+
+
+def _every(seconds: float, **extra: Any) -> Any:
+    return Field(default_factory=lambda: TaskSchedule(every_seconds=seconds, **extra))
+
+
+class BackgroundSettings(BaseModel):
+    """The scheduled tasks; each runs in the server unless ``in_server`` is off."""
+
+    in_server: bool = Field(
+        default=True,
+        description="Run the tasks inside the API server; turn off when separate "
+        "`librarian-server background` processes do it.",
+    )
+    send_clone: TaskSchedule = _every(60)
+    consume_queue: TaskSchedule = _every(60)
+    receive_clone: TaskSchedule = _every(30)
+    send_checkins: TaskSchedule = _every(60)
+    hypervisor: TaskSchedule = _every(600)
+    cleanup: TaskSchedule = _every(600)
+
+
+class ReplicationSettings(BaseModel):
+    """How this site sends files to peers and answers them."""
+
+    transfer_managers: list[str] = Field(
+        default_factory=lambda: ["local", "globus", "http"],
+        description="Preference order; a batch uses the first valid at both ends.",
+    )
+    peer_timeout_seconds: float = Field(default=60.0, gt=0)
+    max_attempts: int = Field(default=8, ge=1)
+    retry_backoff_seconds: float = Field(default=60.0, gt=0)
+    retry_backoff_max_seconds: float = Field(default=3600.0, gt=0)
+    stuck_after_seconds: float = Field(
+        default=3600.0,
+        gt=0,
+        description="A transfer with no progress this long is reconciled with its peer.",
+    )
+    inline_verify_bytes: int = Field(
+        default=1 << 30,
+        ge=0,
+        description="A clone commit hashes up to this many bytes while the peer waits; "
+        "the rest are verified in the background and confirmed by check-in.",
+    )
+    claim_seconds: float = Field(
+        default=900.0, gt=0, description="How long a worker's claim on a batch lasts unrenewed."
+    )
+    history_days: float = Field(
+        default=30.0, gt=0, description="Finished transfers and batches are kept this long."
+    )
+
+
+class GlobusStoreMapping(BaseModel):
+    """Where one store's root appears on this site's Globus collection."""
+
+    store: str
+    path: str = Field(description="Absolute path on the collection of the store's root.")
+
+
+class GlobusSettings(BaseModel):
+    """Globus transfers: a service account (client credentials) or a refresh token."""
+
+    enabled: bool = False
+    endpoint_id: str | None = Field(default=None, description="This site's collection UUID.")
+    client_id: str | None = None
+    client_secret: SecretStr | None = None
+    client_secret_file: Path | None = None
+    refresh_token: SecretStr | None = None
+    refresh_token_file: Path | None = None
+    stores: list[GlobusStoreMapping] = Field(default_factory=list)
+    deadline_hours: float = Field(default=24.0, gt=0)
+    max_active_tasks: int = Field(default=50, ge=1, le=100)
+    verify_checksum: bool = True
+
+    @model_validator(mode="after")
+    def _read_secret_files(self) -> GlobusSettings:
+        if self.client_secret is None and self.client_secret_file is not None:
+            self.client_secret = SecretStr(self.client_secret_file.read_text().strip())
+        if self.refresh_token is None and self.refresh_token_file is not None:
+            self.refresh_token = SecretStr(self.refresh_token_file.read_text().strip())
+        return self
+
+    @property
+    def configured(self) -> bool:
+        has_auth = self.client_secret is not None or self.refresh_token is not None
+        return self.enabled and bool(self.endpoint_id and self.client_id and has_auth)
+
+    def path_for_store(self, store_name: str) -> str | None:
+        return next((m.path for m in self.stores if m.store == store_name), None)
+
+
 class ServerSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="LIBRARIAN_SERVER_", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="LIBRARIAN_SERVER_", env_nested_delimiter="__", extra="ignore"
+    )
 
     data_dir: Path = Field(default_factory=default_data_dir)
     site_name: str = Field(default="librarian", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -81,9 +183,6 @@ class ServerSettings(BaseSettings):
         gt=0,
         description="An upload idle this long is failed and its bytes removed.",
     )
-    staging_cleanup_interval_seconds: float = Field(
-        default=600, gt=0, description="How often the server looks for abandoned uploads."
-    )
     staging_startup_grace_seconds: int = Field(
         default=0,
         ge=0,
@@ -100,6 +199,15 @@ class ServerSettings(BaseSettings):
         "(URL + bearer token) so that `librarian` works at once.",
     )
     log_level: str = "INFO"
+
+    secret_key_file: Path | None = Field(
+        default=None,
+        description="Key that encrypts peer credentials in the database; default "
+        "DATA_DIR/secret.key, created on first use. Every process of a site needs the same.",
+    )
+    background: BackgroundSettings = Field(default_factory=BackgroundSettings)
+    replication: ReplicationSettings = Field(default_factory=ReplicationSettings)
+    globus: GlobusSettings = Field(default_factory=GlobusSettings)
 
     vospace_enabled: bool = Field(default=True, description="Serve VOSpace 2.1 under /vospace.")
     vospace_resource_id: str = Field(
@@ -166,6 +274,10 @@ class ServerSettings(BaseSettings):
     @property
     def log_dir(self) -> Path:
         return self.data_dir / "logs"
+
+    @property
+    def secret_key_path(self) -> Path:
+        return self.secret_key_file or self.data_dir / "secret.key"
 
     @property
     def base_url(self) -> str:

@@ -1,7 +1,7 @@
 """VOSpace: explicit containers, links, user properties, UWS transfer jobs, endpoints.
 
 Revision ID: 683becc420be
-Revises: 96f91e9b74b8
+Revises: 9994d275e804
 Create Date: 2026-11-24 06:12:16.627989
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = '683becc420be'
-down_revision: str | None = '96f91e9b74b8'
+down_revision: str | None = '9994d275e804'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

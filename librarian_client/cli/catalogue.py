@@ -70,13 +70,19 @@ def cmd_info(ctx: Context) -> int:
     )
     if not info.instances:
         print("instances: none on this site")
-        return 0
-    print("instances:")
-    rows = [
-        (i.store, "yes" if i.available else "no", format_time(i.created_time), i.path)
-        for i in info.instances
-    ]
-    print_table(("STORE", "AVAILABLE", "CREATED", "PATH"), rows, indent="  ")
+    else:
+        print("instances:")
+        rows = [
+            (i.store, "yes" if i.available else "no", format_time(i.created_time), i.path)
+            for i in info.instances
+        ]
+        print_table(("STORE", "AVAILABLE", "CREATED", "PATH"), rows, indent="  ")
+    if not info.remote_instances:
+        print("remote instances: none known")
+    else:
+        print("remote instances:")
+        remote = [(r.site, format_time(r.copy_time)) for r in info.remote_instances]
+        print_table(("SITE", "SINCE"), remote, indent="  ")
     return 0
 
 

@@ -16,7 +16,7 @@ import httpx
 
 from ..checksum import ChecksumError
 from ..exceptions import LibrarianClientError
-from . import account, catalogue, transfer
+from . import account, catalogue, replication, transfer
 from .context import Context
 from .output import positive_float
 
@@ -52,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     transfer.register(sub, common)
     catalogue.register(sub, common)
     account.register(sub, common)
+    replication.register(sub, common)
     return parser
 
 

@@ -16,6 +16,13 @@ class InstanceInfo(WireModel):
     created_time: datetime
 
 
+class RemoteInstanceInfo(WireModel):
+    """Another site holds a verified copy, since ``copy_time``."""
+
+    site: str
+    copy_time: datetime
+
+
 class FileSummary(WireModel):
     name: str
     size: int
@@ -27,6 +34,7 @@ class FileSummary(WireModel):
 
 class FileInfo(FileSummary):
     instances: list[InstanceInfo] = Field(default_factory=list)
+    remote_instances: list[RemoteInstanceInfo] = Field(default_factory=list)
 
 
 MAX_SEARCH_PAGE = 10_000

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from librarian_client.models import PermissionLevel
 
+from ..background import Runner
 from ..errors import AuthenticationRequired
 from ..services.auth import AuthenticatedUser, Authenticator, check_permission
 from ..settings import ServerSettings
@@ -38,7 +39,13 @@ def get_session(request: Request) -> Iterator[Session]:
         yield session
 
 
+def get_runner(request: Request) -> Runner:
+    runner: Runner = request.app.state.runner
+    return runner
+
+
 SettingsDep = Annotated[ServerSettings, Depends(get_settings)]
+RunnerDep = Annotated[Runner, Depends(get_runner)]
 SessionFactoryDep = Annotated[sessionmaker[Session], Depends(get_session_factory)]
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
@@ -97,3 +104,4 @@ Authenticated = Annotated[AuthenticatedUser, Depends(require(PermissionLevel.REA
 Reader = Annotated[AuthenticatedUser | None, Depends(reader)]
 Writer = Annotated[AuthenticatedUser, Depends(require(PermissionLevel.READAPPEND))]
 Admin = Annotated[AuthenticatedUser, Depends(require(PermissionLevel.ADMIN))]
+Peer = Annotated[AuthenticatedUser, Depends(require(PermissionLevel.PEER))]

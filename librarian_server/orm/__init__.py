@@ -1,11 +1,15 @@
 """Every model, imported so that Alembic and the mapper see the whole schema."""
 
 from .base import Base, utcnow
+from .checkin import Checkin
 from .error import ErrorCategory, ErrorRecord, ErrorSeverity
 from .file import File
 from .instance import Instance
+from .librarian import Librarian
+from .outgoing import OUTGOING_LIVE, OutgoingTransfer, QueueStatus, SendQueue
+from .remote_instance import RemoteInstance
 from .store import Store, StoreKind
-from .transfer import ACTIVE_STATUSES, IncomingTransfer
+from .transfer import ACTIVE_STATUSES, HOLDING_STATUSES, IncomingTransfer
 from .user import ApiToken, User
 from .vospace import (
     UWSPhase,
@@ -18,14 +22,22 @@ from .vospace import (
 
 __all__ = [
     "ACTIVE_STATUSES",
+    "HOLDING_STATUSES",
+    "OUTGOING_LIVE",
     "ApiToken",
     "Base",
+    "Checkin",
     "ErrorCategory",
     "ErrorRecord",
     "ErrorSeverity",
     "File",
     "IncomingTransfer",
     "Instance",
+    "Librarian",
+    "OutgoingTransfer",
+    "QueueStatus",
+    "RemoteInstance",
+    "SendQueue",
     "Store",
     "StoreKind",
     "UWSPhase",

@@ -23,6 +23,8 @@ class ErrorCategory(StrEnum):
     STORE = "store"
     STARTUP = "startup"
     AUTH = "auth"
+    REPLICATION = "replication"
+    BACKGROUND = "background"
 
 
 class ErrorRecord(Base):

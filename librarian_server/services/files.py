@@ -8,19 +8,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, select
+from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.orm import Session, selectinload
 
 from librarian_client.models import (
     FileInfo,
     FileSummary,
     InstanceInfo,
+    RemoteInstanceInfo,
     SearchQuery,
     SearchResponse,
 )
 
 from ..errors import InvalidRequest, NotFound, RangeNotSatisfiable
-from ..orm import File, Instance
+from ..orm import File, Instance, RemoteInstance
 from ..stores import backend_for
 
 _Q = TypeVar("_Q", bound=Select[Any])
@@ -51,6 +52,14 @@ def file_info(session: Session, name: str) -> FileInfo:
                 store=i.store.name, path=i.path, available=i.available, created_time=i.created_time
             )
             for i in file.instances
+        ],
+        remote_instances=[
+            RemoteInstanceInfo(site=r.site, copy_time=r.copy_time)
+            for r in session.scalars(
+                select(RemoteInstance)
+                .where(RemoteInstance.file_name == file.name)
+                .order_by(RemoteInstance.copy_time)
+            )
         ],
     )
 
@@ -108,7 +117,7 @@ def prepare_download(session: Session, name: str, range_header: str | None) -> D
     )
 
 
-def _glob_to_like(pattern: str) -> tuple[str, str]:
+def glob_to_like(pattern: str) -> tuple[str, str]:
     """Translate a '*'/'?' glob to LIKE (escape '\\'); also return its literal prefix."""
     like, prefix, literal = [], [], True
     for ch in pattern:
@@ -125,12 +134,16 @@ def _glob_to_like(pattern: str) -> tuple[str, str]:
     return "".join(like), "".join(prefix)
 
 
-def _prefix_range(query: _Q, prefix: str) -> _Q:
+def name_prefix(prefix: str) -> list[ColumnElement[bool]]:
     """``name LIKE 'p%'`` as an index range, exact for byte-ordered names."""
     if not prefix:
-        return query
+        return []
     upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
-    return query.where(File.name >= prefix, File.name < upper)
+    return [File.name >= prefix, File.name < upper]
+
+
+def prefix_range(query: _Q, prefix: str) -> _Q:
+    return query.where(*name_prefix(prefix))
 
 
 def encode_cursor(name: str) -> str:
@@ -151,10 +164,10 @@ def search(session: Session, filters: SearchQuery) -> SearchResponse:
     f = filters
     query = select(File)
     if f.prefix:
-        query = _prefix_range(query, f.prefix)
+        query = prefix_range(query, f.prefix)
     if f.name:
-        like, literal = _glob_to_like(f.name)
-        query = _prefix_range(query, literal).where(File.name.like(like, escape="\\"))
+        like, literal = glob_to_like(f.name)
+        query = prefix_range(query, literal).where(File.name.like(like, escape="\\"))
     if f.created_after is not None:
         query = query.where(File.created_time >= f.created_after)
     if f.created_before is not None:

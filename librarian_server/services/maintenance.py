@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from librarian_client.models import PermissionLevel, TransferStatus
 
-from ..orm import ACTIVE_STATUSES, File, IncomingTransfer, Store, utcnow
+from ..orm import ACTIVE_STATUSES, HOLDING_STATUSES, File, IncomingTransfer, Store, utcnow
 from ..settings import ServerSettings
 from ..stores import backend_for
 from .auth import count_users, create_token, create_user
@@ -59,7 +59,7 @@ def ensure_first_admin(session: Session, settings: ServerSettings) -> FirstAdmin
 def clean_staging(factory: sessionmaker[Session], *, idle_before: datetime) -> tuple[int, int]:
     """Fail uploads idle since ``idle_before`` and delete bytes nothing refers to.
 
-    Returns (transfers failed, orphan directories removed). A commit cut short
+    Returns (transfers failed, orphan staging entries removed). A commit cut short
     between moving bytes into the store and writing the File row leaves bytes in
     the store with no row; those are removed here too.
     """
@@ -78,27 +78,27 @@ def clean_staging(factory: sessionmaker[Session], *, idle_before: datetime) -> t
             committed = session.get(File, transfer.name) is not None
             if not committed and backend.exists(transfer.store_path):
                 backend.delete(transfer.store_path)
-            backend.discard_staging(Path(transfer.staging_dir))
+            backend.discard_staging(Path(transfer.staging_path))
             transfer.status = TransferStatus.FAILED
             transfer.error = "abandoned: no commit before the server restarted or timed out"
             failed += 1
         live = {
-            t.staging_dir
+            t.staging_path
             for t in session.scalars(
-                select(IncomingTransfer).where(IncomingTransfer.status.in_(ACTIVE_STATUSES))
+                select(IncomingTransfer).where(IncomingTransfer.status.in_(HOLDING_STATUSES))
             )
         }
         for store in session.scalars(select(Store)):
             backend = backend_for(store)
-            for directory in backend.staging_dirs():
-                # Only old directories: a younger one may belong to a stage another
-                # worker has not committed yet.
-                if str(directory) not in live and _mtime(directory) < idle_before.timestamp():
-                    backend.discard_staging(directory)
+            for entry in backend.staging_entries():
+                # Only old entries: a younger one may belong to bytes that another
+                # worker is writing for a transfer it has not recorded yet.
+                if str(entry) not in live and _mtime(entry) < idle_before.timestamp():
+                    backend.discard_staging(entry)
                     removed += 1
     if failed or removed:
         log.info(
-            "staging clean-up: %d abandoned uploads failed, %d orphan dirs removed",
+            "staging clean-up: %d abandoned uploads failed, %d orphan staging files removed",
             failed,
             removed,
         )

@@ -19,15 +19,19 @@ from typing import BinaryIO
 
 from anyio import to_thread
 from pydantic import ValidationError
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
 from librarian_client.checksum import Hasher, format_checksum, new_hasher
-from librarian_client.models import TransferStatus, UploadBundleHeader, UploadPutResponse
+from librarian_client.models import (
+    CloneReceived,
+    TransferStatus,
+    UploadBundleHeader,
+    UploadPutResponse,
+)
 
 from ..errors import InvalidRequest, VerificationFailed
-from ..orm import IncomingTransfer, Store, utcnow
-from ..stores import backend_for
+from ..orm import IncomingTransfer, utcnow
 from ..stores.posix import start_writeback
 from .auth import AuthenticatedUser
 from .transfers import fail_many, owned_transfers
@@ -51,7 +55,6 @@ def _open_targets(
 ) -> list[_Target]:
     with factory() as session:
         transfers = owned_transfers(session, transfer_ids, user)
-        stores = {s.id: s for s in session.scalars(select(Store))}
     targets = []
     for transfer_id in transfer_ids:
         transfer = transfers[transfer_id]
@@ -60,11 +63,10 @@ def _open_targets(
                 f"Transfer {transfer_id} is {transfer.status.value}; it no longer takes bytes.",
                 "Stage the file again to get a new transfer.",
             )
-        backend = backend_for(stores[transfer.store_id])
         targets.append(
             _Target(
                 transfer.id,
-                backend.staged_file(Path(transfer.staging_dir)),
+                Path(transfer.staging_path),
                 transfer.expected_size,
                 transfer.expected_checksum,
                 transfer.checksum_algorithm,
@@ -218,6 +220,7 @@ async def receive(
     chunks: AsyncIterator[bytes],
     *,
     user: AuthenticatedUser,
+    caller: str = "upload.put",
 ) -> UploadPutResponse:
     (target,) = await to_thread.run_sync(_open_targets, factory, [transfer_id], user)
     stream = _Stream(chunks)
@@ -227,16 +230,13 @@ async def receive(
         problem = f"more bytes than the {target.expected_size} declared at stage"
     failures = {} if problem is None else {target.transfer_id: problem}
     received = [UploadPutResponse(transfer_id=target.transfer_id, size=size, checksum=checksum)]
-    (result,) = await _finish(factory, received, failures, caller="upload.put")
+    (result,) = await _finish(factory, received, failures, caller=caller)
     return result
 
 
-async def receive_bundle(
-    factory: sessionmaker[Session],
-    chunks: AsyncIterator[bytes],
-    *,
-    user: AuthenticatedUser,
-) -> list[UploadPutResponse]:
+async def _receive_bundle(
+    factory: sessionmaker[Session], chunks: AsyncIterator[bytes], user: AuthenticatedUser
+) -> tuple[list[UploadPutResponse], dict[int, str]]:
     stream = _Stream(chunks)
     try:
         header = UploadBundleHeader.model_validate_json(await stream.readline(MAX_HEADER))
@@ -257,7 +257,42 @@ async def receive_bundle(
     if not await stream.at_end():
         for target in targets:
             failures.setdefault(target.transfer_id, "the bundle held more bytes than declared")
+    return received, failures
+
+
+async def receive_bundle(
+    factory: sessionmaker[Session],
+    chunks: AsyncIterator[bytes],
+    *,
+    user: AuthenticatedUser,
+) -> list[UploadPutResponse]:
+    """An upload bundle: any refused file makes the answer a 422 naming it."""
+    received, failures = await _receive_bundle(factory, chunks, user)
     return await _finish(factory, received, failures, caller="upload.bundle")
+
+
+async def receive_bundle_each(
+    factory: sessionmaker[Session],
+    chunks: AsyncIterator[bytes],
+    *,
+    user: AuthenticatedUser,
+) -> list[CloneReceived]:
+    """A peer's bundle: each file accepted or refused on its own, with its reason."""
+    received, failures = await _receive_bundle(factory, chunks, user)
+    if failures:
+        await to_thread.run_sync(lambda: fail_many(factory, failures, caller="clone.bundle"))
+    good = [r for r in received if r.transfer_id not in failures]
+    if good:
+        await to_thread.run_sync(_mark_staged, factory, good)
+    return [
+        CloneReceived(
+            transfer_id=r.transfer_id,
+            size=r.size,
+            checksum=r.checksum,
+            reason=failures.get(r.transfer_id),
+        )
+        for r in received
+    ]
 
 
 def digest_header(checksum: str) -> str | None:

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from librarian_client.models import StoreInfo
 
 from ..errors import Conflict, InsufficientStorage, InvalidRequest
-from ..orm import ACTIVE_STATUSES, IncomingTransfer, Store, StoreKind
+from ..orm import HOLDING_STATUSES, IncomingTransfer, Store, StoreKind
 from ..stores import PosixStore, backend_for
 
 
@@ -54,7 +54,7 @@ def _in_flight_bytes(session: Session, store_id: int) -> int:
     total = session.scalar(
         select(func.coalesce(func.sum(IncomingTransfer.expected_size), 0)).where(
             IncomingTransfer.store_id == store_id,
-            IncomingTransfer.status.in_(ACTIVE_STATUSES),
+            IncomingTransfer.status.in_(HOLDING_STATUSES),
         )
     )
     return int(total or 0)

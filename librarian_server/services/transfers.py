@@ -2,18 +2,148 @@
 
 from __future__ import annotations
 
+import itertools
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from librarian_client.checksum import parse_checksum
 from librarian_client.models import TransferStatus
 
 from ..errors import NotFound, PermissionDenied
-from ..orm import ACTIVE_STATUSES, ErrorCategory, IncomingTransfer, Store
-from ..stores import backend_for
+from ..orm import HOLDING_STATUSES, ErrorCategory, IncomingTransfer, Instance, Store, utcnow
+from ..settings import ServerSettings
+from ..stores import StoreBackend, backend_for
 from .auth import AuthenticatedUser
 from .error_log import record_error
+from .stores import choose_store
+
+
+@dataclass(frozen=True)
+class NewTransfer:
+    """One file to open a transfer for; ``columns`` adds per-row values (clone keys)."""
+
+    name: str
+    size: int
+    checksum: str | None  # normalised, or None when the commit will carry it
+    columns: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class OpenedTransfer:
+    id: int
+    name: str
+    staging_path: Path
+    checksum_algorithm: str
+
+
+@dataclass(frozen=True)
+class OpenedBatch:
+    store: Store
+    backend: StoreBackend
+    transfers: list[OpenedTransfer]
+
+
+def open_transfers(
+    session: Session,
+    specs: list[NewTransfer],
+    *,
+    settings: ServerSettings,
+    uploader: str,
+    source: str,
+    transfer_manager: str = "http",
+    algorithm: str | None = None,
+) -> OpenedBatch:
+    """Claim room on one store and open a transfer, with its own staging path, per file.
+
+    One batched INSERT ... RETURNING. The staging files do not exist yet: whoever
+    sends the bytes creates them. ``algorithm`` overrides the site's checksum algorithm
+    for files that declare no checksum (VOSpace needs MD5 whatever the site's default).
+    """
+    store = choose_store(
+        session, sum(s.size for s in specs), min_free_bytes=settings.min_free_bytes
+    )
+    backend = backend_for(store)
+    paths = free_store_paths(session, store, [s.name for s in specs])
+    now = utcnow()
+    rows: list[dict[str, object]] = []
+    stagings: list[Path] = []
+    for spec in specs:
+        staging = backend.new_staging_path()
+        stagings.append(staging)
+        chosen = (
+            (algorithm or settings.checksum_algorithm)
+            if spec.checksum is None
+            else parse_checksum(spec.checksum)[0]
+        )
+        rows.append(
+            {
+                "name": spec.name,
+                "status": TransferStatus.INITIATED,
+                "expected_size": spec.size,
+                "expected_checksum": spec.checksum,
+                "checksum_algorithm": chosen,
+                "store_id": store.id,
+                "staging_path": str(staging),
+                "store_path": paths[spec.name],
+                "transfer_manager": transfer_manager,
+                "uploader": uploader,
+                "source": source,
+                "created_time": now,
+                "updated_time": now,
+                **spec.columns,
+            }
+        )
+    # Ids come back in the order of the rows.
+    ids = session.scalars(
+        insert(IncomingTransfer).returning(IncomingTransfer.id, sort_by_parameter_order=True), rows
+    ).all()
+    return OpenedBatch(
+        store,
+        backend,
+        [
+            OpenedTransfer(
+                transfer_id,
+                str(row["name"]),
+                staging,
+                str(row["checksum_algorithm"]),
+            )
+            for row, staging, transfer_id in zip(rows, stagings, ids, strict=True)
+        ],
+    )
+
+
+def free_store_paths(session: Session, store: Store, names: list[str]) -> dict[str, str]:
+    """Each name's path in the store, avoiding paths that instances already hold.
+
+    A path derives from the name, but a File renamed in the catalogue (a VOSpace move)
+    keeps its bytes where they are; a later upload of the old name then gets a
+    variant path instead of colliding with them.
+    """
+    backend = backend_for(store)
+    paths = {name: backend.path_for(name) for name in names}
+    wanted = list(paths.values())
+    taken: set[str] = set()
+    for start in range(0, len(wanted), 500):
+        taken.update(
+            session.scalars(
+                select(Instance.path).where(
+                    Instance.store_id == store.id, Instance.path.in_(wanted[start : start + 500])
+                )
+            )
+        )
+    for name in [n for n, p in paths.items() if p in taken]:
+        for attempt in itertools.count(1):
+            candidate = backend.path_for(f"{name}.{attempt}")
+            held = session.scalar(
+                select(Instance.id).where(Instance.store_id == store.id, Instance.path == candidate)
+            )
+            if held is None:
+                paths[name] = candidate
+                break
+    return paths
 
 
 def get_owned_transfer(
@@ -55,15 +185,15 @@ def _check_owner(transfer: IncomingTransfer, user: AuthenticatedUser) -> None:
         raise PermissionDenied(f"Transfer {transfer.id} belongs to another user.")
 
 
-def _close(
+def close_transfer(
     session: Session, transfer: IncomingTransfer, status: TransferStatus, reason: str
 ) -> bool:
     """End an open transfer and delete its staged bytes; False if it was not open."""
-    if transfer.status not in ACTIVE_STATUSES:
+    if transfer.status not in HOLDING_STATUSES:
         return False
     store = session.get(Store, transfer.store_id)
     if store is not None:
-        backend_for(store).discard_staging(Path(transfer.staging_dir))
+        backend_for(store).discard_staging(Path(transfer.staging_path))
     transfer.status = status
     transfer.error = reason
     return True
@@ -75,7 +205,7 @@ def cancel_many(session: Session, transfer_ids: list[int], user: AuthenticatedUs
     return [
         t.id
         for t in transfers.values()
-        if _close(session, t, TransferStatus.CANCELLED, "cancelled by the client")
+        if close_transfer(session, t, TransferStatus.CANCELLED, "cancelled by the client")
     ]
 
 
@@ -85,7 +215,7 @@ def fail_many(factory: sessionmaker[Session], reasons: dict[int, str], *, caller
         for transfer_id, reason in reasons.items():
             transfer = session.get(IncomingTransfer, transfer_id)
             if transfer is not None:
-                _close(session, transfer, TransferStatus.FAILED, reason)
+                close_transfer(session, transfer, TransferStatus.FAILED, reason)
     for transfer_id, reason in reasons.items():
         record_error(
             factory, ErrorCategory.UPLOAD, f"transfer {transfer_id}: {reason}", caller=caller

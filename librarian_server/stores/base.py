@@ -17,31 +17,30 @@ class StoreBackend(ABC):
         """Store-relative path a committed file of this name gets."""
 
     @abstractmethod
-    def create_staging(self) -> Path:
-        """Make a private, empty, uniquely named staging directory for one transfer."""
+    def new_staging_path(self) -> Path:
+        """A fresh, unguessable path in the private staging area for one transfer's bytes.
 
-    @abstractmethod
-    def staged_file(self, staging_dir: Path) -> Path:
-        """Where a transfer's bytes sit while staged."""
-
-    @abstractmethod
-    def discard_staging(self, staging_dir: Path) -> None:
-        """Remove a staging directory and anything in it; missing is fine."""
-
-    def commit(self, staging_dir: Path, store_path: str) -> None:
-        """Move staged bytes into place atomically; never overwrite an existing file."""
-        self.commit_many([(staging_dir, store_path)])
-
-    @abstractmethod
-    def commit_many(self, moves: list[tuple[Path, str]]) -> list[tuple[Path, str]]:
-        """Commit several (staging dir, store path) pairs and make them durable.
-
-        On failure the ones already moved are moved back before raising. The (now
-        empty) staging directories stay until ``discard_staging``.
+        Nothing is created: the bytes' writer creates the file, so a small file costs
+        one create and one rename, not a directory's make and remove as well.
         """
 
     @abstractmethod
-    def uncommit(self, store_path: str, staging_dir: Path) -> None:
+    def discard_staging(self, staging_path: Path) -> None:
+        """Remove a transfer's staged bytes; missing is fine."""
+
+    def commit(self, staging_path: Path, store_path: str) -> None:
+        """Move staged bytes into place atomically; never overwrite an existing file."""
+        self.commit_many([(staging_path, store_path)])
+
+    @abstractmethod
+    def commit_many(self, moves: list[tuple[Path, str]]) -> list[tuple[Path, str]]:
+        """Commit several (staging path, store path) pairs and make them durable.
+
+        On failure the ones already moved are moved back before raising.
+        """
+
+    @abstractmethod
+    def uncommit(self, store_path: str, staging_path: Path) -> None:
         """Move committed bytes back to staging when the database transaction failed."""
 
     @abstractmethod
@@ -61,8 +60,8 @@ class StoreBackend(ABC):
         """Free space on the store's filesystem."""
 
     @abstractmethod
-    def staging_dirs(self) -> list[Path]:
-        """Every staging directory present, for orphan clean-up."""
+    def staging_entries(self) -> list[Path]:
+        """Everything in the staging area, for orphan clean-up."""
 
     @property
     @abstractmethod

@@ -7,7 +7,8 @@ Layout under the root::
                                 with the store, so no directory grows to millions of
                                 entries (~24k at 100 M files) and a commit never mkdirs;
                                 the basename keeps a path recognisable to an operator
-    staging/<random>/           one private directory per transfer, same filesystem
+    staging/<random>            one file per transfer in a private (0700) directory on the
+                                same filesystem, so a commit is a rename
 
 Commit is a rename that refuses to overwrite (atomic), followed by a sync to disk,
 before the database records the file.
@@ -134,7 +135,7 @@ class PosixStore(StoreBackend):
         store.files_dir.mkdir(parents=True, exist_ok=True)
         for bucket in range(16**BUCKET_DIGITS):
             (store.files_dir / f"{bucket:0{BUCKET_DIGITS}x}").mkdir(exist_ok=True)
-        store.staging_root.mkdir(parents=True, exist_ok=True)
+        store.staging_root.mkdir(mode=0o700, parents=True, exist_ok=True)
         marker = store.marker_path
         if marker.exists() and marker.read_text().strip() != uuid:
             raise ConfigurationError(
@@ -156,37 +157,30 @@ class PosixStore(StoreBackend):
     def local_path(self, store_path: str) -> Path:
         return self.files_dir / store_path
 
-    def create_staging(self) -> Path:
-        path = self.staging_root / secrets.token_hex(12)
-        try:
-            path.mkdir(mode=0o700)
-        except FileNotFoundError:
-            self.staging_root.mkdir(parents=True, exist_ok=True)
-            path.mkdir(mode=0o700)
-        return path
+    def new_staging_path(self) -> Path:
+        if not self.staging_root.is_dir():
+            self.staging_root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        return self.staging_root / secrets.token_hex(12)
 
-    def staged_file(self, staging_dir: Path) -> Path:
-        return staging_dir / "data"
-
-    def discard_staging(self, staging_dir: Path) -> None:
+    def discard_staging(self, staging_path: Path) -> None:
         try:
-            os.rmdir(staging_dir)  # the common case after a commit: already empty
+            os.unlink(staging_path)
         except FileNotFoundError:
             pass
-        except OSError:
-            shutil.rmtree(staging_dir, ignore_errors=True)
+        except IsADirectoryError:  # the per-transfer directories of earlier versions
+            shutil.rmtree(staging_path, ignore_errors=True)
 
     def commit_many(self, moves: list[tuple[Path, str]]) -> list[tuple[Path, str]]:
         """Link every file into place, then make all of it durable before returning."""
         done: list[tuple[Path, str]] = []
         try:
-            for staging_dir, store_path in moves:
-                self._move_into_place(staging_dir, store_path)
-                done.append((staging_dir, store_path))
+            for staging_path, store_path in moves:
+                self._move_into_place(staging_path, store_path)
+                done.append((staging_path, store_path))
             self._sync([store_path for _, store_path in moves])
         except BaseException:
-            for staging_dir, store_path in reversed(done):
-                self.uncommit(store_path, staging_dir)
+            for staging_path, store_path in reversed(done):
+                self.uncommit(store_path, staging_path)
             raise
         return done
 
@@ -216,8 +210,7 @@ class PosixStore(StoreBackend):
         for directory in directories:
             _fsync(directory, os.O_RDONLY | os.O_DIRECTORY)
 
-    def _move_into_place(self, staging_dir: Path, store_path: str) -> None:
-        source = self.staged_file(staging_dir)
+    def _move_into_place(self, source: Path, store_path: str) -> None:
         target = self.local_path(store_path)
         try:
             try:
@@ -234,9 +227,9 @@ class PosixStore(StoreBackend):
                 "check the store.",
             ) from None
 
-    def uncommit(self, store_path: str, staging_dir: Path) -> None:
+    def uncommit(self, store_path: str, staging_path: Path) -> None:
         target = self.local_path(store_path)
-        staged = self.staged_file(staging_dir)
+        staged = staging_path
         with contextlib.suppress(FileExistsError, FileNotFoundError):
             os.link(target, staged)
         with contextlib.suppress(FileNotFoundError):
@@ -258,7 +251,7 @@ class PosixStore(StoreBackend):
     def free_bytes(self) -> int:
         return shutil.disk_usage(self.root).free
 
-    def staging_dirs(self) -> list[Path]:
+    def staging_entries(self) -> list[Path]:
         if not self.staging_root.is_dir():
             return []
-        return [p for p in self.staging_root.iterdir() if p.is_dir()]
+        return list(self.staging_root.iterdir())

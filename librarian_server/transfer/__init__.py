@@ -1,0 +1,26 @@
+"""Transfer managers: local copy, HTTP and Globus behind one small interface."""
+
+from .base import (
+    AsyncStatus,
+    Batch,
+    BatchOutcome,
+    SendItem,
+    TaskState,
+    TransferBusy,
+    TransferError,
+    TransferManager,
+)
+from .registry import KNOWN, ManagerRegistry
+
+__all__ = [
+    "KNOWN",
+    "AsyncStatus",
+    "Batch",
+    "BatchOutcome",
+    "ManagerRegistry",
+    "SendItem",
+    "TaskState",
+    "TransferBusy",
+    "TransferError",
+    "TransferManager",
+]

@@ -8,16 +8,13 @@ managers can add protocols to.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
-from anyio import to_thread
 from fastapi import APIRouter, FastAPI
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..settings import ServerSettings
-from . import handlers, jobs, router, router_data, router_transfers
-from .deps import MOUNT
+from . import jobs
 from .protocols import ProtocolRegistry, default_registry
 from .uris import NodeURIs
 
@@ -25,6 +22,10 @@ log = logging.getLogger(__name__)
 
 
 def make_router() -> APIRouter:
+    # Imported here, not at the top: background tasks import this package for its
+    # services, and the routers import the API's dependencies, which import them.
+    from . import router, router_data, router_transfers
+
     vospace = APIRouter()
     for module in (router, router_transfers, router_data):
         vospace.include_router(module.router)
@@ -32,6 +33,9 @@ def make_router() -> APIRouter:
 
 
 def install(app: FastAPI, settings: ServerSettings) -> None:
+    from . import handlers
+    from .deps import MOUNT
+
     app.state.vospace_uris = NodeURIs(
         settings.vospace_resource_id, max_length=settings.max_name_length
     )
@@ -43,18 +47,8 @@ def install(app: FastAPI, settings: ServerSettings) -> None:
 
 
 def housekeeping(factory: sessionmaker[Session]) -> None:
-    """At start-up: destroy old jobs, settle expired or stuck ones."""
+    """At start-up: destroy old jobs, settle expired or stuck ones (then the cleanup task)."""
     jobs.housekeeping(factory)
 
 
-async def housekeeping_loop(factory: sessionmaker[Session], settings: ServerSettings) -> None:
-    """The same, periodically, while the server runs."""
-    while True:
-        await asyncio.sleep(settings.staging_cleanup_interval_seconds)
-        try:
-            await to_thread.run_sync(jobs.housekeeping, factory)
-        except Exception:
-            log.exception("VOSpace job clean-up failed; will try again")
-
-
-__all__ = ["ProtocolRegistry", "housekeeping", "housekeeping_loop", "install"]
+__all__ = ["ProtocolRegistry", "housekeeping", "install"]

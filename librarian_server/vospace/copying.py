@@ -22,7 +22,6 @@ from ..errors import FileAlreadyExists, LibrarianError
 from ..orm import (
     File,
     IncomingTransfer,
-    Store,
     VOSpaceContainer,
     VOSpaceLink,
     VOSpaceProperty,
@@ -32,7 +31,6 @@ from ..services import files, upload
 from ..services.auth import AuthenticatedUser
 from ..services.transfers import fail_many
 from ..settings import ServerSettings
-from ..stores import backend_for
 from .faults import DuplicateNode, from_librarian_error
 from .nodes import Node, in_tree
 
@@ -130,12 +128,9 @@ def _copy_batch(
             rows = session.scalars(
                 select(IncomingTransfer).where(IncomingTransfer.id.in_(ids))
             ).all()
-            stores = {s.id: s for s in session.scalars(select(Store))}
             for transfer in rows:
                 source = files.prepare_download(session, pending[transfer.id].name, None)
-                target = backend_for(stores[transfer.store_id]).staged_file(
-                    Path(transfer.staging_dir)
-                )
+                target = Path(transfer.staging_path)
                 shutil.copyfile(source.path, target)
         upload.commit(
             factory,

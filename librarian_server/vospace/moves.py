@@ -1,9 +1,11 @@
 """Deleting and moving nodes: catalogue operations on whole subtrees.
 
 A move renames catalogue rows and never touches bytes: a File keeps its instances and
-their store paths (uploads of the old name later get a path of their own). Deleting a
-DataNode deletes the File, its instances and, once the transaction has committed, its
-bytes. Both refuse while an upload to a name in the subtree is still in flight.
+their store paths (uploads of the old name later get a path of their own). Peers hold
+copies under the old name, so the renamed File's remote instances go (with the old
+row): replication sends it to them under its new name. Deleting a DataNode deletes the
+File, its instances and, once the transaction has committed, its bytes. Both refuse
+while an upload into the subtree, or a copy of it to a peer, is under way.
 """
 
 from __future__ import annotations
@@ -31,9 +33,11 @@ from librarian_client.models import PermissionLevel
 
 from ..orm import (
     ACTIVE_STATUSES,
+    OUTGOING_LIVE,
     File,
     IncomingTransfer,
     Instance,
+    OutgoingTransfer,
     Store,
     VOSpaceContainer,
     VOSpaceLink,
@@ -61,7 +65,7 @@ def after_commit(session: Session, action: Callable[[], None]) -> None:
 
 
 def check_not_busy(session: Session, node: Node) -> None:
-    """No upload may be landing in the subtree (``NodeBusy`` otherwise)."""
+    """No upload may be landing in the subtree, nor a copy leaving for a peer (``NodeBusy``)."""
     escaped = node.path.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     busy = session.scalar(
         select(IncomingTransfer.name)
@@ -76,6 +80,16 @@ def check_not_busy(session: Session, node: Node) -> None:
     )
     if busy is not None:
         raise NodeBusy(f"an upload to {busy!r} is in progress")
+    sending = session.scalar(
+        select(OutgoingTransfer.file_name)
+        .where(
+            OutgoingTransfer.status.in_(OUTGOING_LIVE),
+            in_tree(OutgoingTransfer.file_name, node.path),
+        )
+        .limit(1)
+    )
+    if sending is not None:
+        raise NodeBusy(f"{sending!r} is being sent to a peer")
 
 
 def check_owner_of_tree(session: Session, node: Node, user: AuthenticatedUser) -> None:

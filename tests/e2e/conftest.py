@@ -14,6 +14,7 @@ root fixture): each module starts its servers once per backend.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -136,6 +137,10 @@ class LiveServer:
     @property
     def store_dir(self) -> Path:
         return self.data_dir / "store"
+
+    @property
+    def site(self) -> str:
+        return self.env.get("LIBRARIAN_SERVER_SITE_NAME", "librarian")
 
     def staging_entries(self) -> list[str]:
         staging = self.store_dir / "staging"
@@ -267,6 +272,20 @@ def database_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
         return
     with pg.temporary_database() as url:
         yield url
+
+
+@pytest.fixture(scope="module")
+def new_database(database_url: str | None) -> Iterator[Callable[[], str | None]]:
+    """More databases of the module's backend, one per extra site (None for SQLite)."""
+    stack = contextlib.ExitStack()
+
+    def factory() -> str | None:
+        if database_url is None:
+            return None
+        return stack.enter_context(pg.temporary_database())
+
+    with stack:
+        yield factory
 
 
 @pytest.fixture(scope="module")

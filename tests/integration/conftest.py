@@ -56,6 +56,8 @@ def make_site(make_settings: Callable[..., ServerSettings]) -> Iterator[Callable
     clients: list[TestClient] = []
 
     def factory(**overrides: Any) -> Site:
+        # Background tasks run when a test asks (the run-now endpoint), not on a timer.
+        overrides.setdefault("background", {"in_server": False})
         settings = make_settings(**overrides)
         migrate.upgrade(settings)
         engine = make_engine(settings)

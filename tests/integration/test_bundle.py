@@ -61,8 +61,8 @@ def test_short_bundle_fails_the_short_and_missing_files_only(site: Site) -> None
         "s/2": TransferStatus.FAILED,
         "s/3": TransferStatus.FAILED,
     }
-    staged_dirs = list((site.settings.store_dir / "staging").iterdir())
-    assert len(staged_dirs) == 1 and (staged_dirs[0] / "data").read_bytes() == b"a" * 10
+    staged = list((site.settings.store_dir / "staging").iterdir())
+    assert len(staged) == 1 and staged[0].read_bytes() == b"a" * 10
 
 
 def test_long_bundle_fails_everything(site: Site) -> None:

@@ -30,7 +30,7 @@ def test_restart_fails_open_uploads_and_removes_their_bytes(site: Site) -> None:
         assert transfer is not None
         store = s.get(Store, transfer.store_id)
         assert store is not None
-        backend_for(store).commit(Path(transfer.staging_dir), transfer.store_path)
+        backend_for(store).commit(Path(transfer.staging_path), transfer.store_path)
         stray = backend_for(store).local_path(transfer.store_path)
     assert stray.exists()
 

@@ -25,28 +25,28 @@ def test_layout_spreads_files_and_keeps_names(tmp_path: Path) -> None:
 
 def test_commit_is_atomic_and_never_overwrites(tmp_path: Path) -> None:
     store = PosixStore.initialise(tmp_path / "s", "u-1")
-    first = store.create_staging()
-    store.staged_file(first).write_bytes(b"one")
+    first = store.new_staging_path()
+    first.write_bytes(b"one")
     store.commit(first, store.path_for("f"))
     assert store.local_path(store.path_for("f")).read_bytes() == b"one"
-    assert not store.staged_file(first).exists()
+    assert not first.exists()
 
-    second = store.create_staging()
-    store.staged_file(second).write_bytes(b"two")
+    second = store.new_staging_path()
+    second.write_bytes(b"two")
     with pytest.raises(FileAlreadyExists):
         store.commit(second, store.path_for("f"))
     assert store.local_path(store.path_for("f")).read_bytes() == b"one"
-    assert store.staged_file(second).read_bytes() == b"two"
+    assert second.read_bytes() == b"two"
 
 
 def test_uncommit_moves_bytes_back(tmp_path: Path) -> None:
     store = PosixStore.initialise(tmp_path / "s", "u-1")
-    staging = store.create_staging()
-    store.staged_file(staging).write_bytes(b"data")
+    staging = store.new_staging_path()
+    staging.write_bytes(b"data")
     store.commit(staging, "aa/bb/x")
     store.uncommit("aa/bb/x", staging)
     assert not store.exists("aa/bb/x")
-    assert store.staged_file(staging).read_bytes() == b"data"
+    assert staging.read_bytes() == b"data"
 
 
 def test_refuses_a_directory_holding_another_store(tmp_path: Path) -> None:
@@ -67,3 +67,20 @@ def test_move_no_replace_is_atomic_and_refuses_to_overwrite(tmp_path: Path) -> N
     assert (tmp_path / "c").read_bytes() == b"new" and not (tmp_path / "a").exists()
     with pytest.raises(FileNotFoundError):
         move_no_replace(tmp_path / "missing", tmp_path / "d")
+
+
+def test_staging_is_private_and_discarding_is_idempotent(tmp_path: Path) -> None:
+    import stat
+
+    store = PosixStore.initialise(tmp_path / "s", "u-1")
+    assert stat.S_IMODE(store.staging_root.stat().st_mode) == 0o700
+    first, second = store.new_staging_path(), store.new_staging_path()
+    assert first != second and first.parent == store.staging_root and not first.exists()
+    first.write_bytes(b"x")
+    legacy = store.staging_root / "0123abcd"  # a per-transfer directory of earlier versions
+    (legacy / "data").parent.mkdir()
+    (legacy / "data").write_bytes(b"y")
+    assert sorted(store.staging_entries()) == sorted([first, legacy])
+    for entry in (first, legacy, first, second):
+        store.discard_staging(entry)
+    assert store.staging_entries() == []

@@ -7,7 +7,7 @@ from librarian_client.cli.output import parse_size
 from librarian_client.models import PermissionLevel as P
 from librarian_server.errors import RangeNotSatisfiable
 from librarian_server.services.auth import allows
-from librarian_server.services.files import _glob_to_like, _parse_range
+from librarian_server.services.files import _parse_range, glob_to_like
 from librarian_server.services.passwords import hash_password, verify_password
 
 
@@ -33,8 +33,8 @@ def test_ranges() -> None:
 
 
 def test_glob_translation_escapes_like_metacharacters() -> None:
-    assert _glob_to_like("obs/*") == ("obs/%", "obs/")
-    assert _glob_to_like("a_b%?*") == ("a\\_b\\%_%", "a_b%")
+    assert glob_to_like("obs/*") == ("obs/%", "obs/")
+    assert glob_to_like("a_b%?*") == ("a\\_b\\%_%", "a_b%")
 
 
 def test_permission_order_and_peer_branch() -> None:

@@ -1,65 +1,28 @@
-"""``librarian-server``: run the service and administer its catalogue."""
+"""Running a site: serve, migrate, users and stores."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
-from collections.abc import Callable, Sequence
 from pathlib import Path
-
-from pydantic import ValidationError
-from sqlalchemy import Engine
-from sqlalchemy.orm import Session, sessionmaker
+from typing import Any
 
 from librarian_client.cli.output import parse_size  # one size syntax for both commands
 from librarian_client.models import PermissionLevel
 
-from .db import make_engine, make_session_factory
-from .errors import LibrarianError
-from .settings import ServerSettings, load_settings
-
-
-class CLIError(Exception):
-    """An expected failure: printed as one line, exit status 1."""
-
-
-def _settings(args: argparse.Namespace) -> ServerSettings:
-    return load_settings(
-        args.config,
-        data_dir=args.data_dir,
-        host=getattr(args, "host", None),
-        port=getattr(args, "port", None),
-    )
-
-
-def _open_catalogue(settings: ServerSettings) -> tuple[Engine, sessionmaker[Session]]:
-    """The embedded default migrates itself; a production database must be at head."""
-    from . import migrate
-    from .services.maintenance import ensure_default_store
-
-    if settings.is_embedded:
-        migrate.upgrade(settings)
-    else:
-        migrate.check_at_head(settings)
-    engine = make_engine(settings)
-    factory = make_session_factory(engine)
-    if settings.is_embedded:
-        with factory.begin() as session:
-            ensure_default_store(session, settings)
-    return engine, factory
+from .common import open_catalogue, read_secret, settings_from
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from .app import create_app
-    from .bootstrap import first_start
-    from .logs import configure_logging
+    from ..app import create_app
+    from ..bootstrap import first_start
+    from ..logs import configure_logging
 
-    settings = _settings(args)
+    settings = settings_from(args)
     configure_logging(settings)
-    engine, factory = _open_catalogue(settings)
+    engine, factory = open_catalogue(settings)
     try:
         for line in first_start(factory, settings):
             print(line, flush=True)
@@ -77,9 +40,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
-    from . import migrate
+    from .. import migrate
 
-    settings = _settings(args)
+    settings = settings_from(args)
     if args.downgrade:
         migrate.downgrade(settings, args.downgrade)
     else:
@@ -89,10 +52,10 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_create_user(args: argparse.Namespace) -> int:
-    from .services.auth import create_user
+    from ..services.auth import create_user
 
-    password = _read_secret(args.password_file)
-    engine, factory = _open_catalogue(_settings(args))
+    password = read_secret(args.password_file)
+    engine, factory = open_catalogue(settings_from(args))
     with factory.begin() as session:
         user = create_user(session, args.name, password, PermissionLevel(args.level))
         print(f"created user {user.name!r} with permission {user.permission.value}")
@@ -101,9 +64,9 @@ def cmd_create_user(args: argparse.Namespace) -> int:
 
 
 def cmd_add_store(args: argparse.Namespace) -> int:
-    from .services.stores import add_store
+    from ..services.stores import add_store
 
-    engine, factory = _open_catalogue(_settings(args))
+    engine, factory = open_catalogue(settings_from(args))
     with factory.begin() as session:
         store = add_store(
             session,
@@ -118,10 +81,10 @@ def cmd_add_store(args: argparse.Namespace) -> int:
 
 
 def cmd_stores(args: argparse.Namespace) -> int:
-    from .services.stores import get_stores, store_info
+    from ..services.stores import get_stores, store_info
 
-    settings = _settings(args)
-    engine, factory = _open_catalogue(settings)
+    settings = settings_from(args)
+    engine, factory = open_catalogue(settings)
     with factory() as session:
         infos = [
             store_info(session, s, min_free_bytes=settings.min_free_bytes)
@@ -142,25 +105,7 @@ def cmd_stores(args: argparse.Namespace) -> int:
     return 0
 
 
-def _read_secret(path: str) -> str:
-    try:
-        text = sys.stdin.read() if path == "-" else Path(path).read_text()
-    except OSError as exc:
-        raise CLIError(f"cannot read {path}: {exc.strerror}") from None
-    secret = text.rstrip("\r\n")
-    if not secret:
-        raise CLIError(f"{path} is empty")
-    return secret
-
-
-def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--data-dir", type=Path, help="data directory (LIBRARIAN_SERVER_DATA_DIR)")
-    common.add_argument("--config", type=Path, help="TOML or JSON settings file")
-
-    parser = argparse.ArgumentParser(prog="librarian-server", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-
+def register(sub: Any, common: argparse.ArgumentParser) -> None:
     run = sub.add_parser("run", parents=[common], help="serve the API")
     run.add_argument("--host")
     run.add_argument("--port", type=int)
@@ -188,21 +133,3 @@ def build_parser() -> argparse.ArgumentParser:
     stores = sub.add_parser("stores", parents=[common], help="list stores")
     stores.add_argument("--json", action="store_true")
     stores.set_defaults(func=cmd_stores)
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    func: Callable[[argparse.Namespace], int] = args.func
-    try:
-        return func(args)
-    except (CLIError, LibrarianError, ValidationError, OSError) as exc:
-        message = exc.reason if isinstance(exc, LibrarianError) else str(exc).splitlines()[0]
-        print(f"librarian-server: error: {message}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 130
-
-
-def entrypoint() -> None:
-    sys.exit(main())

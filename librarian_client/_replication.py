@@ -1,0 +1,93 @@
+"""Replication calls for operators (admin accounts): peers, transfers, batches, tasks.
+
+A mixin of ``LibrarianClient``, kept apart so that the core client stays about
+files; it relies only on the client's ``_call``/``_send``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, TypeVar
+
+import httpx
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from .exceptions import ProtocolError
+from .models import (
+    Direction,
+    PeerInfo,
+    SendQueueInfo,
+    TaskInfo,
+    TaskRunResult,
+    TransferActionResponse,
+    TransferListResponse,
+    TransferRow,
+    TransferStatus,
+)
+
+API = "/api/v2"
+M = TypeVar("M", bound=BaseModel)
+
+
+class ReplicationMixin:
+    def _call(self, model: type[M], method: str, path: str, **kwargs: Any) -> M:
+        raise NotImplementedError
+
+    def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        raise NotImplementedError
+
+    def _list(self, item: type[M], path: str, **params: Any) -> list[M]:
+        response = self._send("GET", path, params={k: v for k, v in params.items() if v})
+        try:
+            return TypeAdapter(list[item]).validate_json(response.content)  # type: ignore[valid-type]
+        except ValidationError as exc:
+            raise ProtocolError(f"The server's answer to GET {path} is malformed: {exc}.") from exc
+
+    def peers(self) -> list[PeerInfo]:
+        return self._list(PeerInfo, f"{API}/peers")
+
+    def transfers(
+        self,
+        *,
+        direction: Direction = Direction.OUTGOING,
+        status: TransferStatus | None = None,
+        peer: str | None = None,
+        limit: int | None = None,
+        page_size: int = 1000,
+    ) -> Iterator[TransferRow]:
+        """Newest first, following pages lazily; ``limit`` caps the total."""
+        cursor: str | None = None
+        remaining = limit
+        while remaining is None or remaining > 0:
+            params: dict[str, Any] = {
+                "direction": direction.value,
+                "limit": page_size if remaining is None else min(page_size, remaining),
+            }
+            for key, value in (("status", status), ("peer", peer), ("cursor", cursor)):
+                if value is not None:
+                    params[key] = str(value)
+            page = self._call(TransferListResponse, "GET", f"{API}/transfers", params=params)
+            yield from page.transfers
+            if remaining is not None:
+                remaining -= len(page.transfers)
+            if page.next_cursor is None or not page.transfers:
+                return
+            cursor = page.next_cursor
+
+    def retry_transfer(self, transfer_id: int) -> TransferActionResponse:
+        return self._call(TransferActionResponse, "POST", f"{API}/transfers/{transfer_id}/retry")
+
+    def cancel_transfer(self, transfer_id: int) -> TransferActionResponse:
+        return self._call(TransferActionResponse, "POST", f"{API}/transfers/{transfer_id}/cancel")
+
+    def queues(
+        self, *, status: str | None = None, peer: str | None = None, limit: int = 100
+    ) -> list[SendQueueInfo]:
+        return self._list(SendQueueInfo, f"{API}/queues", status=status, peer=peer, limit=limit)
+
+    def tasks(self) -> list[TaskInfo]:
+        return self._list(TaskInfo, f"{API}/tasks")
+
+    def run_task(self, name: str) -> TaskRunResult:
+        """Run a background task on the server now and wait for its result."""
+        return self._call(TaskRunResult, "POST", f"{API}/tasks/{name}/run")

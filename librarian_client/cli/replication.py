@@ -1,0 +1,189 @@
+"""``librarian transfers``, ``queues``, ``peers`` and ``tasks``: replication at a glance."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import UTC, datetime
+
+from ..models import Direction, TransferRow, TransferStatus
+from .context import Context
+from .output import (
+    format_size,
+    format_time,
+    positive_int,
+    print_json,
+    print_json_array,
+    print_table,
+)
+
+
+def format_age(when: datetime, now: datetime | None = None) -> str:
+    """How long ago, in the largest whole unit: 42s, 17m, 5h, 3d."""
+    aware = when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+    seconds = max(int(((now or datetime.now(UTC)) - aware).total_seconds()), 0)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def _transfer_row(t: TransferRow) -> tuple[str, ...]:
+    return (
+        str(t.id),
+        t.status.value,
+        t.peer or "-",
+        t.transfer_manager or "-",
+        format_size(t.size),
+        str(t.attempts),
+        format_age(t.created_time),
+        t.name,
+        t.error or "",
+    )
+
+
+def cmd_transfers(ctx: Context) -> int:
+    args = ctx.args
+    direction = Direction.INCOMING if args.incoming else Direction.OUTGOING
+    with ctx.client() as client:
+        rows = client.transfers(
+            direction=direction, status=args.status, peer=args.peer, limit=args.limit
+        )
+        if ctx.json:
+            print_json_array(r.model_dump(mode="json") for r in rows)
+            return 0
+        headers = ("ID", "STATUS", "PEER", "VIA", "SIZE", "TRIES", "AGE", "NAME", "ERROR")
+        print_table(headers, [_transfer_row(r) for r in rows])
+    return 0
+
+
+def cmd_transfer_action(ctx: Context) -> int:
+    with ctx.client() as client:
+        if ctx.args.transfers_command == "retry":
+            done = client.retry_transfer(ctx.args.transfer_id)
+        else:
+            done = client.cancel_transfer(ctx.args.transfer_id)
+    if ctx.json:
+        print_json(done.model_dump(mode="json"))
+    else:
+        print(f"transfer {done.id}: {done.status.value}")
+    return 0
+
+
+def cmd_queues(ctx: Context) -> int:
+    with ctx.client() as client:
+        queues = client.queues(status=ctx.args.status, peer=ctx.args.peer, limit=ctx.args.limit)
+    if ctx.json:
+        print_json([q.model_dump(mode="json") for q in queues])
+        return 0
+    rows = [
+        (
+            str(q.id),
+            q.status,
+            q.destination,
+            q.transfer_manager or "-",
+            f"{q.done_count}/{q.file_count}",
+            str(q.failed_count),
+            format_size(q.total_bytes),
+            format_age(q.created_time),
+            q.external_id or "",
+            q.error or "",
+        )
+        for q in queues
+    ]
+    headers = ("ID", "STATUS", "PEER", "VIA", "DONE", "FAILED", "BYTES", "AGE", "TASK", "ERROR")
+    print_table(headers, rows)
+    return 0
+
+
+def cmd_peers(ctx: Context) -> int:
+    with ctx.client() as client:
+        peers = client.peers()
+    if ctx.json:
+        print_json([p.model_dump(mode="json") for p in peers])
+        return 0
+    rows = [
+        (
+            p.name,
+            ("forward" if p.forward else "yes") if p.push else "no",
+            "yes" if p.enabled else "no",
+            ",".join(p.transfer_managers) or "any",
+            format_time(p.last_contact) if p.last_contact else "never",
+            p.url,
+            p.last_error or "",
+        )
+        for p in peers
+    ]
+    print_table(("NAME", "PUSH", "ENABLED", "MANAGERS", "LAST CONTACT", "URL", "LAST ERROR"), rows)
+    return 0
+
+
+def cmd_tasks(ctx: Context) -> int:
+    with ctx.client() as client:
+        if ctx.args.tasks_command == "run":
+            result = client.run_task(ctx.args.task_name)
+            if ctx.json:
+                print_json(result.model_dump(mode="json"))
+            else:
+                summary = ", ".join(f"{k} {v}" for k, v in result.summary.items()) or "nothing"
+                state = "ok" if result.ok else f"FAILED: {result.error}"
+                print(f"{result.name}: {state}; {summary} ({result.seconds:.2f} s)")
+            return 0 if result.ok else 1
+        tasks = client.tasks()
+    if ctx.json:
+        print_json([t.model_dump(mode="json") for t in tasks])
+        return 0
+    rows = [
+        (
+            t.name,
+            "yes" if t.enabled else "no",
+            f"{t.every_seconds:g}s",
+            f"{t.time_limit_seconds:g}s",
+            str(t.batch_size),
+        )
+        for t in tasks
+    ]
+    print_table(("TASK", "ENABLED", "EVERY", "TIME LIMIT", "BATCH"), rows)
+    return 0
+
+
+def register(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
+) -> None:
+    statuses = [s.value for s in TransferStatus]
+    transfers = sub.add_parser(
+        "transfers",
+        parents=[common],
+        help="list transfers to and from peers (admin); retry or cancel one",
+        description="Outgoing transfers unless --incoming, newest first.",
+    )
+    transfers.add_argument("--incoming", action="store_true", help="arrivals instead of sends")
+    transfers.add_argument("--status", type=str.upper, choices=statuses)
+    transfers.add_argument("--peer", metavar="SITE")
+    transfers.add_argument("--limit", metavar="N", type=positive_int, default=100)
+    transfers.set_defaults(func=cmd_transfers)
+    actions = transfers.add_subparsers(dest="transfers_command", metavar="ACTION")
+    for action, what in (
+        ("retry", "send a failed or cancelled transfer again"),
+        ("cancel", "stop an outgoing transfer"),
+    ):
+        parser = actions.add_parser(action, parents=[common], help=what)
+        parser.add_argument("transfer_id", metavar="ID", type=positive_int)
+        parser.set_defaults(func=cmd_transfer_action)
+
+    queues = sub.add_parser("queues", parents=[common], help="list send batches (admin)")
+    queues.add_argument(
+        "--status", type=str.upper, choices=["PENDING", "ONGOING", "COMPLETED", "FAILED"]
+    )
+    queues.add_argument("--peer", metavar="SITE")
+    queues.add_argument("--limit", metavar="N", type=positive_int, default=100)
+    queues.set_defaults(func=cmd_queues)
+
+    peers = sub.add_parser("peers", parents=[common], help="list peer sites (admin)")
+    peers.set_defaults(func=cmd_peers)
+
+    tasks = sub.add_parser("tasks", parents=[common], help="list background tasks, or run one now")
+    tasks.set_defaults(func=cmd_tasks, tasks_command=None)
+    tasks_sub = tasks.add_subparsers(dest="tasks_command", metavar="ACTION")
+    run = tasks_sub.add_parser("run", parents=[common], help="run a task now and wait (admin)")
+    run.add_argument("task_name", metavar="TASK")
+    run.set_defaults(func=cmd_tasks)

@@ -1,0 +1,68 @@
+"""The peer protocol, receiving side: stage a batch, take its bytes, commit it, report."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+
+from librarian_client.models import (
+    CloneBundleResponse,
+    CloneCompleteRequest,
+    CloneCompleteResponse,
+    CloneStageRequest,
+    CloneStageResponse,
+    CloneStatusRequest,
+    CloneStatusResponse,
+    UploadPutResponse,
+)
+
+from ..services import clone_receive, receive
+from .deps import Peer, RunnerDep, SessionDep, SessionFactoryDep, SettingsDep
+
+router = APIRouter(prefix="/clone", tags=["replication"])
+
+
+@router.post("/stage", response_model=CloneStageResponse)
+def stage(
+    body: CloneStageRequest,
+    session: SessionDep,
+    settings: SettingsDep,
+    runner: RunnerDep,
+    user: Peer,
+) -> CloneStageResponse:
+    return clone_receive.stage_clones(
+        session, body, user=user, settings=settings, receivable=runner.managers.receivable()
+    )
+
+
+@router.put("/{transfer_id}", response_model=UploadPutResponse)
+async def put_bytes(
+    transfer_id: int, request: Request, response: Response, factory: SessionFactoryDep, user: Peer
+) -> UploadPutResponse:
+    result = await receive.receive(
+        factory, transfer_id, request.stream(), user=user, caller="clone.put"
+    )
+    if (digest := receive.digest_header(result.checksum)) is not None:
+        response.headers["Digest"] = digest
+    return result
+
+
+@router.post("/bundle", response_model=CloneBundleResponse)
+async def put_bundle(
+    request: Request, factory: SessionFactoryDep, user: Peer
+) -> CloneBundleResponse:
+    """Many staged files' bytes in one body; each accepted or refused on its own."""
+    return CloneBundleResponse(
+        files=await receive.receive_bundle_each(factory, request.stream(), user=user)
+    )
+
+
+@router.post("/complete", response_model=CloneCompleteResponse)
+def complete(
+    body: CloneCompleteRequest, factory: SessionFactoryDep, settings: SettingsDep, user: Peer
+) -> CloneCompleteResponse:
+    return clone_receive.complete_clones(factory, body, user=user, settings=settings)
+
+
+@router.post("/status", response_model=CloneStatusResponse)
+def status(body: CloneStatusRequest, session: SessionDep, user: Peer) -> CloneStatusResponse:
+    return clone_receive.clone_status(session, body, user=user)

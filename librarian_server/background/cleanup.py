@@ -1,0 +1,21 @@
+"""cleanup: abandoned uploads and their bytes, orphaned staging, old history, VOSpace jobs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..services.maintenance import expire_idle_uploads
+from ..services.transfer_admin import prune_history
+from ..vospace import jobs as vospace_jobs
+from .task import Task, TaskContext
+
+
+class Cleanup(Task):
+    name = "cleanup"
+
+    def run(self, ctx: TaskContext) -> dict[str, Any]:
+        expired, orphans = expire_idle_uploads(ctx.factory, ctx.settings)
+        with ctx.factory.begin() as session:
+            pruned = prune_history(session, days=ctx.settings.replication.history_days)
+        jobs = vospace_jobs.housekeeping(ctx.factory) if ctx.settings.vospace_enabled else 0
+        return {"expired_uploads": expired, "orphan_dirs": orphans, "vospace_jobs": jobs, **pruned}

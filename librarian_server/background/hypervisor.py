@@ -1,0 +1,23 @@
+"""hypervisor: settle transfers stuck past their deadline by asking the other side."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..services import reconcile
+from .send_clone import sender
+from .task import Task, TaskContext
+
+
+class Hypervisor(Task):
+    name = "hypervisor"
+
+    def run(self, ctx: TaskContext) -> dict[str, Any]:
+        orphans = reconcile.abandon_orphaned_batches(sender(ctx))
+        sent = reconcile.reconcile_outgoing(
+            ctx.factory, ctx.settings, ctx.box, limit=ctx.batch_size, out_of_time=ctx.out_of_time
+        )
+        received = reconcile.reconcile_incoming(
+            ctx.factory, ctx.settings, ctx.box, limit=ctx.batch_size, out_of_time=ctx.out_of_time
+        )
+        return {"orphaned_batches": orphans, **sent, **received}

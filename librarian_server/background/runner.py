@@ -1,0 +1,131 @@
+"""Runs the background tasks on their cadence, in the server or as their own process.
+
+Each task runs at start and then every ``every_seconds`` (the ``schedule``
+library keeps time); one failing task is logged and retried on its next turn
+without disturbing the others. ``run_once`` runs every enabled task once, for
+operators and tests; ``run_task`` serves the admin "run now" endpoint.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+import schedule
+from sqlalchemy.orm import Session, sessionmaker
+
+from librarian_client.models import TaskInfo, TaskRunResult
+
+from ..errors import NotFound
+from ..orm import ErrorCategory
+from ..services.credentials import CredentialBox
+from ..services.error_log import record_error
+from ..settings import ServerSettings
+from ..transfer import ManagerRegistry
+from .task import Task, TaskContext
+from .tasks import all_tasks
+
+log = logging.getLogger(__name__)
+
+
+class Runner:
+    def __init__(
+        self,
+        factory: sessionmaker[Session],
+        settings: ServerSettings,
+        *,
+        managers: ManagerRegistry | None = None,
+        tasks: list[Task] | None = None,
+    ) -> None:
+        self.factory = factory
+        self.settings = settings
+        self.managers = managers or ManagerRegistry.from_settings(settings)
+        self.box = CredentialBox.for_settings(settings)
+        self.tasks = {t.name: t for t in (tasks if tasks is not None else all_tasks())}
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def infos(self) -> list[TaskInfo]:
+        out = []
+        for name in self.tasks:
+            plan = getattr(self.settings.background, name)
+            out.append(
+                TaskInfo(
+                    name=name,
+                    enabled=plan.enabled,
+                    every_seconds=plan.every_seconds,
+                    time_limit_seconds=plan.time_limit_seconds,
+                    batch_size=plan.batch_size,
+                )
+            )
+        return out
+
+    def run_task(self, name: str) -> TaskRunResult:
+        task = self.tasks.get(name)
+        if task is None:
+            raise NotFound(
+                f"No background task named {name!r}.",
+                "Known tasks: " + ", ".join(sorted(self.tasks)) + ".",
+            )
+        ctx = TaskContext(
+            self.factory,
+            self.settings,
+            self.managers,
+            self.box,
+            getattr(self.settings.background, name),
+        )
+        started = time.monotonic()
+        try:
+            summary = task.run(ctx)
+        except Exception as exc:
+            log.exception("background task %s failed", name)
+            record_error(
+                self.factory,
+                ErrorCategory.BACKGROUND,
+                f"{name}: {type(exc).__name__}: {exc}",
+                caller=f"background.{name}",
+            )
+            return TaskRunResult(
+                name=name,
+                ok=False,
+                seconds=time.monotonic() - started,
+                error=f"{type(exc).__name__}: {exc}",
+            )
+        seconds = time.monotonic() - started
+        if any(summary.values()):
+            log.info("background task %s: %s (%.2f s)", name, summary, seconds)
+        return TaskRunResult(name=name, ok=True, seconds=seconds, summary=summary)
+
+    def enabled(self) -> list[str]:
+        return [n for n in self.tasks if getattr(self.settings.background, n).enabled]
+
+    def run_once(self) -> list[TaskRunResult]:
+        return [self.run_task(name) for name in self.enabled()]
+
+    def run_forever(self) -> None:
+        """Until ``stop()``: every task at once, then each on its own cadence."""
+        scheduler = schedule.Scheduler()
+        for name in self.enabled():
+            every = getattr(self.settings.background, name).every_seconds
+            scheduler.every(every).seconds.do(self._guarded, name)
+        scheduler.run_all()
+        while not self._stop.is_set():
+            scheduler.run_pending()
+            idle = scheduler.idle_seconds
+            self._stop.wait(1.0 if idle is None else min(max(idle, 0.05), 5.0))
+
+    def _guarded(self, name: str) -> None:
+        if not self._stop.is_set():
+            self.run_task(name)
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self.run_forever, name="librarian-background")
+        self._thread.daemon = True
+        self._thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None

@@ -1,0 +1,17 @@
+"""send_checkins: deliver the confirmations this site owes to source sites."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..services.checkins import deliver_checkins
+from .task import Task, TaskContext
+
+
+class SendCheckins(Task):
+    name = "send_checkins"
+
+    def run(self, ctx: TaskContext) -> dict[str, Any]:
+        return deliver_checkins(
+            ctx.factory, ctx.settings, ctx.box, limit=ctx.batch_size, out_of_time=ctx.out_of_time
+        )

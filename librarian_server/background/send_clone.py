@@ -1,0 +1,44 @@
+"""send_clone: queue what each peer lacks, then send the pending batches."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..services import send_plan
+from ..services.clone_send import Sender
+from .task import Task, TaskContext
+
+
+def sender(ctx: TaskContext) -> Sender:
+    return Sender(ctx.factory, ctx.settings, ctx.managers, ctx.box, ctx.worker)
+
+
+class SendClone(Task):
+    name = "send_clone"
+
+    def run(self, ctx: TaskContext) -> dict[str, Any]:
+        queued = batches = sent = failed = postponed = 0
+        with ctx.factory() as session:
+            peers = send_plan.pushing_peers(session)
+        for peer in peers:
+            planned = send_plan.plan(
+                ctx.factory,
+                peer,
+                ctx.settings,
+                batch_size=ctx.batch_size,
+                limit=ctx.batch_size * 10,
+            )
+            queued += planned["queued"]
+        out = sender(ctx)
+        while not ctx.out_of_time() and (result := out.send_next()) is not None:
+            batches += 1
+            sent += result.get("sent", 0) + result.get("submitted", 0)
+            failed += result.get("failed", 0) + result.get("retried", 0)
+            postponed += result.get("postponed", 0)
+        return {
+            "queued": queued,
+            "batches": batches,
+            "sent": sent,
+            "failed": failed,
+            "postponed": postponed,
+        }

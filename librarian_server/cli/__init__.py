@@ -1,0 +1,45 @@
+"""``librarian-server``: run the service and administer its catalogue."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from ..errors import LibrarianError
+from . import background, peers, site
+from .common import CLIError
+
+__all__ = ["CLIError", "build_parser", "entrypoint", "main"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--data-dir", type=Path, help="data directory (LIBRARIAN_SERVER_DATA_DIR)")
+    common.add_argument("--config", type=Path, help="TOML or JSON settings file")
+
+    parser = argparse.ArgumentParser(prog="librarian-server", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    for module in (site, peers, background):
+        module.register(sub, common)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return func(args)
+    except (CLIError, LibrarianError, ValidationError, OSError) as exc:
+        message = exc.reason if isinstance(exc, LibrarianError) else str(exc).splitlines()[0]
+        print(f"librarian-server: error: {message}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def entrypoint() -> None:
+    sys.exit(main())

@@ -1,0 +1,34 @@
+"""Librarian: a peer site we push files to and take check-ins from."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .base import Base, UTCDateTime, utcnow
+
+
+class Librarian(Base):
+    __tablename__ = "librarians"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    url: Mapped[str] = mapped_column(String(2048))
+    username: Mapped[str] = mapped_column(String(128))
+    # Fernet-sealed with the site's key file (services/credentials.py), never plain text.
+    sealed_password: Mapped[str] = mapped_column(Text)
+    push: Mapped[bool] = mapped_column(default=True)
+    forward: Mapped[bool] = mapped_column(
+        default=False, doc="Also push files that came here from other sites."
+    )
+    push_name_glob: Mapped[str | None] = mapped_column(String(1024))
+    push_created_after: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    transfer_managers: Mapped[list[str]] = mapped_column(
+        JSON, default=list, doc="Managers this peer accepts, in no order; empty means any."
+    )
+    enabled: Mapped[bool] = mapped_column(default=True)
+    last_contact: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_time: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,150 @@
+"""Deciding what to send: the files a peer lacks, grouped into send queues.
+
+A file is due for a peer when the peer's policy takes it, this site has it on
+disk, the peer is not known to hold it, it did not come from that peer, and no
+transfer of it to that peer is live, failed or cancelled (those wait for an
+operator's ``retry``). Transfers whose backoff has passed rejoin first.
+
+Two processes planning at once cannot queue a file twice: the partial unique
+index on live (file, destination) pairs refuses the second insert, and on
+PostgreSQL the peer row is locked while its queues are built.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Select, exists, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from librarian_client.models import TransferStatus
+
+from ..orm import (
+    File,
+    Instance,
+    Librarian,
+    OutgoingTransfer,
+    QueueStatus,
+    RemoteInstance,
+    SendQueue,
+    utcnow,
+)
+from ..settings import ServerSettings
+from .files import glob_to_like, name_prefix
+from .sql import insert_ignoring_conflicts
+
+
+def lacking(peer: Librarian, settings: ServerSettings, limit: int) -> Select[str, int, str]:
+    """Files this peer should get and has not got, oldest first."""
+    blocked = exists().where(
+        OutgoingTransfer.file_name == File.name,
+        OutgoingTransfer.destination == peer.name,
+        OutgoingTransfer.status != TransferStatus.COMPLETED,
+    )
+    held = exists().where(RemoteInstance.file_name == File.name, RemoteInstance.site == peer.name)
+    on_disk = exists().where(Instance.file_name == File.name, Instance.available)
+    query = select(File.name, File.size, File.checksum).where(
+        ~blocked, ~held, on_disk, File.source != peer.name
+    )
+    if not peer.forward:
+        query = query.where(File.source == settings.site_name)
+    if peer.push_name_glob:
+        like, literal = glob_to_like(peer.push_name_glob)
+        query = query.where(*name_prefix(literal), File.name.like(like, escape="\\"))
+    if peer.push_created_after is not None:
+        query = query.where(File.created_time >= peer.push_created_after)
+    return query.order_by(File.created_time, File.name).limit(limit)
+
+
+def plan(
+    factory: sessionmaker[Session],
+    peer_name: str,
+    settings: ServerSettings,
+    *,
+    batch_size: int,
+    limit: int,
+) -> dict[str, int]:
+    """Queue up to ``limit`` files for one peer, in batches of ``batch_size``."""
+    now = utcnow()
+    with factory.begin() as session:
+        peer = session.scalar(
+            select(Librarian)
+            .where(Librarian.name == peer_name, Librarian.enabled)
+            .with_for_update(skip_locked=True)
+        )
+        if peer is None:  # disabled, removed, or another worker is planning for it
+            return {"queued": 0, "batches": 0}
+        retries = list(
+            session.scalars(
+                select(OutgoingTransfer.id)
+                .where(
+                    OutgoingTransfer.destination == peer.name,
+                    OutgoingTransfer.status == TransferStatus.INITIATED,
+                    OutgoingTransfer.send_queue_id.is_(None),
+                    OutgoingTransfer.next_attempt_at <= now,
+                )
+                .order_by(OutgoingTransfer.id)
+                .limit(limit)
+            )
+        )
+        fresh: list[int] = []
+        if peer.push and len(retries) < limit:
+            rows = session.execute(lacking(peer, settings, limit - len(retries))).all()
+            fresh = insert_ignoring_conflicts(
+                session,
+                OutgoingTransfer.__table__,  # type: ignore[arg-type]
+                [
+                    {
+                        "file_name": name,
+                        "destination": peer.name,
+                        "status": TransferStatus.INITIATED.value,
+                        "size": size,
+                        "checksum": checksum,
+                        "attempts": 0,
+                        "next_attempt_at": now,
+                        "created_time": now,
+                        "updated_time": now,
+                    }
+                    for name, size, checksum in rows
+                ],
+                returning=OutgoingTransfer.__table__.c.id,
+            )
+        return _make_queues(session, peer.name, retries + fresh, batch_size)
+
+
+def _make_queues(
+    session: Session, destination: str, ids: list[int], batch_size: int
+) -> dict[str, int]:
+    queued = batches = 0
+    now = utcnow()
+    for start in range(0, len(ids), batch_size):
+        chunk = ids[start : start + batch_size]
+        queue = SendQueue(
+            destination=destination,
+            status=QueueStatus.PENDING,
+            created_time=now,
+            updated_time=now,
+        )
+        session.add(queue)
+        session.flush()
+        # Only transfers no other queue took meanwhile.
+        taken = list(
+            session.execute(
+                update(OutgoingTransfer)
+                .where(OutgoingTransfer.id.in_(chunk), OutgoingTransfer.send_queue_id.is_(None))
+                .values(send_queue_id=queue.id, updated_time=now)
+                .returning(OutgoingTransfer.size)
+            ).scalars()
+        )
+        if not taken:
+            session.delete(queue)
+            continue
+        queue.file_count = len(taken)
+        queue.total_bytes = sum(taken)
+        queued += len(taken)
+        batches += 1
+    return {"queued": queued, "batches": batches}
+
+
+def pushing_peers(session: Session) -> list[str]:
+    return list(
+        session.scalars(select(Librarian.name).where(Librarian.enabled).order_by(Librarian.name))
+    )
