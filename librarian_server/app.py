@@ -16,6 +16,8 @@ from .db import make_engine, make_session_factory
 from .services.auth import Authenticator
 from .services.maintenance import startup_cleanup
 from .settings import ServerSettings, load_settings
+from .vospace import housekeeping as vospace_housekeeping
+from .vospace import install as install_vospace
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +32,8 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         app.state.session_factory = make_session_factory(engine)
         app.state.authenticator = Authenticator(settings.auth_cache_seconds)
         startup_cleanup(app.state.session_factory, settings)
+        if settings.vospace_enabled:
+            vospace_housekeeping(app.state.session_factory)
         # The runner also serves "run this task now" when the tasks run elsewhere.
         runner = Runner(app.state.session_factory, settings)
         app.state.runner = runner
@@ -56,4 +60,6 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     app.state.settings = settings
     install_error_handlers(app)
     app.include_router(api_router)
+    if settings.vospace_enabled:
+        install_vospace(app, settings)
     return app

@@ -229,6 +229,25 @@ class ServerSettings(BaseSettings):
     globus: GlobusSettings = Field(default_factory=GlobusSettings)
     sneakernet: SneakernetSettings = Field(default_factory=SneakernetSettings)
 
+    vospace_enabled: bool = Field(default=True, description="Serve VOSpace 2.1 under /vospace.")
+    vospace_resource_id: str = Field(
+        default="ivo://example.org/vospace",
+        pattern=r"^ivo://[A-Za-z0-9][A-Za-z0-9._~-]*(/[A-Za-z0-9._~-]+)+$",
+        description="The service's IVOA identifier; node URIs are vos://<authority>!<path>/...",
+    )
+    vospace_allow_anonymous_read: bool | None = Field(
+        default=None, description="Anonymous VOSpace reads; unset follows allow_anonymous_read."
+    )
+    vospace_endpoint_lifetime_seconds: int = Field(
+        default=3600, gt=0, description="How long a negotiated transfer endpoint stays usable."
+    )
+    vospace_execution_duration_seconds: int = Field(
+        default=86_400, gt=0, description="How long a move or copy job may run."
+    )
+    vospace_job_retention_seconds: int = Field(
+        default=7 * 86_400, gt=0, description="Jobs are destroyed this long after creation."
+    )
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -283,6 +302,12 @@ class ServerSettings(BaseSettings):
     @property
     def base_url(self) -> str:
         return self.public_url or f"http://{self.host}:{self.port}"
+
+    @property
+    def vospace_anonymous_read(self) -> bool:
+        if self.vospace_allow_anonymous_read is None:
+            return self.allow_anonymous_read
+        return self.vospace_allow_anonymous_read
 
 
 def load_settings(config_file: Path | None = None, **overrides: Any) -> ServerSettings:

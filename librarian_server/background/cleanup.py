@@ -1,4 +1,4 @@
-"""cleanup: abandoned uploads and their bytes, orphaned staging, and old history."""
+"""cleanup: abandoned uploads and their bytes, orphaned staging, old history, VOSpace jobs."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from typing import Any
 
 from ..services.maintenance import expire_idle_uploads
 from ..services.transfer_admin import prune_history
+from ..vospace import jobs as vospace_jobs
 from .task import Task, TaskContext
 
 
@@ -16,4 +17,5 @@ class Cleanup(Task):
         expired, orphans = expire_idle_uploads(ctx.factory, ctx.settings)
         with ctx.factory.begin() as session:
             pruned = prune_history(session, days=ctx.settings.replication.history_days)
-        return {"expired_uploads": expired, "orphan_dirs": orphans, **pruned}
+        jobs = vospace_jobs.housekeeping(ctx.factory) if ctx.settings.vospace_enabled else 0
+        return {"expired_uploads": expired, "orphan_dirs": orphans, "vospace_jobs": jobs, **pruned}

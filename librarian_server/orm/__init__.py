@@ -11,6 +11,14 @@ from .remote_instance import RemoteInstance
 from .store import Store, StoreKind
 from .transfer import ACTIVE_STATUSES, HOLDING_STATUSES, IncomingTransfer
 from .user import ApiToken, User
+from .vospace import (
+    UWSPhase,
+    VOSpaceContainer,
+    VOSpaceEndpoint,
+    VOSpaceJob,
+    VOSpaceLink,
+    VOSpaceProperty,
+)
 
 __all__ = [
     "ACTIVE_STATUSES",
@@ -32,6 +40,12 @@ __all__ = [
     "SendQueue",
     "Store",
     "StoreKind",
+    "UWSPhase",
     "User",
+    "VOSpaceContainer",
+    "VOSpaceEndpoint",
+    "VOSpaceJob",
+    "VOSpaceLink",
+    "VOSpaceProperty",
     "utcnow",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from librarian_client.checksum import parse_checksum
 from librarian_client.models import TransferStatus
 
 from ..errors import NotFound, PermissionDenied
-from ..orm import HOLDING_STATUSES, ErrorCategory, IncomingTransfer, Store, utcnow
+from ..orm import HOLDING_STATUSES, ErrorCategory, IncomingTransfer, Instance, Store, utcnow
 from ..settings import ServerSettings
 from ..stores import StoreBackend, backend_for
 from .auth import AuthenticatedUser
@@ -53,24 +54,27 @@ def open_transfers(
     uploader: str,
     source: str,
     transfer_manager: str = "http",
+    algorithm: str | None = None,
 ) -> OpenedBatch:
     """Claim room on one store and open a transfer, with its own staging path, per file.
 
     One batched INSERT ... RETURNING. The staging files do not exist yet: whoever
-    sends the bytes creates them.
+    sends the bytes creates them. ``algorithm`` overrides the site's checksum algorithm
+    for files that declare no checksum (VOSpace needs MD5 whatever the site's default).
     """
     store = choose_store(
         session, sum(s.size for s in specs), min_free_bytes=settings.min_free_bytes
     )
     backend = backend_for(store)
+    paths = free_store_paths(session, store, [s.name for s in specs])
     now = utcnow()
     rows: list[dict[str, object]] = []
     stagings: list[Path] = []
     for spec in specs:
         staging = backend.new_staging_path()
         stagings.append(staging)
-        algorithm = (
-            settings.checksum_algorithm
+        chosen = (
+            (algorithm or settings.checksum_algorithm)
             if spec.checksum is None
             else parse_checksum(spec.checksum)[0]
         )
@@ -80,10 +84,10 @@ def open_transfers(
                 "status": TransferStatus.INITIATED,
                 "expected_size": spec.size,
                 "expected_checksum": spec.checksum,
-                "checksum_algorithm": algorithm,
+                "checksum_algorithm": chosen,
                 "store_id": store.id,
                 "staging_path": str(staging),
-                "store_path": backend.path_for(spec.name),
+                "store_path": paths[spec.name],
                 "transfer_manager": transfer_manager,
                 "uploader": uploader,
                 "source": source,
@@ -109,6 +113,37 @@ def open_transfers(
             for row, staging, transfer_id in zip(rows, stagings, ids, strict=True)
         ],
     )
+
+
+def free_store_paths(session: Session, store: Store, names: list[str]) -> dict[str, str]:
+    """Each name's path in the store, avoiding paths that instances already hold.
+
+    A path derives from the name, but a File renamed in the catalogue (a VOSpace move)
+    keeps its bytes where they are; a later upload of the old name then gets a
+    variant path instead of colliding with them.
+    """
+    backend = backend_for(store)
+    paths = {name: backend.path_for(name) for name in names}
+    wanted = list(paths.values())
+    taken: set[str] = set()
+    for start in range(0, len(wanted), 500):
+        taken.update(
+            session.scalars(
+                select(Instance.path).where(
+                    Instance.store_id == store.id, Instance.path.in_(wanted[start : start + 500])
+                )
+            )
+        )
+    for name in [n for n, p in paths.items() if p in taken]:
+        for attempt in itertools.count(1):
+            candidate = backend.path_for(f"{name}.{attempt}")
+            held = session.scalar(
+                select(Instance.id).where(Instance.store_id == store.id, Instance.path == candidate)
+            )
+            if held is None:
+                paths[name] = candidate
+                break
+    return paths
 
 
 def get_owned_transfer(

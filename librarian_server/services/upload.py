@@ -59,8 +59,13 @@ def stage(
     *,
     user: AuthenticatedUser,
     settings: ServerSettings,
+    algorithm: str | None = None,
 ) -> list[StagedTransfer]:
-    """Validate the whole batch, then create one IncomingTransfer per new file."""
+    """Validate the whole batch, then create one IncomingTransfer per new file.
+
+    ``algorithm`` is the checksum algorithm for files that declare no checksum
+    (default: the site's).
+    """
     check_batch([i.name for i in items], settings)
     declared = {
         i.name: None if i.checksum is None else checksum_or_400(i.checksum, i.name) for i in items
@@ -88,7 +93,12 @@ def stage(
     new = [NewTransfer(i.name, i.size, declared[i.name]) for i in items if i.name not in results]
     if new:
         opened = open_transfers(
-            session, new, settings=settings, uploader=user.name, source=settings.site_name
+            session,
+            new,
+            settings=settings,
+            uploader=user.name,
+            source=settings.site_name,
+            algorithm=algorithm,
         )
         offer_local = settings.offer_local_paths
         for transfer in opened.transfers:

@@ -1,0 +1,73 @@
+"""FastAPI dependencies for the VOSpace routers: the operation context and request parameters."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import parse_qsl
+
+from fastapi import Depends, Request
+
+from ..api.deps import OptionalUser, SettingsDep
+from .faults import InvalidArgument
+from .protocols import ProtocolRegistry, default_registry
+from .transfers import Context
+from .uris import NodeURIs
+
+MOUNT = "/vospace"
+MAX_FORM = 1 << 16
+
+
+def base_url(request: Request, public_url: str | None) -> str:
+    """The VOSpace base URL: the configured public URL, else the one the client used."""
+    root = public_url or str(request.base_url)
+    return root.rstrip("/") + MOUNT
+
+
+def context(request: Request, settings: SettingsDep, user: OptionalUser) -> Context:
+    state = request.app.state
+    uris: NodeURIs | None = getattr(state, "vospace_uris", None)
+    if uris is None:
+        uris = state.vospace_uris = NodeURIs(
+            settings.vospace_resource_id, max_length=settings.max_name_length
+        )
+    registry: ProtocolRegistry | None = getattr(state, "vospace_protocols", None)
+    if registry is None:
+        registry = state.vospace_protocols = default_registry()
+    return Context(settings, uris, base_url(request, settings.public_url), registry, user)
+
+
+ContextDep = Annotated[Context, Depends(context)]
+
+
+async def parameters(request: Request) -> dict[str, list[str]]:
+    """UWS/DALI parameters from the query string and a form body; names are case-blind."""
+    found: dict[str, list[str]] = {}
+    pairs = list(request.query_params.multi_items())
+    content_type = request.headers.get("content-type", "")
+    if request.method == "POST" and content_type.startswith("application/x-www-form-urlencoded"):
+        body = await request.body()
+        if len(body) > MAX_FORM:
+            raise InvalidArgument("the form is too large")
+        pairs += parse_qsl(body.decode(errors="replace"), keep_blank_values=True)
+    for key, value in pairs:
+        found.setdefault(key.upper(), []).append(value)
+    return found
+
+
+ParamsDep = Annotated[dict[str, list[str]], Depends(parameters)]
+
+
+def one(params: dict[str, list[str]], name: str) -> str | None:
+    values = params.get(name)
+    return values[-1] if values else None
+
+
+async def xml_body(request: Request) -> bytes:
+    from .parse import MAX_DOCUMENT
+
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_DOCUMENT:
+            raise InvalidArgument(f"the document is larger than {MAX_DOCUMENT} bytes")
+    return bytes(body)

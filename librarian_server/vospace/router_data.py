@@ -1,0 +1,236 @@
+"""Bytes: the files endpoint (GET/PUT by path) and the one-job transfer endpoints.
+
+Downloads stream with HTTP Range, ``Content-Disposition`` and an RFC 3230 ``Digest``;
+uploads go through the upload pipeline and answer ``Digest: md5=<base64>``, which
+the ``vos`` client checks. An upload must say its size (Content-Length).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable, Iterator
+from urllib.parse import quote
+
+from anyio import to_thread
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import StreamingResponse
+from sqlalchemy.orm import Session, sessionmaker
+
+from ..api.deps import SessionDep, SessionFactoryDep
+from ..errors import LibrarianError
+from ..services import files
+from ..services.auth import AuthenticatedUser
+from ..services.files import Download
+from ..services.receive import digest_header
+from . import data, nodes, transfers
+from .deps import ContextDep
+from .faults import InvalidArgument, VOSpaceFault, from_librarian_error
+from .protocols import PULL, PUSH
+from .router import _path
+from .transfers import Context, check_reader
+from .uris import AUTO, NULL, auto_name, basename, join, parent_of
+
+router = APIRouter(tags=["vospace"])
+CHUNK = 1 << 20
+TXN_OP = "x-put-txn-op"
+
+
+def _stream(download: Download, done: Callable[[], None] | None) -> Iterator[bytes]:
+    remaining = download.length
+    with open(download.path, "rb") as handle:
+        handle.seek(download.start)
+        while remaining > 0 and (chunk := handle.read(min(CHUNK, remaining))):
+            remaining -= len(chunk)
+            yield chunk
+    if done is not None and remaining == 0 and download.end == download.size - 1:
+        done()
+
+
+def _download(session: Session, path: str, request: Request, ctx: Context) -> Download:
+    node = nodes.resolve_internal_link(session, nodes.get(session, path, ctx.uris), ctx.uris)
+    if node.file is None:
+        raise InvalidArgument(f"{ctx.uris.uri(node.path)} is a ContainerNode; it has no bytes")
+    try:
+        return files.prepare_download(session, node.file.name, request.headers.get("range"))
+    except LibrarianError as exc:
+        raise from_librarian_error(exc) from None
+
+
+def _send(
+    download: Download, name: str, head: bool, done: Callable[[], None] | None = None
+) -> Response:
+    headers = {
+        "Accept-Ranges": "bytes",
+        "Content-Length": str(download.length),
+        "Content-Disposition": f"inline; filename*=UTF-8''{quote(basename(name))}",
+        "ETag": f'"{download.checksum}"',
+    }
+    status = 200
+    if download.length != download.size:
+        status = 206
+        headers["Content-Range"] = f"bytes {download.start}-{download.end}/{download.size}"
+    elif (digest := digest_header(download.checksum)) is not None:
+        headers["Digest"] = digest
+    if head:
+        return Response(status_code=status, headers=headers, media_type="application/octet-stream")
+    return StreamingResponse(
+        _stream(download, done),
+        status_code=status,
+        headers=headers,
+        media_type="application/octet-stream",
+    )
+
+
+def _md5(request: Request) -> str | None:
+    """The client's ``digest: md5=<base64>`` as the catalogue's 'md5:<hex>'."""
+    header = request.headers.get("digest")
+    if not header:
+        return None
+    for part in header.split(","):
+        algorithm, _, value = part.strip().partition("=")
+        if algorithm.strip().lower() == "md5":
+            try:
+                raw = base64.b64decode(value.strip(), validate=True)
+            except binascii.Error:
+                raw = b""
+            if len(raw) != 16:
+                raise InvalidArgument(f"bad digest header {header!r}")
+            return "md5:" + raw.hex()
+    return None
+
+
+def _size(request: Request) -> int:
+    raw = request.headers.get("content-length")
+    if raw is None or not raw.isdigit():
+        fault = InvalidArgument("an upload must state its size (Content-Length)")
+        fault.status_code = 411
+        raise fault
+    return int(raw)
+
+
+def _written(result: data.Written) -> Response:
+    headers = {"Digest": d} if (d := digest_header(result.checksum)) else {}
+    return Response(status_code=201 if result.created else 200, headers=headers)
+
+
+@router.get("/files/{path:path}")
+@router.head("/files/{path:path}", include_in_schema=False)
+def get_file(request: Request, session: SessionDep, ctx: ContextDep, path: str) -> Response:
+    """The bytes of a DataNode by path (``files-proto``); links to nodes here are followed."""
+    check_reader(ctx)
+    path = _path(path, ctx)
+    return _send(_download(session, path, request, ctx), path, request.method == "HEAD")
+
+
+@router.put("/files/{path:path}")
+async def put_file(
+    request: Request, factory: SessionFactoryDep, ctx: ContextDep, path: str
+) -> Response:
+    """Write a new DataNode by path, through the same pipeline as any upload."""
+    user = nodes.writer(ctx.user)
+    path = _path(path, ctx)
+    if basename(path) == NULL:
+        return _written(await _discard(request, _size(request)))
+    if basename(path) == AUTO:
+        path = join(parent_of(path), auto_name())
+    result = await data.write_file(
+        factory,
+        path,
+        _size(request),
+        request.stream(),
+        md5=_md5(request),
+        user=user,
+        settings=ctx.settings,
+        uris=ctx.uris,
+    )
+    return _written(result)
+
+
+def _endpoint(
+    factory: sessionmaker[Session], token: str, path: str, direction: str
+) -> transfers.Endpoint:
+    with factory() as session:
+        return transfers.open_endpoint(session, token, path, direction)
+
+
+def _finish(factory: sessionmaker[Session], token: str, job_id: str) -> None:
+    with factory.begin() as session:
+        transfers.finish_endpoint(session, token, job_id)
+
+
+@router.get("/endpoints/{token}/{path:path}")
+@router.head("/endpoints/{token}/{path:path}", include_in_schema=False)
+def pull(
+    request: Request,
+    session: SessionDep,
+    factory: SessionFactoryDep,
+    ctx: ContextDep,
+    token: str,
+    path: str,
+) -> Response:
+    """A pull endpoint: readable (with Range) until it expires; a whole read completes the job."""
+    path = _path(path, ctx)
+    if request.method == "HEAD":
+        try:
+            endpoint = transfers.open_endpoint(session, token, path, PUSH)
+        except VOSpaceFault:
+            endpoint = transfers.open_endpoint(session, token, path, PULL)
+        else:  # HEAD on a push endpoint: what is there now (the vos client asks)
+            return _send(_download(session, endpoint.path, request, ctx), path, head=True)
+    else:
+        endpoint = transfers.open_endpoint(session, token, path, PULL)
+    download = _download(session, endpoint.path, request, ctx)
+    return _send(
+        download, path, request.method == "HEAD", lambda: _finish(factory, token, endpoint.job_id)
+    )
+
+
+@router.put("/endpoints/{token}/{path:path}")
+async def push(
+    request: Request, factory: SessionFactoryDep, ctx: ContextDep, token: str, path: str
+) -> Response:
+    """A push endpoint: one successful upload, then it is spent and the job COMPLETED."""
+    path = _path(path, ctx)
+    endpoint = await to_thread.run_sync(_endpoint, factory, token, path, PUSH)
+    size = _size(request)
+    operation = (request.headers.get(TXN_OP) or "").lower()
+    if operation not in ("", "start") or request.headers.get("x-put-txn-id"):
+        raise InvalidArgument("PUT transactions are not supported; send the whole file in one PUT")
+    if operation == "start" and size == 0 and request.headers.get("x-total-length"):
+        return Response(status_code=200)  # no transaction id: the client sends it in one go
+    if basename(endpoint.path) == NULL:
+        result = await _discard(request, size)
+    else:
+        user = await to_thread.run_sync(_account, factory, endpoint.owner or "")
+        result = await data.write_file(
+            factory,
+            endpoint.path,
+            size,
+            request.stream(),
+            md5=_md5(request),
+            user=user,
+            settings=ctx.settings,
+            uris=ctx.uris,
+        )
+    await to_thread.run_sync(_finish, factory, token, endpoint.job_id)
+    return _written(result)
+
+
+def _account(factory: sessionmaker[Session], name: str) -> AuthenticatedUser:
+    with factory() as session:
+        return data.account(session, name)
+
+
+async def _discard(request: Request, size: int) -> data.Written:
+    """``.null``: the bytes are read, hashed (for the Digest answer) and dropped."""
+    import hashlib
+
+    digest = hashlib.md5()  # noqa: S324 - a checksum, not security
+    received = 0
+    async for chunk in request.stream():
+        digest.update(chunk)
+        received += len(chunk)
+    if received != size:
+        raise InvalidArgument(f"received {received} bytes, Content-Length said {size}")
+    return data.Written(NULL, size, "md5:" + digest.hexdigest(), created=False)
