@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ..settings import ServerSettings
 from . import jobs
-from .protocols import ProtocolRegistry, default_registry
+from .protocols import ProtocolRegistry, add_transfer_managers, default_registry
 from .uris import NodeURIs
 
 log = logging.getLogger(__name__)
@@ -39,7 +39,9 @@ def install(app: FastAPI, settings: ServerSettings) -> None:
     app.state.vospace_uris = NodeURIs(
         settings.vospace_resource_id, max_length=settings.max_name_length
     )
-    app.state.vospace_protocols = default_registry()
+    registry = default_registry()
+    add_transfer_managers(registry, settings)
+    app.state.vospace_protocols = registry
     routes = make_router()
     app.include_router(routes, prefix=MOUNT)
     app.include_router(routes, prefix=MOUNT + "/auth", include_in_schema=False)

@@ -20,6 +20,7 @@ from librarian_client.models import PermissionLevel
 from ..errors import AuthenticationRequired, LibrarianError
 from ..orm import UWSPhase, VOSpaceEndpoint, VOSpaceJob, utcnow
 from ..services.auth import AuthenticatedUser, check_permission
+from ..services.copies import local_copies
 from ..settings import ServerSettings
 from . import jobs, moves, nodes
 from .faults import (
@@ -124,7 +125,8 @@ def negotiate(session: Session, job: VOSpaceJob, ctx: Context) -> None:
                 "and moves and copies through /transfers"
             )
         token = secrets.token_urlsafe(32)
-        request = EndpointRequest(ctx.base_url, token, path, direction, job.id)
+        copy = local_copies(session, [path]).get(path) if direction == PULL else None
+        request = EndpointRequest(ctx.base_url, token, path, direction, job.id, copy)
         offered = ctx.registry.negotiate(direction, transfer.protocols, request)
         if not offered:
             asked = ", ".join(p.uri for p in transfer.protocols) or "none"

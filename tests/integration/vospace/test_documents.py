@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from lxml import etree
 
+from librarian_server.vospace.protocols import LOCAL_GET
+
 from ..helpers import upload
 from .conftest import (
     CORE,
@@ -116,7 +118,8 @@ def test_service_lists_validate(vo: VO) -> None:
         vo.validate(r.content)
     protocols = etree.fromstring(vo.http.get("/vospace/protocols").content)
     provided = {p.get("uri") for p in protocols.findall("vos:provides/vos:protocol", NS)}
-    assert provided == {CORE + s for s in ("httpget", "httpsget", "httpput", "httpsput")}
+    http = {CORE + s for s in ("httpget", "httpsget", "httpput", "httpsput")}
+    assert provided == http | {LOCAL_GET}  # the local-copy manager: same filesystem
     props = etree.fromstring(vo.http.get("/vospace/properties").content)
     contains = {p.get("uri") for p in props.findall("vos:contains/vos:property", NS)}
     assert "urn:example:colour" in contains and CORE + "length" in contains

@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import os
 from datetime import timedelta
+from pathlib import Path
+from urllib.parse import urlsplit
 
+from lxml import etree
+from pydantic import SecretStr
 from sqlalchemy import select
 
 from librarian_server.orm import File, IncomingTransfer, utcnow
+from librarian_server.settings import GlobusSettings, GlobusStoreMapping
 from librarian_server.vospace import jobs
+from librarian_server.vospace.protocols import GLOBUS_GET, LOCAL_GET
 
 from ..helpers import md5, upload
-from .conftest import CORE, NS, VO, local, md5_digest, props, transfer_xml, uri
+from .conftest import CORE, NS, VO, local, md5_digest, props, reconfigured, transfer_xml, uri
 
 PUT, GET = CORE + "httpput", CORE + "httpget"
 
@@ -213,3 +219,56 @@ def test_put_transaction_start_without_bytes_is_declined_politely(vo: VO) -> Non
     assert r.status_code == 201 and r.headers["Digest"] == md5_digest(b"0123456789")
     r = vo.http.put(endpoint, content=b"x", headers={"x-put-txn-id": "abc"})
     assert r.status_code == 403  # spent anyway
+
+
+def _pull_endpoint(vo: VO, http: object, path: str, protocol: str) -> tuple[str | None, str]:
+    """Negotiate a pull with ``protocol``; the endpoint offered (or None) and the job's error."""
+    r = http.post(  # type: ignore[attr-defined]
+        "/vospace/synctrans",
+        content=transfer_xml(uri(path), "pullFromVoSpace", [protocol]),
+        auth=vo.site.auth("reader"),
+        follow_redirects=True,
+    )
+    root = vo.validate(r.content)
+    endpoint = root.findtext("vos:protocol/vos:endpoint", namespaces=NS)
+    job = local(str(r.url)).removesuffix("/results/transferDetails")
+    error = http.get(job + "/error", auth=vo.site.auth("reader")).text  # type: ignore[attr-defined]
+    return endpoint, error
+
+
+def test_transfer_managers_are_offered_as_pull_protocols(vo: VO) -> None:
+    data = os.urandom(5000)
+    upload(vo.http, vo.site.auth(), "tm/x.bin", data)
+    # Local copy: the file itself, for a client on the store's filesystem.
+    endpoint, _ = _pull_endpoint(vo, vo.http, "tm/x.bin", LOCAL_GET)
+    assert endpoint is not None and endpoint.startswith("file:///")
+    assert Path(urlsplit(endpoint).path).read_bytes() == data
+    with reconfigured(vo, offer_local_paths=False) as http:
+        endpoint, error = _pull_endpoint(vo, http, "tm/x.bin", LOCAL_GET)
+        assert endpoint is None and error == "ProtocolNotSupported"
+    # Globus: the copy's path on this site's collection, through the store's mapping.
+    globus = GlobusSettings(
+        enabled=True,
+        endpoint_id="6c5a5c7e-1b8e-4f0e-9b1a-0a3f2e6d9c11",
+        client_id="librarian-site",
+        client_secret=SecretStr("not-used-offline"),
+        stores=[GlobusStoreMapping(store="local", path="/~/librarian/")],
+    )
+    with reconfigured(vo, globus=globus) as http:
+        offered = etree.fromstring(http.get("/vospace/protocols").content)
+        provided = {p.get("uri") for p in offered.findall("vos:provides/vos:protocol", NS)}
+        assert {GLOBUS_GET, LOCAL_GET} <= provided
+        endpoint, _ = _pull_endpoint(vo, http, "tm/x.bin", GLOBUS_GET)
+        with vo.site.session() as session:
+            (instance,) = session.get(File, "tm/x.bin").instances  # type: ignore[union-attr]
+        assert endpoint == (
+            "globus://6c5a5c7e-1b8e-4f0e-9b1a-0a3f2e6d9c11/~/librarian/files/" + instance.path
+        )
+        # Pushes stay on HTTP: nothing could tell the service when a Globus write is done.
+        r = http.post(
+            "/vospace/synctrans",
+            content=transfer_xml(uri("tm/y.bin"), "pushToVoSpace", [GLOBUS_GET]),
+            auth=vo.site.auth(),
+            follow_redirects=True,
+        )
+        assert vo.validate(r.content).find("vos:protocol", NS) is None
