@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import signal
 import subprocess
 from collections import Counter
 from collections.abc import Callable
@@ -240,3 +242,66 @@ def test_an_export_killed_half_way_leaves_a_disk_that_ingests(
     assert rest["files"] == len(names) - len(on_disk)
     assert _ingest(ucsd, tmp_path / "disk5b")[0] == 0
     assert has_files(ucsd, names)
+
+
+def test_max_bytes_and_a_full_disk_stop_cleanly_and_the_next_disk_continues(
+    sites: tuple[LiveServer, LiveServer], tmp_path: Path
+) -> None:
+    mountain, ucsd = sites
+    names = _upload(
+        mountain, tmp_path, "night6", {f"n{i:02d}": os.urandom(1_000_000) for i in range(12)}
+    )
+    first = _export(mountain, tmp_path / "disk6a", "--max-bytes", "3500000")
+    assert (first["files"], first["stopped"], first["left"]) == (3, "max_bytes", 9)
+    # A disk with room for about three more files: the server keeps the rest free.
+    free = shutil.disk_usage(tmp_path).free
+    mountain.env["LIBRARIAN_SERVER_SNEAKERNET__RESERVE_BYTES"] = str(free - 3_500_000)
+    mountain.restart()
+    try:
+        second = _export(mountain, tmp_path / "disk6b")
+    finally:
+        del mountain.env["LIBRARIAN_SERVER_SNEAKERNET__RESERVE_BYTES"]
+        mountain.restart()
+    assert second["stopped"] == "disk_full" and 1 <= second["files"] <= 4
+    assert second["left"] == 9 - second["files"]
+    third = _export(mountain, tmp_path / "disk6c")
+    assert (third["stopped"], third["files"]) == ("complete", second["left"])
+    for disk in ("disk6a", "disk6b", "disk6c"):
+        assert _ingest(ucsd, tmp_path / disk)[0] == 0
+    assert has_files(ucsd, names)
+    arrivals = Counter(t["name"] for t in incoming(ucsd) if t["name"] in names)
+    assert arrivals == Counter(names)  # each file on exactly one disk
+
+
+def test_ctrl_c_stops_an_export_cleanly(
+    sites: tuple[LiveServer, LiveServer], tmp_path: Path
+) -> None:
+    mountain, _ = sites
+    # Enough to take seconds to write (a disk takes ~100 MB/s here), so Ctrl-C lands mid-way.
+    _upload(mountain, tmp_path, "night7", {f"p{i:03d}": os.urandom(1 << 20) for i in range(200)})
+    disk = tmp_path / "disk7"
+    disk.mkdir()
+    command = [*LIBRARIAN, "--url", mountain.url, "--username", "admin", "--password-file",
+               str(mountain.password_file("admin")), "--no-progress",
+               "sneakernet", "export", "--peer", "ucsd", "--to", str(disk)]  # fmt: skip
+    export = subprocess.Popen(command, env=mountain.env, stderr=subprocess.PIPE)
+
+    def manifest() -> list[str]:
+        found = list(disk.glob("librarian-*/manifest.jsonl"))
+        return found[0].read_text().splitlines() if found else []
+
+    try:
+        wait_for(lambda: len(manifest()) > 9, timeout=60, what="the export to be under way")
+        export.send_signal(signal.SIGINT)
+        _, stderr = export.communicate(timeout=30)
+    finally:
+        if export.poll() is None:
+            export.kill()
+    assert export.returncode == 130 and b"interrupted" in stderr
+    wait_for(lambda: json.loads(manifest()[-1]).get("end"), what="the server to close the disk")
+    lines = manifest()
+    end = json.loads(lines[-1])
+    assert end["stopped"] == "interrupted" and end["files"] == len(lines) - 2 < 200
+    disk_info = _disk(mountain, json.loads(lines[0])["label"])
+    # Only what is on the disk is claimed by it; the rest went back to the pool.
+    assert disk_info["files"] == disk_info["unconfirmed"] == end["files"]
