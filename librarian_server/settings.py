@@ -110,6 +110,15 @@ class ReplicationSettings(BaseModel):
     history_days: float = Field(
         default=30.0, gt=0, description="Finished transfers and batches are kept this long."
     )
+    plan_lookback_seconds: float = Field(
+        default=3600.0,
+        ge=0,
+        description="Planning rescans files created this long before the last plan, for "
+        "commits that landed late.",
+    )
+    full_sweep_hours: float = Field(
+        default=24.0, gt=0, description="How often planning checks every file, not only new ones."
+    )
 
 
 class SneakernetSettings(BaseModel):

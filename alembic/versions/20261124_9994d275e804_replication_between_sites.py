@@ -55,6 +55,8 @@ def upgrade() -> None:
     sa.Column('enabled', sa.Boolean(), nullable=False),
     sa.Column('last_contact', sa.DateTime(timezone=True), nullable=True),
     sa.Column('last_error', sa.Text(), nullable=True),
+    sa.Column('planned_through', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('swept_time', sa.DateTime(timezone=True), nullable=True),
     sa.Column('created_time', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_librarians')),
     sa.UniqueConstraint('name', name=op.f('uq_librarians_name'))
@@ -105,7 +107,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('outgoing_transfers', schema=None) as batch_op:
         batch_op.create_index('ix_outgoing_transfers_destination_status', ['destination', 'status'], unique=False)
-        batch_op.create_index(batch_op.f('ix_outgoing_transfers_file_name'), ['file_name'], unique=False)
+        batch_op.create_index('ix_outgoing_transfers_file_destination', ['file_name', 'destination', 'status'], unique=False)
         batch_op.create_index(batch_op.f('ix_outgoing_transfers_send_queue_id'), ['send_queue_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_outgoing_transfers_status'), ['status'], unique=False)
         batch_op.create_index('uq_outgoing_transfers_live', ['file_name', 'destination'], unique=True, postgresql_where=sa.text(LIVE), sqlite_where=sa.text(LIVE))
@@ -148,7 +150,7 @@ def downgrade() -> None:
         batch_op.drop_index('uq_outgoing_transfers_live', postgresql_where=sa.text(LIVE), sqlite_where=sa.text(LIVE))
         batch_op.drop_index(batch_op.f('ix_outgoing_transfers_status'))
         batch_op.drop_index(batch_op.f('ix_outgoing_transfers_send_queue_id'))
-        batch_op.drop_index(batch_op.f('ix_outgoing_transfers_file_name'))
+        batch_op.drop_index('ix_outgoing_transfers_file_destination')
         batch_op.drop_index('ix_outgoing_transfers_destination_status')
 
     op.drop_table('outgoing_transfers')

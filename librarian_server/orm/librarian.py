@@ -31,4 +31,8 @@ class Librarian(Base):
     enabled: Mapped[bool] = mapped_column(default=True)
     last_contact: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
+    # Planning: files created before this (less a look-back) were all considered, so a
+    # run scans only newer ones; a full sweep (at swept_time) now and then checks all.
+    planned_through: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    swept_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_time: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

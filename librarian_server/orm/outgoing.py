@@ -64,12 +64,12 @@ class OutgoingTransfer(Base):
             sqlite_where=text(_LIVE_SQL),
         ),
         Index("ix_outgoing_transfers_destination_status", "destination", "status"),
+        # "Is this file on its way to that peer?", asked once per file when planning.
+        Index("ix_outgoing_transfers_file_destination", "file_name", "destination", "status"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    file_name: Mapped[str] = mapped_column(
-        NAME_TYPE, ForeignKey("files.name", ondelete="CASCADE"), index=True
-    )
+    file_name: Mapped[str] = mapped_column(NAME_TYPE, ForeignKey("files.name", ondelete="CASCADE"))
     destination: Mapped[str] = mapped_column(String(64))
     status: Mapped[TransferStatus] = mapped_column(str_enum(TransferStatus, 32), index=True)
     transfer_manager: Mapped[str | None] = mapped_column(String(32))

@@ -122,6 +122,8 @@ def update_peer(
         peer.push_created_after = created_after  # type: ignore[assignment]
     if managers is not None:
         peer.transfer_managers = _check_managers(managers)
+    # What the peer should get may have changed: the next plan sweeps every file.
+    peer.planned_through = peer.swept_time = None
     session.flush()
     return peer
 

@@ -5,6 +5,10 @@ disk, the peer is not known to hold it, it did not come from that peer, and no
 transfer of it to that peer is live, failed or cancelled (those wait for an
 operator's ``retry``). Transfers whose backoff has passed rejoin first.
 
+A run scans only files created since the previous plan (less a look-back for
+commits that land late), so its cost follows what is new, not the catalogue's
+size; a full sweep checks every file now and then, and after a policy change.
+
 Two processes planning at once cannot queue a file twice: the partial unique
 index on live (file, destination) pairs makes the second insert a no-op, a
 transfer joins a queue only if no other queue took it first, and on PostgreSQL
@@ -12,6 +16,8 @@ the peer row is locked while its queues are built.
 """
 
 from __future__ import annotations
+
+from datetime import datetime, timedelta
 
 from sqlalchemy import Select, exists, select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -33,8 +39,10 @@ from .files import glob_to_like, name_prefix
 from .sql import insert_ignoring_conflicts
 
 
-def lacking(peer: Librarian, settings: ServerSettings, limit: int) -> Select[str, int, str]:
-    """Files this peer should get and has not got, oldest first."""
+def lacking(
+    peer: Librarian, settings: ServerSettings, limit: int, *, since: datetime | None = None
+) -> Select[str, int, str]:
+    """Files this peer should get and has not got, oldest first (created since ``since``)."""
     blocked = exists().where(
         OutgoingTransfer.file_name == File.name,
         OutgoingTransfer.destination == peer.name,
@@ -52,6 +60,8 @@ def lacking(peer: Librarian, settings: ServerSettings, limit: int) -> Select[str
         query = query.where(*name_prefix(literal), File.name.like(like, escape="\\"))
     if peer.push_created_after is not None:
         query = query.where(File.created_time >= peer.push_created_after)
+    if since is not None:
+        query = query.where(File.created_time >= since)
     return query.order_by(File.created_time, File.name).limit(limit)
 
 
@@ -76,7 +86,8 @@ def plan(
             # over the network, not even retries (what a disk did not deliver waits for
             # the next disk).
             return {"queued": 0, "batches": 0}
-        rows = session.execute(lacking(peer, settings, limit)).all()
+        rows = session.execute(lacking(peer, settings, limit, since=_since(peer, settings))).all()
+        _advance(peer, settings, now, exhausted=len(rows) < limit)
         insert_ignoring_conflicts(
             session,
             OutgoingTransfer.__table__,  # type: ignore[arg-type]
@@ -110,6 +121,25 @@ def plan(
             )
         )
         return _make_queues(session, peer.name, due, batch_size)
+
+
+def _since(peer: Librarian, settings: ServerSettings) -> datetime | None:
+    """Where this run's scan starts: after the last plan (less a look-back), or at the
+    beginning for a full sweep (the first, after a policy change, and once a day)."""
+    if peer.planned_through is None or peer.swept_time is None:
+        return None
+    if utcnow() - peer.swept_time > timedelta(hours=settings.replication.full_sweep_hours):
+        return None
+    return peer.planned_through - timedelta(seconds=settings.replication.plan_lookback_seconds)
+
+
+def _advance(peer: Librarian, settings: ServerSettings, now: datetime, *, exhausted: bool) -> None:
+    """Once a scan has seen everything up to ``now``, later runs start there."""
+    if not exhausted:
+        return  # a backlog: the next run scans the same range again, past what is queued
+    if _since(peer, settings) is None:
+        peer.swept_time = now
+    peer.planned_through = now
 
 
 def _make_queues(

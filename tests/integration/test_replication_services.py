@@ -302,3 +302,38 @@ def test_admin_api_runs_tasks_and_lists_batches(source: Site) -> None:
     assert peers_seen[0]["name"] == "ucsd" and peers_seen[0]["last_error"]
     with source.session() as session:
         assert session.scalar(select(SendQueue.claimed_until)) is None  # the claim was let go
+
+
+def test_planning_scans_what_is_new_and_sweeps_everything_now_and_then(source: Site) -> None:
+    _add_peer(source)
+    upload(source.http, source.auth(), "w/new", b"1")
+    assert _plan(source)["queued"] == 1
+    # A file that appears with an old creation time, older than the look-back (say, a
+    # commit that landed very late), is not in the scan of what is new...
+    upload(source.http, source.auth(), "w/late", b"2")
+    with source.factory.begin() as session:
+        session.execute(
+            update(File)
+            .where(File.name == "w/late")
+            .values(created_time=utcnow() - timedelta(days=2))
+        )
+    assert _plan(source)["queued"] == 0
+    # ...but the daily full sweep finds it,
+    with source.factory.begin() as session:
+        peer = peers.get_peer(session, "ucsd")
+        peer.swept_time = utcnow() - timedelta(hours=25)
+    assert _plan(source)["queued"] == 1 and "w/late" in _queued(source)
+    # and so does the sweep after a policy change.
+    upload(source.http, source.auth(), "w/later", b"3")
+    with source.factory.begin() as session:
+        session.execute(
+            update(File)
+            .where(File.name == "w/later")
+            .values(created_time=utcnow() - timedelta(days=2))
+        )
+    assert _plan(source)["queued"] == 0
+    with source.factory.begin() as session:
+        peers.update_peer(
+            session, "ucsd", box=CredentialBox.for_settings(source.settings), forward=True
+        )
+    assert _plan(source)["queued"] == 1 and "w/later" in _queued(source)
