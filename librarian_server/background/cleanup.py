@@ -18,4 +18,9 @@ class Cleanup(Task):
         with ctx.factory.begin() as session:
             pruned = prune_history(session, days=ctx.settings.replication.history_days)
         jobs = vospace_jobs.housekeeping(ctx.factory) if ctx.settings.vospace_enabled else 0
-        return {"expired_uploads": expired, "orphan_dirs": orphans, "vospace_jobs": jobs, **pruned}
+        return {
+            "expired_uploads": expired,
+            "orphan_staging": orphans,
+            "vospace_jobs": jobs,
+            **pruned,
+        }

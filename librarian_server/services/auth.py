@@ -88,11 +88,6 @@ class Authenticator:
                 self._cache.clear()
             self._cache[key] = (user, time.monotonic() + ttl)
 
-    def forget_user(self, name: str) -> None:
-        with self._lock:
-            for key in [k for k, (u, _) in self._cache.items() if u.name == name]:
-                del self._cache[key]
-
     def basic(self, session: Session, username: str, password: str) -> AuthenticatedUser:
         key = "b:" + hashlib.sha256(f"{username}\0{password}".encode()).hexdigest()
         if (cached := self._cached(key)) is not None:

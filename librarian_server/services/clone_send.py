@@ -307,14 +307,7 @@ class Sender:
         self, queue: SendQueue, reason: str, lease: Lease, *, peer_error: bool
     ) -> dict[str, int]:
         with self.factory.begin() as session:
-            ids = list(
-                session.scalars(
-                    select(OutgoingTransfer.id).where(
-                        OutgoingTransfer.send_queue_id == queue.id,
-                        OutgoingTransfer.status.in_(OUTGOING_LIVE),
-                    )
-                )
-            )
+            ids = outgoing.live_in_queue(session, queue.id)
             retried, failed = outgoing.retry_or_fail(
                 session, dict.fromkeys(ids, reason), settings=self.settings.replication
             )
@@ -340,14 +333,7 @@ class Sender:
         the files wait one backoff and rejoin a batch, without spending an attempt, so a
         busy service never exhausts them."""
         with self.factory.begin() as session:
-            ids = list(
-                session.scalars(
-                    select(OutgoingTransfer.id).where(
-                        OutgoingTransfer.send_queue_id == queue.id,
-                        OutgoingTransfer.status.in_(OUTGOING_LIVE),
-                    )
-                )
-            )
+            ids = outgoing.live_in_queue(session, queue.id)
             postponed = outgoing.postpone(
                 session, dict.fromkeys(ids, reason), settings=self.settings.replication
             )

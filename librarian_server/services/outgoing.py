@@ -37,6 +37,17 @@ def live_transfers(session: Session, ids: Iterable[int]) -> list[OutgoingTransfe
     return rows
 
 
+def live_in_queue(session: Session, queue_id: int) -> list[int]:
+    return list(
+        session.scalars(
+            select(OutgoingTransfer.id).where(
+                OutgoingTransfer.send_queue_id == queue_id,
+                OutgoingTransfer.status.in_(OUTGOING_LIVE),
+            )
+        )
+    )
+
+
 def live_checksums(session: Session, ids: Iterable[int]) -> dict[int, str]:
     wanted = list(ids)
     found: dict[int, str] = {}

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import Select, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -41,63 +42,57 @@ def _cursor(value: str | None) -> int | None:
         ) from None
 
 
-def _outgoing_rows(
-    session: Session, status: TransferStatus | None, peer: str | None, before: int | None, n: int
-) -> list[TransferRow]:
-    query = select(OutgoingTransfer).order_by(OutgoingTransfer.id.desc()).limit(n)
+def _newest_first(
+    model: type[OutgoingTransfer] | type[IncomingTransfer],
+    peer_column: Any,
+    status: TransferStatus | None,
+    peer: str | None,
+    before: int | None,
+    n: int,
+) -> Select[Any]:
+    query = select(model).order_by(model.id.desc()).limit(n)
     if status is not None:
-        query = query.where(OutgoingTransfer.status == status)
+        query = query.where(model.status == status)
     if peer is not None:
-        query = query.where(OutgoingTransfer.destination == peer)
+        query = query.where(peer_column == peer)
     if before is not None:
-        query = query.where(OutgoingTransfer.id < before)
-    return [
-        TransferRow(
-            id=t.id,
-            direction=Direction.OUTGOING,
-            name=t.file_name,
-            peer=t.destination,
-            status=t.status,
-            transfer_manager=t.transfer_manager,
-            size=t.size,
-            attempts=t.attempts,
-            send_queue_id=t.send_queue_id,
-            remote_transfer_id=t.remote_transfer_id,
-            external_id=t.external_id,
-            error=t.error,
-            created_time=t.created_time,
-            updated_time=t.updated_time,
-        )
-        for t in session.scalars(query)
-    ]
+        query = query.where(model.id < before)
+    return query
 
 
-def _incoming_rows(
-    session: Session, status: TransferStatus | None, peer: str | None, before: int | None, n: int
-) -> list[TransferRow]:
-    query = select(IncomingTransfer).order_by(IncomingTransfer.id.desc()).limit(n)
-    if status is not None:
-        query = query.where(IncomingTransfer.status == status)
-    if peer is not None:
-        query = query.where(IncomingTransfer.peer == peer)
-    if before is not None:
-        query = query.where(IncomingTransfer.id < before)
-    return [
-        TransferRow(
-            id=t.id,
-            direction=Direction.INCOMING,
-            name=t.name,
-            peer=t.peer,
-            status=t.status,
-            transfer_manager=t.transfer_manager,
-            size=t.expected_size,
-            remote_transfer_id=t.source_transfer_id,
-            error=t.error,
-            created_time=t.created_time,
-            updated_time=t.updated_time,
-        )
-        for t in session.scalars(query)
-    ]
+def _outgoing_row(t: OutgoingTransfer) -> TransferRow:
+    return TransferRow(
+        id=t.id,
+        direction=Direction.OUTGOING,
+        name=t.file_name,
+        peer=t.destination,
+        status=t.status,
+        transfer_manager=t.transfer_manager,
+        size=t.size,
+        attempts=t.attempts,
+        send_queue_id=t.send_queue_id,
+        remote_transfer_id=t.remote_transfer_id,
+        external_id=t.external_id,
+        error=t.error,
+        created_time=t.created_time,
+        updated_time=t.updated_time,
+    )
+
+
+def _incoming_row(t: IncomingTransfer) -> TransferRow:
+    return TransferRow(
+        id=t.id,
+        direction=Direction.INCOMING,
+        name=t.name,
+        peer=t.peer,
+        status=t.status,
+        transfer_manager=t.transfer_manager,
+        size=t.expected_size,
+        remote_transfer_id=t.source_transfer_id,
+        error=t.error,
+        created_time=t.created_time,
+        updated_time=t.updated_time,
+    )
 
 
 def list_transfers(
@@ -112,9 +107,15 @@ def list_transfers(
     """Newest first, paged by id."""
     before = _cursor(cursor)
     if direction is Direction.OUTGOING:
-        rows = _outgoing_rows(session, status, peer, before, limit + 1)
+        query = _newest_first(
+            OutgoingTransfer, OutgoingTransfer.destination, status, peer, before, limit + 1
+        )
+        rows = [_outgoing_row(t) for t in session.scalars(query)]
     else:
-        rows = _incoming_rows(session, status, peer, before, limit + 1)
+        query = _newest_first(
+            IncomingTransfer, IncomingTransfer.peer, status, peer, before, limit + 1
+        )
+        rows = [_incoming_row(t) for t in session.scalars(query)]
     more = len(rows) > limit
     rows = rows[:limit]
     return TransferListResponse(

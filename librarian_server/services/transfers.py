@@ -146,18 +146,6 @@ def free_store_paths(session: Session, store: Store, names: list[str]) -> dict[s
     return paths
 
 
-def get_owned_transfer(
-    session: Session, transfer_id: int, user: AuthenticatedUser
-) -> IncomingTransfer:
-    transfer = session.get(IncomingTransfer, transfer_id)
-    if transfer is None:
-        raise NotFound(
-            f"No upload transfer with id {transfer_id}.", "Stage the file again to get a new id."
-        )
-    _check_owner(transfer, user)
-    return transfer
-
-
 def owned_transfers(
     session: Session, transfer_ids: list[int], user: AuthenticatedUser
 ) -> dict[int, IncomingTransfer]:

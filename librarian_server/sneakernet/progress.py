@@ -53,10 +53,6 @@ class Reporter:
         if self._stop.is_set():
             raise Stopped()
 
-    @property
-    def stopping(self) -> bool:
-        return self._stop.is_set()
-
     def snapshot(self, event: Literal["start", "progress"]) -> DiskEvent:
         return DiskEvent(
             event=event,

@@ -15,8 +15,6 @@ CORE = "ivo://ivoa.net/vospace/core#"
 NODE_TYPES = frozenset(
     {"Node", "DataNode", "UnstructuredDataNode", "StructuredDataNode", "ContainerNode", "LinkNode"}
 )
-SUPPORTED_TYPES = frozenset({"DataNode", "ContainerNode", "LinkNode"})
-
 PUSH_TO = "pushToVoSpace"
 PULL_FROM = "pullFromVoSpace"
 PULL_TO = "pullToVoSpace"

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from urllib.parse import quote
 
 from anyio import to_thread
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..api.deps import SessionDep, SessionFactoryDep
+from ..api.streaming import download_response
 from ..errors import LibrarianError
 from ..services import files
 from ..services.auth import AuthenticatedUser
@@ -36,17 +36,6 @@ CHUNK = 1 << 20
 TXN_OP = "x-put-txn-op"
 
 
-def _stream(download: Download, done: Callable[[], None] | None) -> Iterator[bytes]:
-    remaining = download.length
-    with open(download.path, "rb") as handle:
-        handle.seek(download.start)
-        while remaining > 0 and (chunk := handle.read(min(CHUNK, remaining))):
-            remaining -= len(chunk)
-            yield chunk
-    if done is not None and remaining == 0 and download.end == download.size - 1:
-        done()
-
-
 def _download(session: Session, path: str, request: Request, ctx: Context) -> Download:
     node = nodes.resolve_internal_link(session, nodes.get(session, path, ctx.uris), ctx.uris)
     if node.file is None:
@@ -60,25 +49,9 @@ def _download(session: Session, path: str, request: Request, ctx: Context) -> Do
 def _send(
     download: Download, name: str, head: bool, done: Callable[[], None] | None = None
 ) -> Response:
-    headers = {
-        "Accept-Ranges": "bytes",
-        "Content-Length": str(download.length),
-        "Content-Disposition": f"inline; filename*=UTF-8''{quote(basename(name))}",
-        "ETag": f'"{download.checksum}"',
-    }
-    status = 200
-    if download.length != download.size:
-        status = 206
-        headers["Content-Range"] = f"bytes {download.start}-{download.end}/{download.size}"
-    elif (digest := digest_header(download.checksum)) is not None:
-        headers["Digest"] = digest
-    if head:
-        return Response(status_code=status, headers=headers, media_type="application/octet-stream")
-    return StreamingResponse(
-        _stream(download, done),
-        status_code=status,
-        headers=headers,
-        media_type="application/octet-stream",
+    disposition = f"inline; filename*=UTF-8''{quote(basename(name))}"
+    return download_response(
+        download, headers={"Content-Disposition": disposition}, head=head, done=done
     )
 
 
