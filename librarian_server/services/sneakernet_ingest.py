@@ -32,7 +32,7 @@ from librarian_client.models import (
     UploadPutResponse,
 )
 
-from ..errors import InvalidRequest
+from ..errors import InvalidName, InvalidRequest
 from ..orm import IncomingTransfer
 from ..settings import ServerSettings
 from ..sneakernet import DiskEntry, DiskFormatError, DiskReader
@@ -41,6 +41,7 @@ from .auth import AuthenticatedUser
 from .checkins import queue_checkins
 from .clone_receive import remember_sender
 from .commit import commit_each, existing_files
+from .names import validate_name
 from .outgoing import record_remote_copies
 from .receive import mark_staged
 from .transfers import NewTransfer, OpenedTransfer, close_transfer, fail_many, open_transfers
@@ -158,9 +159,10 @@ class _Batch:
     def _check(self, entry: DiskEntry) -> tuple[list[DiskProblem], str] | None:
         """Why the disk's copy cannot be right, before reading it; None if it may be."""
         try:
+            validate_name(entry.name, max_length=self.settings.max_name_length)
             path = self.reader.path_of(entry)
-        except ValueError as exc:
-            return self.summary.bad, str(exc)
+        except (InvalidName, ValueError) as exc:
+            return self.summary.bad, exc.reason if isinstance(exc, InvalidName) else str(exc)
         if not path.is_file():
             return self.summary.missing, "not on the disk"
         size = path.stat().st_size

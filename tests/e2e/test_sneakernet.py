@@ -150,14 +150,20 @@ def test_bad_and_missing_files_are_reported_and_sent_again(
     data[100] ^= 0xFF
     damaged.write_bytes(bytes(data))
     (export_dir / entries["night3/h7"]["path"]).unlink()
+    # A damaged (or hostile) manifest line: a name that is not a catalogue name, a path
+    # that leaves the disk. Neither is read or written.
+    manifest = export_dir / "manifest.jsonl"
+    lines = manifest.read_text().splitlines(keepends=True)
+    evil = dict(entries["night3/h0"], name="../escape", path="../../../../etc/hostname")
+    manifest.write_text("".join([*lines[:-1], json.dumps(evil) + "\n", lines[-1]]))
 
     result = ucsd.cli("sneakernet", "ingest", str(tmp_path / "disk3"), "--json", user="admin")
     ingested = json.loads(result.stdout)
-    assert result.returncode == 1 and "2 of 10 files" in result.stderr
+    assert result.returncode == 1 and "3 of 11 files" in result.stderr
     assert ingested["committed"] == 8
-    assert [(p["name"], "hashes to" in p["reason"]) for p in ingested["bad"]] == [
-        ("night3/h3", True)
-    ]
+    bad = {p["name"]: p["reason"] for p in ingested["bad"]}
+    assert set(bad) == {"night3/h3", "../escape"}
+    assert "hashes to" in bad["night3/h3"] and "'..'" in bad["../escape"]
     assert [p["name"] for p in ingested["missing"]] == ["night3/h7"]
     assert has_files(ucsd, [n for n in names if n not in ("night3/h3", "night3/h7")])
     assert not has_files(ucsd, ["night3/h3"]) and not has_files(ucsd, ["night3/h7"])
