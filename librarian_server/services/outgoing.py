@@ -15,8 +15,9 @@ from sqlalchemy.orm import Session
 
 from librarian_client.models import TransferStatus
 
-from ..orm import OUTGOING_LIVE, Checkin, File, Librarian, OutgoingTransfer, RemoteInstance, utcnow
+from ..orm import OUTGOING_LIVE, Checkin, Librarian, OutgoingTransfer, RemoteInstance, utcnow
 from ..settings import ReplicationSettings
+from .commit import existing_files
 from .sql import insert_ignoring_conflicts
 
 _CHUNK = 500
@@ -105,31 +106,24 @@ def tell_origins(session: Session, copies: list[tuple[str, str]], *, site: str) 
     if not copies:
         return
     peers = set(session.scalars(select(Librarian.name)))
-    names = list({name for name, _ in copies})
-    origins: dict[str, tuple[str, str]] = {}
-    for start in range(0, len(names), _CHUNK):
-        rows = session.execute(
-            select(File.name, File.source, File.checksum).where(
-                File.name.in_(names[start : start + _CHUNK])
+    files = existing_files(session, {name for name, _ in copies})
+    now = utcnow()
+    notices = []
+    for name, holder in copies:
+        file = files.get(name)
+        if file is None or file.source not in peers or file.source in (site, holder):
+            continue
+        notices.append(
+            Checkin(
+                destination=file.source,
+                file_name=name,
+                checksum=file.checksum,
+                committed=True,
+                holder=holder,
+                next_attempt_at=now,
+                created_time=now,
             )
         )
-        origins.update((name, (source, checksum)) for name, source, checksum in rows)
-    now = utcnow()
-    notices = [
-        Checkin(
-            destination=origin,
-            file_name=name,
-            checksum=checksum,
-            committed=True,
-            holder=holder,
-            next_attempt_at=now,
-            created_time=now,
-        )
-        for name, holder in copies
-        if (origin := origins.get(name, ("", ""))[0]) in peers
-        for checksum in (origins[name][1],)
-        if origin not in (site, holder)
-    ]
     session.add_all(notices)
 
 

@@ -193,6 +193,22 @@ def mark_staged(factory: sessionmaker[Session], received: list[UploadPutResponse
         )
 
 
+async def _settle(
+    factory: sessionmaker[Session],
+    received: list[UploadPutResponse],
+    failures: dict[int, str],
+    *,
+    caller: str,
+) -> list[UploadPutResponse]:
+    """Fail the refused transfers (bytes deleted), mark the rest staged; returns the rest."""
+    if failures:
+        await to_thread.run_sync(lambda: fail_many(factory, failures, caller=caller))
+    good = [r for r in received if r.transfer_id not in failures]
+    if good:
+        await to_thread.run_sync(mark_staged, factory, good)
+    return good
+
+
 async def _finish(
     factory: sessionmaker[Session],
     received: list[UploadPutResponse],
@@ -200,11 +216,8 @@ async def _finish(
     *,
     caller: str,
 ) -> list[UploadPutResponse]:
-    if failures:
-        await to_thread.run_sync(lambda: fail_many(factory, failures, caller=caller))
-    good = [r for r in received if r.transfer_id not in failures]
-    if good:
-        await to_thread.run_sync(mark_staged, factory, good)
+    """An upload's answer: any refused file makes it a 422 naming them."""
+    good = await _settle(factory, received, failures, caller=caller)
     if failures:
         detail = "; ".join(f"transfer {i}: {why}" for i, why in list(failures.items())[:20])
         raise VerificationFailed(
@@ -279,11 +292,7 @@ async def receive_bundle_each(
 ) -> list[CloneReceived]:
     """A peer's bundle: each file accepted or refused on its own, with its reason."""
     received, failures = await _receive_bundle(factory, chunks, user)
-    if failures:
-        await to_thread.run_sync(lambda: fail_many(factory, failures, caller="clone.bundle"))
-    good = [r for r in received if r.transfer_id not in failures]
-    if good:
-        await to_thread.run_sync(mark_staged, factory, good)
+    await _settle(factory, received, failures, caller="clone.bundle")
     return [
         CloneReceived(
             transfer_id=r.transfer_id,

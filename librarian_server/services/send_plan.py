@@ -41,8 +41,9 @@ from .sql import insert_ignoring_conflicts
 
 def lacking(
     peer: Librarian, settings: ServerSettings, limit: int, *, since: datetime | None = None
-) -> Select[str, int, str]:
-    """Files this peer should get and has not got, oldest first (created since ``since``)."""
+) -> Select[str, int, str, str, str]:
+    """Files this peer should get and has not got, oldest first (created since ``since``):
+    name, size, checksum, origin site and uploader."""
     blocked = exists().where(
         OutgoingTransfer.file_name == File.name,
         OutgoingTransfer.destination == peer.name,
@@ -50,7 +51,7 @@ def lacking(
     )
     held = exists().where(RemoteInstance.file_name == File.name, RemoteInstance.site == peer.name)
     on_disk = exists().where(Instance.file_name == File.name, Instance.available)
-    query = select(File.name, File.size, File.checksum).where(
+    query = select(File.name, File.size, File.checksum, File.source, File.uploader).where(
         ~blocked, ~held, on_disk, File.source != peer.name
     )
     if not peer.forward:
@@ -103,7 +104,7 @@ def plan(
                     "created_time": now,
                     "updated_time": now,
                 }
-                for name, size, checksum in rows
+                for name, size, checksum, _, _ in rows
             ],
         )
         # New transfers and those whose backoff has passed, oldest first.

@@ -87,33 +87,29 @@ def _plan(
     """The files for this disk, oldest first within the budget; and how many are left."""
     with factory() as session:
         peer = get_peer(session, peer_name)
-        waiting = {
-            name: transfer_id
-            for name, transfer_id in session.execute(
-                select(OutgoingTransfer.file_name, OutgoingTransfer.id).where(
-                    OutgoingTransfer.destination == peer_name,
-                    OutgoingTransfer.status == TransferStatus.INITIATED,
-                    OutgoingTransfer.send_queue_id.is_(None),
-                )
+        waiting = session.execute(  # transfers waiting for a retry: a disk takes them too
+            select(
+                File.name, File.size, File.checksum, File.source, File.uploader, OutgoingTransfer.id
             )
-        }
-        names = list(waiting) + [
-            n for n, _, _ in session.execute(lacking(peer, settings, _PLAN_LIMIT))
-        ]
-        chosen: list[_Candidate] = []
-        total = left = 0
-        for start in range(0, len(names), 500):
-            rows = session.execute(
-                select(File.name, File.size, File.checksum, File.source, File.uploader)
-                .where(File.name.in_(names[start : start + 500]))
-                .order_by(File.created_time, File.name)
+            .join(OutgoingTransfer, OutgoingTransfer.file_name == File.name)
+            .where(
+                OutgoingTransfer.destination == peer_name,
+                OutgoingTransfer.status == TransferStatus.INITIATED,
+                OutgoingTransfer.send_queue_id.is_(None),
             )
-            for name, size, checksum, origin, uploader in rows:
-                if budget is not None and total + size > budget:
-                    left += 1  # pack the budget with the files that fit
-                    continue
-                total += size
-                chosen.append(_Candidate(name, size, checksum, origin, uploader, waiting.get(name)))
+            .order_by(File.created_time, File.name)
+        ).all()
+        fresh = session.execute(lacking(peer, settings, _PLAN_LIMIT)).all()
+    candidates = [_Candidate(n, s, c, o, u, i) for n, s, c, o, u, i in waiting]
+    candidates += [_Candidate(n, s, c, o, u, None) for n, s, c, o, u in fresh]
+    chosen: list[_Candidate] = []
+    total = left = 0
+    for candidate in candidates:
+        if budget is not None and total + candidate.size > budget:
+            left += 1  # pack the budget with the files that fit
+            continue
+        total += candidate.size
+        chosen.append(candidate)
     return chosen, left
 
 
