@@ -38,6 +38,8 @@ from .models import (
     MAX_SEARCH_PAGE,
     FileInfo,
     FileSummary,
+    ListQuery,
+    ListResponse,
     PingResponse,
     SearchQuery,
     SearchResponse,
@@ -275,6 +277,32 @@ class LibrarianClient(ReplicationMixin, SneakernetMixin):
                     remaining -= 1
                 yield summary
             if page.next_cursor is None or not page.files:
+                return
+            cursor = page.next_cursor
+
+    def list_page(
+        self, prefix: str = "", *, limit: int | None = None, cursor: str | None = None
+    ) -> ListResponse:
+        """One page of one level under ``prefix`` (directories end with '/')."""
+        query = ListQuery.model_validate(
+            {"prefix": prefix, "cursor": cursor} | ({} if limit is None else {"limit": limit})
+        )
+        params = query.model_dump(mode="json", exclude_none=True)
+        return self._call(ListResponse, "GET", f"{API}/list", params=params)
+
+    def listdir(self, prefix: str = "", *, page_size: int = 1000) -> Iterator[str | FileSummary]:
+        """Every entry of one level in name order: a ``str`` ending in '/' is a directory.
+
+        ``listdir("obs/")`` is ``obs/``'s contents; a prefix without the '/' also
+        matches siblings (``obs/run1`` gives ``obs/run1/`` and ``obs/run1.dat``).
+        """
+        cursor: str | None = None
+        while True:
+            page = self.list_page(prefix, limit=page_size, cursor=cursor)
+            entries: list[str | FileSummary] = [*page.directories, *page.files]
+            entries.sort(key=lambda e: e if isinstance(e, str) else e.name)
+            yield from entries
+            if page.next_cursor is None or not entries:
                 return
             cursor = page.next_cursor
 

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import itertools
+import sys
 from collections.abc import Iterator
+from typing import TypeVar
 
+from ..exceptions import NotFound
 from ..models import FileSummary
 from .context import Context
 from .output import (
+    examples,
     file_row,
     format_size,
     format_time,
@@ -17,37 +22,113 @@ from .output import (
     print_json,
     print_json_array,
     print_table,
+    short_checksum,
 )
+
+_SUMMARY_FIELDS = set(FileSummary.model_fields)
+T = TypeVar("T")
+
+
+def _nonempty(items: Iterator[T]) -> Iterator[T] | None:
+    """The same items, or None when there are none (asks for the first page only)."""
+    for first in items:
+        return itertools.chain([first], items)
+    return None
+
+
+def _file_json(summary: FileSummary) -> dict[str, object]:
+    return {**summary.model_dump(mode="json"), "type": "file"}
 
 
 def _print_files(ctx: Context, files: Iterator[FileSummary]) -> None:
     """Rows are printed as pages arrive: fixed-width columns need no second pass."""
     if ctx.json:
-        print_json_array(f.model_dump(mode="json") for f in files)
+        print_json_array(_file_json(f) for f in files)
         return
     for summary in files:
         print(file_row(summary, long=ctx.args.long))
 
 
-def cmd_ls(ctx: Context) -> int:
-    with ctx.client() as client:
-        _print_files(ctx, client.search(prefix=ctx.args.prefix or None))
+def _nothing(ctx: Context, what: str) -> int:
+    """Nothing matched is an answer, not an error: exit 0, and say so on stderr."""
+    if ctx.json:
+        print_json([])
+    else:
+        print(f"librarian: {what}", file=sys.stderr)
     return 0
+
+
+def _entry_row(entry: str | FileSummary, directory: str, *, long: bool) -> str:
+    """One level's entry, named relative to the directory listed (as ``ls`` does)."""
+    if isinstance(entry, str):
+        name = entry[len(directory) :]
+        return f"{'-':>10}  {'-':<20}  {'-':<12}  {name}" if long else name
+    name = entry.name[len(directory) :]
+    if not long:
+        return name
+    size, created = format_size(entry.size), format_time(entry.created_time)
+    return f"{size:>10}  {created:<20}  {short_checksum(entry.checksum):<12}  {name}"
+
+
+def _print_level(
+    ctx: Context, entries: Iterator[str | FileSummary] | Iterator[FileSummary], directory: str
+) -> None:
+    if ctx.json:
+        print_json_array(
+            {"name": e, "type": "directory"} if isinstance(e, str) else _file_json(e)
+            for e in entries
+        )
+        return
+    for entry in entries:
+        print(_entry_row(entry, directory, long=ctx.args.long))
+
+
+def cmd_ls(ctx: Context) -> int:
+    prefix: str = ctx.args.prefix
+    directory = prefix if prefix == "" or prefix.endswith("/") else prefix + "/"
+    with ctx.client() as client:
+        if ctx.args.recursive:
+            files = _nonempty(client.search(prefix=directory or None))
+            if files is not None:
+                _print_level(ctx, files, directory)
+                return 0
+        else:
+            entries = _nonempty(client.listdir(directory))
+            if entries is not None:
+                _print_level(ctx, entries, directory)
+                return 0
+        if directory != prefix:  # `ls NAME` of a file shows that file
+            try:
+                info = client.info(prefix)
+            except NotFound:
+                pass
+            else:
+                summary = FileSummary.model_validate(info.model_dump(include=_SUMMARY_FIELDS))
+                if ctx.json:
+                    print_json([_file_json(summary)])
+                else:
+                    print(_entry_row(summary, "", long=ctx.args.long))
+                return 0
+    return _nothing(ctx, f"nothing under {directory or 'the top level'!r}")
 
 
 def cmd_search(ctx: Context) -> int:
     args = ctx.args
     with ctx.client() as client:
-        files = client.search(
-            name=args.name,
-            prefix=args.prefix,
-            created_after=args.created_after,
-            created_before=args.created_before,
-            min_size=args.min_size,
-            max_size=args.max_size,
-            uploader=args.uploader,
-            limit=args.limit,
+        files = _nonempty(
+            client.search(
+                name=args.name,
+                prefix=args.prefix,
+                created_after=args.created_after,
+                created_before=args.created_before,
+                min_size=args.min_size,
+                max_size=args.max_size,
+                uploader=args.uploader,
+                limit=args.limit,
+            )
         )
+        if files is None:
+            return _nothing(ctx, "no files matched")
         _print_files(ctx, files)
     return 0
 
@@ -112,9 +193,33 @@ def cmd_stores(ctx: Context) -> int:
 def register(
     sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
 ) -> None:
-    ls = sub.add_parser("ls", parents=[common], help="list files under a name prefix")
-    ls.add_argument("prefix", metavar="PREFIX", nargs="?", default="")
-    ls.add_argument("-l", "--long", action="store_true", help="show checksums too")
+    ls = sub.add_parser(
+        "ls",
+        parents=[common],
+        help="list one level of names, like a directory",
+        description="List the files and directories directly under PREFIX (names "
+        "relative to it; directories end with '/'). A PREFIX naming a file shows that "
+        "file. Prints nothing but a line on stderr, and exits 0, when nothing is there.",
+        epilog=examples(
+            "librarian ls                    # the top level",
+            "librarian ls obs/2024-06-01/    # one night's directory",
+            "librarian ls -l obs/            # with size, time and checksum",
+            "librarian ls -R obs/ --json     # every file below obs/, exact values",
+        ),
+    )
+    ls.add_argument(
+        "prefix",
+        metavar="PREFIX",
+        nargs="?",
+        default="",
+        help="a directory (with or without the trailing '/') or a file name",
+    )
+    ls.add_argument(
+        "-R", "--recursive", action="store_true", help="every file below PREFIX, at any depth"
+    )
+    ls.add_argument(
+        "-l", "--long", action="store_true", help="size, creation time and short checksum"
+    )
     ls.set_defaults(func=cmd_ls)
 
     search = sub.add_parser(

@@ -131,3 +131,14 @@ def positive_float(text: str) -> float:
     if not value > 0:
         raise argparse.ArgumentTypeError(f"must be positive: {text!r}")
     return value
+
+
+def short_checksum(checksum: str, digits: int = 8) -> str:
+    """``md5:1a2b3c4d``: enough to compare by eye; --json has the whole checksum."""
+    algorithm, _, digest = checksum.partition(":")
+    return f"{algorithm}:{digest[:digits]}" if digest else checksum[:digits]
+
+
+def examples(*lines: str) -> str:
+    """An argparse epilog (kept as written by RawDescriptionHelpFormatter)."""
+    return "examples:\n" + "\n".join(f"  {line}" for line in lines)

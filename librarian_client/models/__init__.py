@@ -26,10 +26,13 @@ from .clone import (
 )
 from .common import ErrorResponse, PermissionLevel, TransferStatus, WireModel
 from .files import (
+    MAX_LIST_PAGE,
     MAX_SEARCH_PAGE,
     FileInfo,
     FileSummary,
     InstanceInfo,
+    ListQuery,
+    ListResponse,
     RemoteInstanceInfo,
     SearchQuery,
     SearchResponse,
@@ -74,6 +77,7 @@ from .upload import (
 
 __all__ = [
     "MAX_CLONE_BATCH",
+    "MAX_LIST_PAGE",
     "MAX_SEARCH_PAGE",
     "CheckinItem",
     "CheckinRequest",
@@ -104,6 +108,8 @@ __all__ = [
     "GlobusOffer",
     "IngestSummary",
     "InstanceInfo",
+    "ListQuery",
+    "ListResponse",
     "LocalOffer",
     "OutgoingStatusRequest",
     "OutgoingStatusResponse",

@@ -75,3 +75,32 @@ class SearchResponse(WireModel):
     next_cursor: str | None = Field(
         default=None, description="Pass as 'cursor' to get the next page; null on the last page."
     )
+
+
+MAX_LIST_PAGE = 10_000
+
+
+class ListQuery(BaseModel):
+    """One level of the name tree under ``prefix``, as a directory listing shows it.
+
+    Names are split at '/': a name with another '/' after the prefix is shown once as
+    its directory (``prefix + segment + '/'``). Any string is a prefix: ``obs/ru``
+    lists ``obs/run1/`` and ``obs/run1.dat`` alike; a directory is ``obs/run1/``.
+    """
+
+    model_config = ConfigDict(extra="ignore")
+
+    prefix: str = ""
+    limit: int = Field(default=1000, ge=1, le=MAX_LIST_PAGE, description="entries per page")
+    cursor: str | None = Field(default=None, description="next_cursor of the previous page")
+
+
+class ListResponse(WireModel):
+    """Directories and files of one page, each in name order; together at most ``limit``."""
+
+    prefix: str
+    directories: list[str] = Field(description="each ends with '/'")
+    files: list[FileSummary]
+    next_cursor: str | None = Field(
+        default=None, description="Pass as 'cursor' to get the next page; null on the last page."
+    )

@@ -1,4 +1,4 @@
-"""Catalogue reads: file metadata, streamed download with Range, search."""
+"""Catalogue reads: file metadata, streamed download with Range, search, listing."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Response
 from fastapi.responses import StreamingResponse
 
-from librarian_client.models import FileInfo, SearchQuery, SearchResponse
+from librarian_client.models import FileInfo, ListQuery, ListResponse, SearchQuery, SearchResponse
 
-from ..services import files
+from ..services import files, listing
 from .deps import Reader, SessionDep
 from .streaming import download_response
 
@@ -37,3 +37,12 @@ def search(
     filters: Annotated[SearchQuery, Query()], session: SessionDep, _: Reader
 ) -> SearchResponse:
     return files.search(session, filters)
+
+
+@router.get("/list", response_model=ListResponse)
+def list_level(
+    query: Annotated[ListQuery, Query()], session: SessionDep, _: Reader
+) -> ListResponse:
+    """One level under a prefix, like a directory: names with a further '/' are folded
+    into their directory (``prefix/segment/``)."""
+    return listing.list_level(session, query)

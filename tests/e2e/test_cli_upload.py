@@ -60,7 +60,7 @@ def listing(result: CLIResult) -> dict[str, tuple[int, str]]:
 
 
 def catalogue(server: LiveServer) -> list[str]:
-    return sorted(f["name"] for f in server.cli("ls", "--json").json())
+    return sorted(f["name"] for f in server.cli("ls", "-R", "--json").json())
 
 
 def test_directory_upload_lists_searches_and_downloads_identically(
@@ -81,7 +81,7 @@ def test_directory_upload_lists_searches_and_downloads_identically(
     log = server.log_text()
     assert "PUT /api/v2/upload/" in log or "POST /api/v2/upload/bundle" in log
 
-    assert listing(server.cli("ls", "obs/run1/", "--json")) == expected
+    assert listing(server.cli("ls", "-R", "obs/run1/", "--json")) == expected
     assert listing(server.cli("search", "--name", "obs/run1/*", "--json")) == expected
     assert listing(server.cli("search", "--prefix", "obs/run1/", "--json")) == expected
     small = listing(server.cli("search", "--name", "obs/run1/*", "--max-size", "0", "--json"))
@@ -267,7 +267,7 @@ def test_concurrent_identical_uploads_all_succeed(server: LiveServer, tmp_path: 
         with ThreadPoolExecutor(4) as pool:
             results = list(pool.map(lambda args: server.cli(*args), [command] * 4))
         assert [r.stderr for r in results] == [""] * 4
-        assert listing(server.cli("ls", prefix, "--json")) == {
+        assert listing(server.cli("ls", "-R", prefix, "--json")) == {
             prefix + rel: (len(data), md5(data)) for rel, data in files.items()
         }
         assert server.staging_entries() == staged
