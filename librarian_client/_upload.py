@@ -11,8 +11,12 @@ import contextlib
 import errno
 import os
 import stat
-from collections.abc import Callable, Iterable, Iterator
+import threading
+import time
+from collections.abc import Callable, Generator, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
+from functools import partial
 from itertools import islice
 from typing import TypeVar
 
@@ -56,6 +60,9 @@ MAX_BATCH = 10_000
 BUNDLE_FILE_MAX = 1 << 20
 BUNDLE_MAX_FILES = 1000
 BUNDLE_MAX_BYTES = 64 << 20
+# Sent files are committed about this often, so that the file counter moves as they
+# land and an interruption loses little; a commit is one round trip.
+COMMIT_INTERVAL = 1.0
 
 Send = Callable[..., httpx.Response]
 M = TypeVar("M", bound=BaseModel)
@@ -106,13 +113,34 @@ def _stat_regular(local: str) -> int:
     return info.st_size
 
 
-class Uploader:
-    """One ``upload_many`` call; holds the per-call caches (marker checks)."""
+class _Aborted(Exception):
+    """Another transfer of the batch failed, or Ctrl-C: stop sending at the next chunk."""
 
-    def __init__(self, send: Send, progress: ProgressCallback) -> None:
+
+Job = Callable[[], list[CommitItem]]
+
+
+class Uploader:
+    """One ``upload_many`` call; holds the per-call caches (marker checks).
+
+    With ``transfers`` > 1, the files of a batch (large files one by one, small ones
+    by bundle) are sent by that many threads over the one keep-alive pool.
+    """
+
+    def __init__(self, send: Send, progress: ProgressCallback, transfers: int = 1) -> None:
+        if transfers < 1:
+            raise ValueError(f"transfers must be at least 1, not {transfers}")
         self._send = send
-        self._progress = progress
+        self._user_progress = progress
+        self._transfers = transfers
+        self._abort = threading.Event()
+        self._committed: set[int] = set()
         self._markers: dict[tuple[str, str], bool] = {}
+
+    def _progress(self, nbytes: int, nfiles: int) -> None:
+        if self._abort.is_set():
+            raise _Aborted()
+        self._user_progress(nbytes, nfiles)
 
     def run(
         self, pairs: Iterable[tuple[str | os.PathLike[str], str]], batch_size: int
@@ -142,8 +170,9 @@ class Uploader:
             return self._settle(items, staged)
         except BaseException:
             # Give the server its room and staging space back now, not at the timeout.
-            if staged_ids:
-                self._cancel(staged_ids)
+            unfinished = [i for i in staged_ids if i not in self._committed]
+            if unfinished:
+                self._cancel(unfinished)
             raise
 
     def _cancel(self, transfer_ids: list[int]) -> None:
@@ -166,43 +195,85 @@ class Uploader:
         commits: list[CommitItem] = []
         waiting: dict[int, int] = {}
         small: list[tuple[_Item, StagedTransfer]] = []
+        jobs: list[Job] = []
         for index, (item, transfer) in enumerate(zip(items, staged.transfers, strict=True)):
             if transfer.outcome is StageOutcome.STAGED:
                 if transfer.transfer_id is None or transfer.put_path is None:
                     raise ProtocolError(f"The server staged {item.dest} without a transfer id.")
                 waiting[transfer.transfer_id] = index
-                copied = self._local_copy(item, transfer)
-                if copied is None and item.size <= BUNDLE_FILE_MAX:
-                    small.append((item, transfer))  # sent below, many per request
+                if item.size > BUNDLE_FILE_MAX:
+                    jobs.append(partial(self._send_large, item, transfer))
                     continue
-                checksum = copied or self._put(item, transfer.put_path, transfer.checksum_algorithm)
-                commits.append(CommitItem(transfer_id=transfer.transfer_id, checksum=checksum))
-        for group in bundles(small, lambda entry: entry[0].size):
-            for (_, transfer), checksum in zip(group, self._send_bundle(group), strict=True):
-                commits.append(CommitItem(transfer_id=transfer.transfer_id or 0, checksum=checksum))
+                copied = self._local_copy(item, transfer)
+                if copied is None:
+                    small.append((item, transfer))  # sent below, many per request
+                else:
+                    commits.append(CommitItem(transfer_id=transfer.transfer_id, checksum=copied))
+        jobs.extend(partial(self._send_group, group) for group in bundles(small, _item_size))
 
+        last_commit = time.monotonic()
+        with contextlib.closing(self._run(jobs)) as finished:  # closed at once on failure
+            for sent in finished:
+                commits.extend(sent)
+                if commits and time.monotonic() - last_commit >= COMMIT_INTERVAL:
+                    self._commit(commits, waiting, results)
+                    commits, last_commit = [], time.monotonic()
         if commits:
-            body = UploadCommitRequest(files=commits).model_dump(mode="json")
-            response = self._send("POST", f"{API}/upload/commit", json=body)
-            committed = parse_model(UploadCommitResponse, response, "upload/commit")
-            for done in committed.files:
-                index = waiting.pop(done.transfer_id, -1)
-                if index < 0:
-                    raise ProtocolError(
-                        f"The server committed an unknown transfer {done.transfer_id}."
-                    )
-                results[index] = UploadResult(
-                    name=done.name,
-                    size=done.size,
-                    checksum=done.checksum,
-                    transfer_id=done.transfer_id,
-                )
-            if waiting:
-                raise ProtocolError(
-                    f"The server did not confirm {len(waiting)} of the committed transfers."
-                )
-            self._progress(0, len(commits))
+            self._commit(commits, waiting, results)
+        if waiting:
+            raise ProtocolError(
+                f"The server did not confirm {len(waiting)} of the committed transfers."
+            )
         return [result for result in results if result is not None]
+
+    def _run(self, jobs: list[Job]) -> Generator[list[CommitItem], None, None]:
+        """Each job's commits as it finishes; the first failure stops the others."""
+        if self._transfers == 1 or len(jobs) <= 1:
+            for job in jobs:
+                yield job()
+            return
+        pool = ThreadPoolExecutor(self._transfers, thread_name_prefix="librarian-upload")
+        futures: list[Future[list[CommitItem]]] = []
+        try:
+            futures = [pool.submit(job) for job in jobs]
+            for future in as_completed(futures):
+                yield future.result()
+        finally:
+            self._abort.set()  # a no-op when all are done; stops the others otherwise
+            pool.shutdown(wait=True, cancel_futures=True)
+            self._abort.clear()
+
+    def _send_large(self, item: _Item, transfer: StagedTransfer) -> list[CommitItem]:
+        assert transfer.transfer_id is not None and transfer.put_path is not None  # noqa: S101
+        checksum = self._local_copy(item, transfer) or self._put(
+            item, transfer.put_path, transfer.checksum_algorithm
+        )
+        return [CommitItem(transfer_id=transfer.transfer_id, checksum=checksum)]
+
+    def _send_group(self, group: list[tuple[_Item, StagedTransfer]]) -> list[CommitItem]:
+        return [
+            CommitItem(transfer_id=transfer.transfer_id or 0, checksum=checksum)
+            for (_, transfer), checksum in zip(group, self._send_bundle(group), strict=True)
+        ]
+
+    def _commit(
+        self, commits: list[CommitItem], waiting: dict[int, int], results: list[UploadResult | None]
+    ) -> None:
+        body = UploadCommitRequest(files=commits).model_dump(mode="json")
+        response = self._send("POST", f"{API}/upload/commit", json=body)
+        committed = parse_model(UploadCommitResponse, response, "upload/commit")
+        for done in committed.files:
+            index = waiting.pop(done.transfer_id, -1)
+            if index < 0:
+                raise ProtocolError(f"The server committed an unknown transfer {done.transfer_id}.")
+            self._committed.add(done.transfer_id)
+            results[index] = UploadResult(
+                name=done.name,
+                size=done.size,
+                checksum=done.checksum,
+                transfer_id=done.transfer_id,
+            )
+        self._user_progress(0, len(committed.files))
 
     def _present(self, item: _Item, transfer: StagedTransfer, checksum: str) -> UploadResult:
         self._progress(item.size, 1)
@@ -313,6 +384,10 @@ def _agree(item: _Item, received: UploadPutResponse, ours: str, algorithm: str) 
 
 
 T = TypeVar("T")
+
+
+def _item_size(entry: tuple[_Item, StagedTransfer]) -> int:
+    return entry[0].size
 
 
 def bundles(entries: list[T], size: Callable[[T], int]) -> Iterator[list[T]]:

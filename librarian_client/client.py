@@ -20,6 +20,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from ._download import Action, Planned, conflicts_error, fetch_all, plan_tree, safe_relative
 from ._io import CHUNK_SIZE, ProgressCallback, progress_or_noop, write_hashing
 from ._replication import ReplicationMixin
 from ._sneakernet import SneakernetMixin
@@ -324,13 +325,16 @@ class LibrarianClient(ReplicationMixin, SneakernetMixin):
         *,
         progress: ProgressCallback | None = None,
         batch_size: int = 1000,
+        transfers: int = 1,
     ) -> list[UploadResult]:
-        """Upload ``(local, dest)`` pairs: per batch one stage call, the bytes, one commit.
+        """Upload ``(local, dest)`` pairs: per batch one stage call, the bytes, commits.
 
-        Results come back in input order. Batches already committed stay committed
-        if a later batch fails; running the same upload again skips them.
+        Results come back in input order. ``transfers`` files (or bundles of small
+        files) are sent at once. Sent files are committed about once a second, and
+        files already committed stay committed if a later one fails; running the
+        same upload again skips them.
         """
-        uploader = Uploader(self._send, progress_or_noop(progress))
+        uploader = Uploader(self._send, progress_or_noop(progress), transfers)
         return uploader.run(pairs, batch_size)
 
     def download(
@@ -345,14 +349,54 @@ class LibrarianClient(ReplicationMixin, SneakernetMixin):
         Bytes go to a temp file beside the target and are hashed as they arrive;
         only a file matching the catalogue's size and checksum is renamed into place.
         """
-        report = progress_or_noop(progress)
         info = self.info(name)
         target = Path(local)
         if target.is_dir():
-            target = target / name.rsplit("/", 1)[-1]
+            target = target / safe_relative(name, name.rsplit("/", 1)[-1])[0]
         if not target.parent.is_dir():  # say so now, not later about a temp file's name
             raise FileNotFoundError(errno.ENOENT, "No such directory", str(target.parent))
-        expected = normalise_checksum(info.checksum)
+        self.fetch(name, target, info.size, info.checksum, progress_or_noop(progress))
+        return info
+
+    def plan_download(
+        self, prefix: str, local: str | os.PathLike[str], *, force: bool = False
+    ) -> list[Planned]:
+        """What ``download_tree`` would do with each file below ``prefix``; changes nothing."""
+        return plan_tree(self.search(prefix=prefix or None), prefix, Path(local), force=force)
+
+    def download_tree(
+        self,
+        prefix: str,
+        local: str | os.PathLike[str],
+        *,
+        force: bool = False,
+        transfers: int = 1,
+        progress: ProgressCallback | None = None,
+    ) -> list[Planned]:
+        """Download every file below ``prefix`` into directory ``local``, verified.
+
+        Files already there with the same checksum are skipped, so a rerun resumes.
+        A local file that differs raises before anything is fetched, unless ``force``.
+        Returns the plan (``action`` says what was done to each file).
+        """
+        planned = self.plan_download(prefix, local, force=force)
+        conflicts = [p for p in planned if p.action is Action.CONFLICT]
+        if conflicts:
+            raise conflicts_error(conflicts)
+        report = progress_or_noop(progress)
+        for p in planned:
+            if p.action is Action.SKIP:
+                report(p.size, 1)
+        wanted = [p for p in planned if p.action in (Action.DOWNLOAD, Action.OVERWRITE)]
+        for _ in fetch_all(self.fetch, wanted, report, transfers):
+            pass
+        return planned
+
+    def fetch(
+        self, name: str, target: Path, size: int, checksum: str, progress: ProgressCallback
+    ) -> None:
+        """Stream ``name`` to a temp file beside ``target``; rename it there once verified."""
+        expected = normalise_checksum(checksum)
         algorithm, _ = parse_checksum(expected)
         path = f"{API}/download/{name_path(name)}"
         with self._mapped_errors(f"GET {path}"), self._http.stream("GET", path) as response:
@@ -365,19 +409,18 @@ class LibrarianClient(ReplicationMixin, SneakernetMixin):
                     f"The server sends {name} with checksum {announced} but the catalogue "
                     f"says {expected}."
                 )
-            temp, size, checksum = write_hashing(
-                response.iter_bytes(CHUNK_SIZE), target, algorithm, report
+            temp, got_size, got = write_hashing(
+                response.iter_bytes(CHUNK_SIZE), target, algorithm, progress
             )
-        if size != info.size or checksum != expected:
+        if got_size != size or got != expected:
             temp.unlink(missing_ok=True)
             raise ChecksumMismatch(
-                f"Downloaded {name} does not verify: got {size} bytes, {checksum}; "
-                f"expected {info.size} bytes, {expected}. Nothing was written to {target}."
+                f"Downloaded {name} does not verify: got {got_size} bytes, {got}; "
+                f"expected {size} bytes, {expected}. Nothing was written to {target}."
             )
         try:
             os.replace(temp, target)
         except BaseException:
             temp.unlink(missing_ok=True)
             raise
-        report(0, 1)
-        return info
+        progress(0, 1)

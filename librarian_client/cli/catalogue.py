@@ -12,6 +12,7 @@ from ..exceptions import NotFound
 from ..models import FileSummary
 from .context import Context
 from .output import (
+    SUMMARY_FIELDS,
     examples,
     file_row,
     format_size,
@@ -25,7 +26,6 @@ from .output import (
     short_checksum,
 )
 
-_SUMMARY_FIELDS = set(FileSummary.model_fields)
 T = TypeVar("T")
 
 
@@ -103,7 +103,7 @@ def cmd_ls(ctx: Context) -> int:
             except NotFound:
                 pass
             else:
-                summary = FileSummary.model_validate(info.model_dump(include=_SUMMARY_FIELDS))
+                summary = FileSummary.model_validate(info.model_dump(include=SUMMARY_FIELDS))
                 if ctx.json:
                     print_json([_file_json(summary)])
                 else:

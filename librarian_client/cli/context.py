@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+import threading
 from dataclasses import dataclass
 from types import TracebackType
+from typing import Any
 
 import httpx
 from tqdm import tqdm
@@ -18,6 +20,7 @@ from tqdm import tqdm
 from ..client import LibrarianClient
 from ..config import resolve_connection
 from ..exceptions import LibrarianClientError
+from .output import format_size
 
 DEFAULT_TIMEOUT = 60.0
 
@@ -35,21 +38,45 @@ def read_secret_file(path: str, what: str) -> str:
     return value
 
 
+class _Bar(tqdm):  # type: ignore[misc]
+    """tqdm with the CLI's one unit system: KiB/MiB/GiB sizes and MiB/s, as elsewhere."""
+
+    @property
+    def format_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = super().format_dict
+        n, total, elapsed = int(d["n"] or 0), d["total"], float(d["elapsed"] or 0)
+        speed = d["rate"] or (n / elapsed if elapsed else None)
+        d["sizes"] = f"{format_size(n)}/{format_size(int(total))}" if total else format_size(n)
+        d["speed"] = f"{speed / (1 << 20):.1f} MiB/s" if speed else "- MiB/s"
+        return d
+
+
+BAR_FORMAT = "{desc}: {percentage:3.0f}%|{bar}| {sizes} [{elapsed}<{remaining}, {speed}{postfix}]"
+
+
 class Progress:
-    """A byte-counting tqdm bar on stderr that also counts files; a no-op when disabled."""
+    """A byte-counting bar on stderr that also counts files; a no-op when disabled.
+
+    Safe to call from several transfer threads. Once every byte has moved but files
+    are still being committed, the bar says "committing" rather than sitting at
+    100 % looking stuck. After a failure or Ctrl-C the bar is cleared, so the error
+    line stands alone.
+    """
 
     def __init__(self, total_bytes: int, total_files: int, desc: str, *, enabled: bool) -> None:
+        self.total_bytes = total_bytes
         self.total_files = total_files
         self.files_done = 0
-        self._bar = tqdm(
+        self.bytes_done = 0
+        self._desc = self._shown = desc
+        self._lock = threading.Lock()
+        self._bar = _Bar(
             total=total_bytes,
             desc=desc,
-            unit="B",
-            unit_scale=True,
-            unit_divisor=1024,
             file=sys.stderr,
             disable=not enabled,
             dynamic_ncols=True,
+            bar_format=BAR_FORMAT,
             postfix=self._files(),
         )
 
@@ -57,11 +84,20 @@ class Progress:
         return f"{self.files_done}/{self.total_files} files"
 
     def __call__(self, nbytes: int, nfiles: int) -> None:
-        if nbytes:
-            self._bar.update(nbytes)
-        if nfiles:
+        with self._lock:
+            self.bytes_done += nbytes
             self.files_done += nfiles
-            self._bar.set_postfix_str(self._files(), refresh=False)
+            if nfiles:
+                self._bar.set_postfix_str(self._files(), refresh=False)
+            all_sent = self.bytes_done >= self.total_bytes
+            desc = "committing" if all_sent and self.files_done < self.total_files else self._desc
+            if desc != self._shown:
+                self._shown = desc
+                self._bar.set_description_str(desc, refresh=False)
+            if nbytes:
+                self._bar.update(nbytes)
+            else:
+                self._bar.refresh()
 
     def __enter__(self) -> Progress:
         return self
@@ -72,6 +108,8 @@ class Progress:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        if exc_type is not None:
+            self._bar.leave = False  # clear the line: no half bar above the error
         self._bar.close()
 
 

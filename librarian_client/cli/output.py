@@ -12,6 +12,7 @@ from typing import Any
 
 from ..models import FileSummary
 
+SUMMARY_FIELDS = set(FileSummary.model_fields)
 _UNITS = ("KiB", "MiB", "GiB", "TiB", "PiB")
 _SIZE_FACTORS = {
     "": 1,

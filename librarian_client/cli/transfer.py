@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import stat
 import time
@@ -10,8 +11,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from .._download import Action, Planned, classify, conflicts_error, fetch_all, safe_relative
+from ..checksum import checksum_file, normalise_checksum, parse_checksum
+from ..client import LibrarianClient
+from ..exceptions import NotFound
+from ..models import FileSummary
 from .context import CLIError, Context
-from .output import format_size, print_json
+from .output import SUMMARY_FIELDS, examples, format_size, positive_int, print_json
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,25 +68,83 @@ def collect_files(src: str, dest: str, warn: Callable[[str], None]) -> list[Loca
     return found
 
 
-def _rate(nbytes: int, seconds: float) -> str:
-    return f"{nbytes / max(seconds, 1e-6) / 1e6:.1f} MB/s"
+MiB = 1 << 20
+
+
+def rate(nbytes: int, seconds: float) -> str:
+    """MiB/s, the unit the progress bars and sizes use too."""
+    return f"{nbytes / max(seconds, 1e-6) / MiB:.1f} MiB/s"
+
+
+def _plural(n: int, what: str = "file") -> str:
+    return f"{n} {what}{'' if n == 1 else 's'}"
+
+
+def plan_upload(client: LibrarianClient, files: list[LocalFile]) -> list[dict[str, object]]:
+    """What ``upload`` would do with each file, from one listing; stages nothing."""
+    on_server = {}
+    wanted = {f.name for f in files}
+    for summary in client.search(prefix=os.path.commonprefix(sorted(wanted)) or None):
+        if summary.name in wanted:
+            on_server[summary.name] = summary
+    plans: list[dict[str, object]] = []
+    for f in files:
+        there = on_server.get(f.name)
+        action, why = "upload", ""
+        if there is not None:
+            same = there.size == f.size and checksum_file(
+                f.path, parse_checksum(there.checksum)[0]
+            ) == normalise_checksum(there.checksum)
+            action = "skip" if same else "conflict"
+            why = "already there, same contents" if same else "exists with different contents"
+        plans.append(
+            {"action": action, "local": f.path, "name": f.name, "size": f.size, "why": why}
+        )
+    return plans
+
+
+def _dry_run_upload(ctx: Context, client: LibrarianClient, files: list[LocalFile]) -> int:
+    plans = plan_upload(client, files)
+    conflicts = [p for p in plans if p["action"] == "conflict"]
+    if ctx.json:
+        print_json(plans)
+    else:
+        for p in plans:
+            print(f"{'would ' + str(p['action']):<14}  {p['local']} -> {p['name']}"
+                  + (f" ({p['why']})" if p["why"] else ""))  # fmt: skip
+        todo = [p for p in plans if p["action"] == "upload"]
+        size = sum(int(str(p["size"])) for p in todo)
+        print(f"dry run: would upload {_plural(len(todo))} ({format_size(size)}), "
+              f"skip {len(plans) - len(todo) - len(conflicts)}; nothing was changed")  # fmt: skip
+    if conflicts:
+        raise CLIError(
+            f"{_plural(len(conflicts))} already exist with different contents "
+            f"(e.g. {conflicts[0]['name']}); the upload would fail.",
+            "Files are immutable: upload under new names.",
+        )
+    return 0
 
 
 def cmd_upload(ctx: Context) -> int:
     files = collect_files(ctx.args.src, ctx.args.dest, ctx.warn)
     total = sum(f.size for f in files)
-    with ctx.client() as client, ctx.progress(total, len(files), "upload") as bar:
-        started = time.monotonic()
-        results = client.upload_many([(f.path, f.name) for f in files], progress=bar)
-        elapsed = time.monotonic() - started
+    with ctx.client() as client:
+        if ctx.args.dry_run:
+            return _dry_run_upload(ctx, client, files)
+        with ctx.progress(total, len(files), "upload") as bar:
+            started = time.monotonic()
+            results = client.upload_many(
+                [(f.path, f.name) for f in files], progress=bar, transfers=ctx.args.transfers
+            )
+            elapsed = time.monotonic() - started
     if ctx.json:
         print_json([result.model_dump(mode="json") for result in results])
         return 0
     new = [r for r in results if not r.already_present]
     sent = sum(r.size for r in new)
-    parts = [f"uploaded {len(new)} file{'' if len(new) == 1 else 's'}"]
+    parts = [f"uploaded {_plural(len(new))}"]
     if new:
-        parts[0] += f", {format_size(sent)} in {elapsed:.2f} s ({_rate(sent, elapsed)})"
+        parts[0] += f", {format_size(sent)} in {elapsed:.2f} s ({rate(sent, elapsed)})"
     present = len(results) - len(new)
     if present:
         parts.append(f"{present} already present, skipped")
@@ -88,22 +152,118 @@ def cmd_upload(ctx: Context) -> int:
     return 0
 
 
+def _tree_prefix(client: LibrarianClient, name: str) -> str | None:
+    """The prefix to download as a tree, or None when ``name`` is one file."""
+    if name == "" or name.endswith("/"):
+        return name
+    try:
+        client.info(name)
+    except NotFound:
+        if next(iter(client.listdir(name + "/", page_size=1)), None) is not None:
+            return name + "/"
+        raise
+    return None
+
+
 def cmd_download(ctx: Context) -> int:
     name, local = ctx.args.name, ctx.args.local
     with ctx.client() as client:
-        expected = client.info(name)  # for the progress bar's total
-        with ctx.progress(expected.size, 1, "download") as bar:
+        prefix = _tree_prefix(client, name)
+        if prefix is not None:
+            return _download_tree(ctx, client, prefix, Path(local))
+        info = client.info(name)
+        target = Path(local)
+        if target.is_dir():
+            target = target / safe_relative(name, name.rsplit("/", 1)[-1])[0]
+        plan = classify(FileSummary.model_validate(info.model_dump(include=SUMMARY_FIELDS)),
+                        target, force=ctx.args.force)  # fmt: skip
+        if ctx.args.dry_run or plan.action in (Action.SKIP, Action.CONFLICT):
+            return _report_plan(ctx, [plan], dry_run=ctx.args.dry_run)
+        if not target.parent.is_dir():
+            raise FileNotFoundError(errno.ENOENT, "No such directory", str(target.parent))
+        with ctx.progress(info.size, 1, "download") as bar:
             started = time.monotonic()
-            info = client.download(name, local, progress=bar)
+            client.fetch(name, target, info.size, info.checksum, bar)
             elapsed = time.monotonic() - started
     if ctx.json:
         print_json(info.model_dump(mode="json"))
     else:
         print(
-            f"downloaded {name} to {local}: {format_size(info.size)} in {elapsed:.2f} s "
-            f"({_rate(info.size, elapsed)}), {info.checksum} verified"
+            f"downloaded {name} to {target}: {format_size(info.size)} in {elapsed:.2f} s "
+            f"({rate(info.size, elapsed)}), {info.checksum} verified"
         )
     return 0
+
+
+def _report_plan(ctx: Context, planned: list[Planned], *, dry_run: bool) -> int:
+    """Print a plan (a dry run, or a single file that needs no fetching)."""
+    conflicts = [p for p in planned if p.action is Action.CONFLICT]
+    if ctx.json:
+        print_json([_plan_json(p) for p in planned])
+    else:
+        for p in planned:
+            if dry_run or p.action is Action.SKIP:
+                verb = f"would {p.action.value}" if dry_run else "skipped"
+                why = f" ({p.path} {p.why})" if p.why else ""
+                print(f"{verb:<16}  {p.name} -> {p.path}{why}")
+        if dry_run:
+            todo = [p for p in planned if p.action in (Action.DOWNLOAD, Action.OVERWRITE)]
+            size = format_size(sum(p.size for p in todo))
+            print(f"dry run: would download {_plural(len(todo))} ({size}); nothing was changed")
+    if conflicts:
+        raise conflicts_error(conflicts)
+    return 0
+
+
+def _plan_json(p: Planned) -> dict[str, object]:
+    return {"name": p.name, "path": str(p.path), "size": p.size, "checksum": p.checksum,
+            "action": p.action.value, "why": p.why}  # fmt: skip
+
+
+def _download_tree(ctx: Context, client: LibrarianClient, prefix: str, root: Path) -> int:
+    if root.exists() and not root.is_dir():
+        raise CLIError(f"{root} is not a directory.", "Give a directory to download into.")
+    planned = client.plan_download(prefix, root, force=ctx.args.force)
+    if not planned:
+        raise CLIError(f"There are no files under {prefix!r}.", "`librarian ls` shows names.")
+    if ctx.args.dry_run:
+        return _report_plan(ctx, planned, dry_run=True)
+    conflicts = [p for p in planned if p.action is Action.CONFLICT]
+    if conflicts:
+        raise conflicts_error(conflicts)
+    wanted = [p for p in planned if p.action in (Action.DOWNLOAD, Action.OVERWRITE)]
+    total = sum(p.size for p in planned)
+    with ctx.progress(total, len(planned), "download") as bar:
+        for p in planned:
+            if p.action is Action.SKIP:
+                bar(p.size, 1)
+        started = time.monotonic()
+        for _ in fetch_all(client.fetch, wanted, bar, ctx.args.transfers):
+            pass
+        elapsed = time.monotonic() - started
+    if ctx.json:
+        print_json([_plan_json(p) for p in planned])
+        return 0
+    sent = sum(p.size for p in wanted)
+    line = f"downloaded {_plural(len(wanted))} to {root}"
+    if wanted:
+        line += f", {format_size(sent)} in {elapsed:.2f} s ({rate(sent, elapsed)}), each verified"
+    skipped = len(planned) - len(wanted)
+    if skipped:
+        line += f"; {skipped} already there and verified, skipped"
+    print(line)
+    return 0
+
+
+def _transfers(text: str) -> int:
+    value = positive_int(text)
+    if value > MAX_TRANSFERS:
+        raise argparse.ArgumentTypeError(f"at most {MAX_TRANSFERS}")
+    return value
+
+
+MAX_TRANSFERS = 64
+DEFAULT_TRANSFERS = 4
 
 
 def register(
@@ -114,21 +274,55 @@ def register(
         parents=[common],
         help="upload a file or a directory tree",
         description="Upload SRC as DEST. A directory uploads every file below it as "
-        "DEST/relative/path. Files already there with the same contents are skipped.",
+        "DEST/relative/path. Files already there with the same contents are skipped, so "
+        "running an interrupted upload again finishes it.",
+        epilog=examples(
+            "librarian upload obs.g3 obs/2024-06-01/obs.g3    # one file, exact name",
+            "librarian upload obs.g3 obs/2024-06-01/          # DIR/ appends the basename",
+            "librarian upload ./night1/ obs/2024-06-01/ --transfers 8",
+            "librarian upload ./night1/ obs/2024-06-01/ --dry-run",
+        ),
     )
     up.add_argument("src", metavar="SRC", help="local file or directory")
     up.add_argument(
         "dest", metavar="DEST", help="name in the librarian ('DIR/' appends the basename)"
     )
+    _transfer_options(up, "upload")
     up.set_defaults(func=cmd_upload)
 
     down = sub.add_parser(
         "download",
         parents=[common],
-        help="download a file, verifying its checksum",
-        description="Download NAME to LOCAL (a path, or an existing directory). The file "
-        "appears only once its size and checksum verify.",
+        help="download a file or a whole tree, verifying checksums",
+        description="Download NAME to LOCAL (a path, or an existing directory), or every "
+        "file below NAME/ into the directory LOCAL. A file appears only once its size and "
+        "checksum verify; files already there and verified are skipped (so a rerun "
+        "resumes); a local file that differs is never overwritten without --force.",
+        epilog=examples(
+            "librarian download obs/2024-06-01/obs.g3 .       # one file into .",
+            "librarian download obs/2024-06-01/ ./night1/     # the whole tree",
+            "librarian download obs/2024-06-01/ ./night1/ --transfers 8 --dry-run",
+        ),
     )
-    down.add_argument("name", metavar="NAME")
-    down.add_argument("local", metavar="LOCAL")
+    down.add_argument("name", metavar="NAME", help="a file, or a directory ('obs/run1/')")
+    down.add_argument("local", metavar="LOCAL", help="local file or directory")
+    down.add_argument(
+        "--force", action="store_true", help="overwrite local files that differ from the server's"
+    )
+    _transfer_options(down, "download")
     down.set_defaults(func=cmd_download)
+
+
+def _transfer_options(parser: argparse.ArgumentParser, verb: str) -> None:
+    parser.add_argument(
+        "--transfers",
+        metavar="N",
+        type=_transfers,
+        default=DEFAULT_TRANSFERS,
+        help=f"files to {verb} at once (default {DEFAULT_TRANSFERS})",
+    )
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help=f"print what would be {verb}ed or skipped, and change nothing",
+    )

@@ -30,7 +30,7 @@ def test_upload_directory_names_files_dest_relative_path(
     ]
     assert fake.files["obs/night1/sub/b.bin"].data == b"\x00" * 2048
     assert re.fullmatch(
-        r"uploaded 3 files, 4\.9 KiB in \d+\.\d\d s \(\d+\.\d MB/s\)\n", result.out
+        r"uploaded 3 files, 4\.9 KiB in \d+\.\d\d s \(\d+\.\d MiB/s\)\n", result.out
     ), result.out
     assert result.err == ""
 
@@ -133,7 +133,7 @@ def test_progress_bar_on_a_terminal_counts_bytes_and_files(
     assert shown.code == hidden.code == 0
     assert shown.err.startswith("\rupload:")
     assert "0/3 files" in shown.err and "3/3 files" in shown.err
-    assert "4.93k/4.93k" in shown.err
+    assert "4.9 KiB/4.9 KiB" in shown.err and "MiB/s" in shown.err
     assert hidden.err == ""
 
 
@@ -144,7 +144,7 @@ def test_download_verifies_and_reports(run: Run, fake: FakeLibrarian, tmp_path: 
 
     assert result.code == 0, result.err
     assert (tmp_path / "d.g3").read_bytes() == b"g3 data" * 100
-    assert result.out.startswith(f"downloaded obs/d.g3 to {tmp_path}: 700 B in ")
+    assert result.out.startswith(f"downloaded obs/d.g3 to {tmp_path / 'd.g3'}: 700 B in ")
     assert result.out.rstrip().endswith(f"{md5_of(b'g3 data' * 100)} verified")
 
 
