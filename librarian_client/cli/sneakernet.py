@@ -28,7 +28,9 @@ def _follow(ctx: Context, events: Iterator[DiskEvent], what: str) -> DiskEvent:
             if event.event == "start":
                 total_bytes, total_files = event.total_bytes or 0, event.total_files or 0
                 bar = stack.enter_context(ctx.progress(total_bytes, total_files, what))
-            elif bar is not None:
+            elif bar is not None and event.event == "progress":
+                # Only progress lines carry counts: the final line's zeros would send the
+                # bar back to 0 % just as the work ends.
                 bar(event.bytes - done_bytes, event.files - done_files)
                 done_bytes, done_files = event.bytes, event.files
             if event.event == "done":

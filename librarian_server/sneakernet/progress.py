@@ -98,6 +98,8 @@ async def stream(work: Callable[[Reporter], DiskEvent], name: str) -> AsyncItera
                 if results.empty():
                     yield _line(reporter.snapshot("progress"))
                 continue
+            if reporter.total_files is not None:  # the final counts, so a bar ends full
+                yield _line(reporter.snapshot("progress"))
             yield _line(final)
             return
     finally:

@@ -6,11 +6,16 @@ ucsd ingests it, and the mountain learns of the copies through ucsd's check-ins.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import pty
+import re
 import shutil
 import signal
+import struct
 import subprocess
+import termios
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -311,3 +316,50 @@ def test_ctrl_c_stops_an_export_cleanly(
     disk_info = _disk(mountain, json.loads(lines[0])["label"])
     # Only what is on the disk is claimed by it; the rest went back to the pool.
     assert disk_info["files"] == disk_info["unconfirmed"] == end["files"]
+
+
+def _run_on_a_terminal(command: list[str], env: dict[str, str]) -> tuple[int, str, str]:
+    """Run with stderr on a pseudo-terminal (so progress bars are drawn); return what it drew."""
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 160, 0, 0))  # 160 columns
+    try:
+        process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=slave)
+    finally:
+        os.close(slave)
+    drawn = bytearray()
+    try:
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # EIO: the process closed the terminal
+                break
+            if not chunk:
+                break
+            drawn += chunk
+    finally:
+        os.close(master)
+        out, _ = process.communicate(timeout=60)
+    return process.returncode, out.decode(), drawn.decode(errors="replace")
+
+
+def test_the_export_progress_bar_moves(
+    sites: tuple[LiveServer, LiveServer], tmp_path: Path
+) -> None:
+    mountain, _ = sites
+    _upload(mountain, tmp_path, "night8", {f"q{i:03d}": os.urandom(1 << 20) for i in range(120)})
+    disk = tmp_path / "disk8"
+    disk.mkdir()
+    command = [*LIBRARIAN, "--url", mountain.url, "--username", "admin", "--password-file",
+               str(mountain.password_file("admin")),
+               "sneakernet", "export", "--peer", "ucsd", "--to", str(disk)]  # fmt: skip
+
+    returncode, out, drawn = _run_on_a_terminal(command, mountain.env)
+
+    assert returncode == 0, drawn
+    assert "120 files" in out, out
+    percentages = [int(p) for p in re.findall(r"(\d+)%\|", drawn)]
+    assert any(0 < p < 100 for p in percentages), drawn  # it moved while the disk was written
+    assert percentages[-1] == 100
+    files = [int(n) for n in re.findall(r"(\d+)/120 files", drawn)]
+    assert files == sorted(files) and 0 < files[len(files) // 2] and files[-1] == 120
+    assert "MiB/s" in drawn and "MB/s" not in drawn.replace("MiB/s", "")
