@@ -25,8 +25,9 @@ def test_ping_human_and_json(run: Run) -> None:
 
 
 def test_connections_add_list_never_prints_secrets(
-    run: Run, tmp_path: Path, isolated_env: Path
+    run: Run, fake: FakeLibrarian, tmp_path: Path, isolated_env: Path
 ) -> None:
+    fake.users["alice"] = "hunter2"
     password_file = tmp_path / "pw"
     password_file.write_text("hunter2\n")
     token_file = tmp_path / "tok"
@@ -41,24 +42,25 @@ def test_connections_add_list_never_prints_secrets(
     as_json = run("connections", "list", "--json")
 
     assert first.code == second.code == 0
-    assert first.out == f"saved connection site to {isolated_env}\n"
+    assert first.out == f"saved connection site to {isolated_env} with a new token\n"
     assert stat.S_IMODE(isolated_env.stat().st_mode) == 0o600
     stored = load_config()
     assert stored.default == "site"
-    assert stored.connections["site"].password is not None
-    assert stored.connections["site"].password.get_secret_value() == "hunter2"
+    assert stored.connections["site"].password is None
+    assert stored.connections["site"].token is not None
+    assert "hunter2" not in isolated_env.read_text()
     for output in (listing.out, as_json.out):
         assert "hunter2" not in output and "sekrit-token" not in output
     assert listing.out.splitlines() == [
         "  NAME  URL                 USERNAME  AUTH",
         "  ci    https://ci.example  -         token",
-        "* site  http://fake         alice     password",
+        "* site  http://fake         alice     token",
     ]
     assert json.loads(as_json.out)[1] == {
         "name": "site",
         "url": "http://fake",
         "username": "alice",
-        "auth": "password",
+        "auth": "token",
         "default": True,
     }
 
