@@ -226,23 +226,49 @@ def register(
         "search",
         parents=[common],
         help="find files by name glob, prefix, time, size or uploader",
-        description="Glob: '*' matches any characters including '/', '?' one character. "
-        "Sizes take units (10MiB, 2GB); times are ISO 8601 (UTC unless a zone is given).",
+        description="Print the files matching every filter given, in name order, with "
+        "full names. Glob: '*' matches any characters including '/', '?' one character. "
+        "Sizes take units (10MiB, 2GB); times are ISO 8601 (UTC unless a zone is given). "
+        "When nothing matches, a line on stderr says so and the exit status is 0.",
+        epilog=examples(
+            "librarian search --name 'obs/*.g3' --min-size 1GiB",
+            "librarian search --prefix obs/2024-06- --created-after 2024-06-01T12:00",
+            "librarian search --uploader pipeline --limit 10 --json",
+        ),
     )
-    search.add_argument("--name", metavar="GLOB")
-    search.add_argument("--prefix", metavar="P")
-    search.add_argument("--created-after", metavar="TIME", type=parse_time)
-    search.add_argument("--created-before", metavar="TIME", type=parse_time)
-    search.add_argument("--min-size", metavar="SIZE", type=parse_size)
-    search.add_argument("--max-size", metavar="SIZE", type=parse_size)
-    search.add_argument("--uploader", metavar="USER")
+    search.add_argument("--name", metavar="GLOB", help="name glob, e.g. 'obs/*/D_*.g3'")
+    search.add_argument("--prefix", metavar="P", help="names starting with P, e.g. obs/")
+    search.add_argument(
+        "--created-after", metavar="TIME", type=parse_time, help="e.g. 2024-06-01 or ...T12:00Z"
+    )
+    search.add_argument(
+        "--created-before", metavar="TIME", type=parse_time, help="created before TIME"
+    )
+    search.add_argument(
+        "--min-size", metavar="SIZE", type=parse_size, help="at least SIZE, e.g. 10MiB"
+    )
+    search.add_argument("--max-size", metavar="SIZE", type=parse_size, help="at most SIZE")
+    search.add_argument("--uploader", metavar="USER", help="uploaded by USER")
     search.add_argument("--limit", metavar="N", type=positive_int, help="stop after N files")
     search.add_argument("-l", "--long", action="store_true", help="show checksums too")
     search.set_defaults(func=cmd_search)
 
-    info = sub.add_parser("info", parents=[common], help="show one file and its copies")
-    info.add_argument("name", metavar="NAME")
+    info = sub.add_parser(
+        "info",
+        parents=[common],
+        help="show one file and its copies",
+        description="Size, checksum, uploader and every copy: on this site's stores and "
+        "at other sites.",
+        epilog=examples("librarian info obs/2024-06-01/obs.g3", "librarian info NAME --json"),
+    )
+    info.add_argument("name", metavar="NAME", help="the file's full name")
     info.set_defaults(func=cmd_info)
 
-    stores = sub.add_parser("stores", parents=[common], help="list the site's stores")
+    stores = sub.add_parser(
+        "stores",
+        parents=[common],
+        help="list the site's stores",
+        description="Each store's kind, state, space used and free, and root (admin).",
+        epilog=examples("librarian stores", "librarian stores --json"),
+    )
     stores.set_defaults(func=cmd_stores)

@@ -103,8 +103,8 @@ def register(
         help="print a shell completion script",
         description="Print a completion script for bash or zsh on stdout.",
         epilog=examples(
-            "source <(librarian completion bash)      # this shell; add it to ~/.bashrc",
-            "librarian completion bash > /etc/bash_completion.d/librarian",
+            "librarian completion bash > ~/.local/share/bash-completion/completions/librarian",
+            "source <(librarian completion bash)      # this shell only, or in ~/.bashrc",
             "source <(librarian completion zsh)       # in ~/.zshrc",
         ),
     )

@@ -87,17 +87,14 @@ class Progress:
         with self._lock:
             self.bytes_done += nbytes
             self.files_done += nfiles
-            if nfiles:
-                self._bar.set_postfix_str(self._files(), refresh=False)
+            if nbytes:
+                self._bar.update(nbytes)  # drawn at most ten times a second
             all_sent = self.bytes_done >= self.total_bytes
             desc = "committing" if all_sent and self.files_done < self.total_files else self._desc
-            if desc != self._shown:
+            if nfiles or desc != self._shown:  # rare events, always drawn at once
                 self._shown = desc
                 self._bar.set_description_str(desc, refresh=False)
-            if nbytes:
-                self._bar.update(nbytes)
-            else:
-                self._bar.refresh()
+                self._bar.set_postfix_str(self._files(), refresh=True)
 
     def __enter__(self) -> Progress:
         return self

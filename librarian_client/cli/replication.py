@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from ..models import Direction, TransferRow, TransferStatus
 from .context import Context
 from .output import (
+    examples,
     format_size,
     format_time,
     positive_int,
@@ -155,35 +156,81 @@ def register(
         parents=[common],
         help="list transfers to and from peers (admin); retry or cancel one",
         description="Outgoing transfers unless --incoming, newest first.",
+        epilog=examples(
+            "librarian transfers --status FAILED",
+            "librarian transfers --incoming --peer mountain --limit 20",
+            "librarian transfers retry 1234",
+        ),
     )
     transfers.add_argument("--incoming", action="store_true", help="arrivals instead of sends")
-    transfers.add_argument("--status", type=str.upper, choices=statuses)
-    transfers.add_argument("--peer", metavar="SITE")
-    transfers.add_argument("--limit", metavar="N", type=positive_int, default=100)
+    transfers.add_argument(
+        "--status", type=str.upper, choices=statuses, help="only transfers in this state"
+    )
+    transfers.add_argument("--peer", metavar="SITE", help="only transfers with this peer")
+    transfers.add_argument(
+        "--limit", metavar="N", type=positive_int, default=100, help="at most N rows (100)"
+    )
     transfers.set_defaults(func=cmd_transfers)
     actions = transfers.add_subparsers(dest="transfers_command", metavar="ACTION")
     for action, what in (
         ("retry", "send a failed or cancelled transfer again"),
         ("cancel", "stop an outgoing transfer"),
     ):
-        parser = actions.add_parser(action, parents=[common], help=what)
-        parser.add_argument("transfer_id", metavar="ID", type=positive_int)
+        parser = actions.add_parser(
+            action,
+            parents=[common],
+            help=what,
+            description=f"{what[0].upper()}{what[1:]} (admin).",
+            epilog=examples(f"librarian transfers {action} 1234"),
+        )
+        parser.add_argument(
+            "transfer_id", metavar="ID", type=positive_int, help="from `librarian transfers`"
+        )
         parser.set_defaults(func=cmd_transfer_action)
 
-    queues = sub.add_parser("queues", parents=[common], help="list send batches (admin)")
-    queues.add_argument(
-        "--status", type=str.upper, choices=["PENDING", "ONGOING", "COMPLETED", "FAILED"]
+    queues = sub.add_parser(
+        "queues",
+        parents=[common],
+        help="list send batches (admin)",
+        description="Batches of outgoing transfers, newest first.",
+        epilog=examples("librarian queues --status ONGOING", "librarian queues --peer ucsd"),
     )
-    queues.add_argument("--peer", metavar="SITE")
-    queues.add_argument("--limit", metavar="N", type=positive_int, default=100)
+    queues.add_argument(
+        "--status",
+        type=str.upper,
+        choices=["PENDING", "ONGOING", "COMPLETED", "FAILED"],
+        help="only batches in this state",
+    )
+    queues.add_argument("--peer", metavar="SITE", help="only batches for this peer")
+    queues.add_argument(
+        "--limit", metavar="N", type=positive_int, default=100, help="at most N rows (100)"
+    )
     queues.set_defaults(func=cmd_queues)
 
-    peers = sub.add_parser("peers", parents=[common], help="list peer sites (admin)")
+    peers = sub.add_parser(
+        "peers",
+        parents=[common],
+        help="list peer sites (admin)",
+        description="Each peer: whether files are pushed to it, its managers, last contact.",
+        epilog=examples("librarian peers", "librarian peers --json"),
+    )
     peers.set_defaults(func=cmd_peers)
 
-    tasks = sub.add_parser("tasks", parents=[common], help="list background tasks, or run one now")
+    tasks = sub.add_parser(
+        "tasks",
+        parents=[common],
+        help="list background tasks, or run one now",
+        description="The background tasks, how often each runs and its limits.",
+        epilog=examples("librarian tasks", "librarian tasks run send_clone"),
+    )
     tasks.set_defaults(func=cmd_tasks, tasks_command=None)
     tasks_sub = tasks.add_subparsers(dest="tasks_command", metavar="ACTION")
-    run = tasks_sub.add_parser("run", parents=[common], help="run a task now and wait (admin)")
-    run.add_argument("task_name", metavar="TASK")
+    run = tasks_sub.add_parser(
+        "run",
+        parents=[common],
+        help="run a task now and wait (admin)",
+        description="Run one background task now and print what it did.",
+        epilog=examples("librarian tasks run send_checkins"),
+    )
+    run.add_argument("task_name", metavar="TASK", help="a name from `librarian tasks`")
     run.set_defaults(func=cmd_tasks)
