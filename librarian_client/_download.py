@@ -15,14 +15,29 @@ import threading
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from urllib.parse import quote
 
-from ._io import CHUNK_SIZE, ProgressCallback
+import httpx
+
+from ._io import CHUNK_SIZE, ProgressCallback, progress_or_noop, write_hashing
 from .checksum import checksum_file, normalise_checksum, parse_checksum
-from .exceptions import LibrarianClientError, ProtocolError
+from .exceptions import ChecksumMismatch, LibrarianClientError, ProtocolError, error_from_response
 from .models import FileSummary
+
+API = "/api/v2"
+
+
+def name_path(name: str) -> str:
+    """Percent-encode each segment; '.'/'..' too, so httpx cannot collapse them."""
+
+    def segment(part: str) -> str:
+        return part.replace(".", "%2E") if part in (".", "..") else quote(part, safe="")
+
+    return "/".join(segment(part) for part in name.split("/"))
 
 
 class Action(StrEnum):
@@ -166,3 +181,82 @@ def conflicts_error(conflicts: list[Planned]) -> LibrarianClientError:
         f"{shown}{more}. Nothing was downloaded.",
         "Pass --force to overwrite files that differ, or download into another directory.",
     )
+
+
+class DownloadMixin:
+    """``LibrarianClient``'s downloads: one verified fetch, and whole trees."""
+
+    _http: httpx.Client
+
+    def _mapped_errors(self, what: str) -> AbstractContextManager[None]:
+        raise NotImplementedError
+
+    def search(self, *, prefix: str | None = None) -> Iterator[FileSummary]:
+        raise NotImplementedError
+
+    def plan_download(
+        self, prefix: str, local: str | os.PathLike[str], *, force: bool = False
+    ) -> list[Planned]:
+        """What ``download_tree`` would do with each file below ``prefix``; changes nothing."""
+        return plan_tree(self.search(prefix=prefix or None), prefix, Path(local), force=force)
+
+    def download_tree(
+        self,
+        prefix: str,
+        local: str | os.PathLike[str],
+        *,
+        force: bool = False,
+        transfers: int = 1,
+        progress: ProgressCallback | None = None,
+    ) -> list[Planned]:
+        """Download every file below ``prefix`` into directory ``local``, verified.
+
+        Files already there with the same checksum are skipped, so a rerun resumes.
+        A local file that differs raises before anything is fetched, unless ``force``.
+        Returns the plan (``action`` says what was done to each file).
+        """
+        planned = self.plan_download(prefix, local, force=force)
+        conflicts = [p for p in planned if p.action is Action.CONFLICT]
+        if conflicts:
+            raise conflicts_error(conflicts)
+        report = progress_or_noop(progress)
+        for p in planned:
+            if p.action is Action.SKIP:
+                report(p.size, 1)
+        wanted = [p for p in planned if p.action in (Action.DOWNLOAD, Action.OVERWRITE)]
+        for _ in fetch_all(self.fetch, wanted, report, transfers):
+            pass
+        return planned
+
+    def fetch(
+        self, name: str, target: Path, size: int, checksum: str, progress: ProgressCallback
+    ) -> None:
+        """Stream ``name`` to a temp file beside ``target``; rename it there once verified."""
+        expected = normalise_checksum(checksum)
+        algorithm, _ = parse_checksum(expected)
+        path = f"{API}/download/{name_path(name)}"
+        with self._mapped_errors(f"GET {path}"), self._http.stream("GET", path) as response:
+            if response.is_error:
+                response.read()
+                raise error_from_response(response)
+            announced = response.headers.get("X-Librarian-Checksum")
+            if announced and normalise_checksum(announced) != expected:
+                raise ChecksumMismatch(
+                    f"The server sends {name} with checksum {announced} but the catalogue "
+                    f"says {expected}."
+                )
+            temp, got_size, got = write_hashing(
+                response.iter_bytes(CHUNK_SIZE), target, algorithm, progress
+            )
+        if got_size != size or got != expected:
+            temp.unlink(missing_ok=True)
+            raise ChecksumMismatch(
+                f"Downloaded {name} does not verify: got {got_size} bytes, {got}; "
+                f"expected {size} bytes, {expected}. Nothing was written to {target}."
+            )
+        try:
+            os.replace(temp, target)
+        except BaseException:
+            temp.unlink(missing_ok=True)
+            raise
+        progress(0, 1)

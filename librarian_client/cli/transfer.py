@@ -15,7 +15,7 @@ from .._download import Action, Planned, classify, conflicts_error, fetch_all, s
 from ..checksum import checksum_file, normalise_checksum, parse_checksum
 from ..client import LibrarianClient
 from ..exceptions import NotFound
-from ..models import FileSummary
+from ..models import FileInfo, FileSummary
 from .context import CLIError, Context
 from .output import SUMMARY_FIELDS, examples, format_size, positive_int, print_json
 
@@ -152,31 +152,30 @@ def cmd_upload(ctx: Context) -> int:
     return 0
 
 
-def _tree_prefix(client: LibrarianClient, name: str) -> str | None:
-    """The prefix to download as a tree, or None when ``name`` is one file."""
+def _tree_or_file(client: LibrarianClient, name: str) -> str | FileInfo:
+    """The prefix to download as a tree, or the one file ``name`` names."""
     if name == "" or name.endswith("/"):
         return name
     try:
-        client.info(name)
+        return client.info(name)
     except NotFound:
         if next(iter(client.listdir(name + "/", page_size=1)), None) is not None:
             return name + "/"
         raise
-    return None
 
 
 def cmd_download(ctx: Context) -> int:
     name, local = ctx.args.name, ctx.args.local
     with ctx.client() as client:
-        prefix = _tree_prefix(client, name)
-        if prefix is not None:
-            return _download_tree(ctx, client, prefix, Path(local))
-        info = client.info(name)
+        found = _tree_or_file(client, name)
+        if isinstance(found, str):
+            return _download_tree(ctx, client, found, Path(local))
+        info = found
         target = Path(local)
         if target.is_dir():
             target = target / safe_relative(name, name.rsplit("/", 1)[-1])[0]
-        plan = classify(FileSummary.model_validate(info.model_dump(include=SUMMARY_FIELDS)),
-                        target, force=ctx.args.force)  # fmt: skip
+        summary = FileSummary.model_validate(info.model_dump(include=SUMMARY_FIELDS))
+        plan = classify(summary, target, force=ctx.args.force)
         if ctx.args.dry_run or plan.action in (Action.SKIP, Action.CONFLICT):
             return _report_plan(ctx, [plan], dry_run=ctx.args.dry_run)
         if not target.parent.is_dir():

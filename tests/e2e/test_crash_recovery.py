@@ -110,7 +110,7 @@ def test_sigkill_between_stage_and_commit_leaves_nothing(
         src = tmp_path / name.replace("/", "_")
         src.write_bytes(data)
         assert server.cli("upload", str(src), name).returncode == 0
-        out = tmp_path / "out"
+        out = tmp_path / f"out-{name.replace('/', '_')}"
         assert server.cli("download", name, str(out)).returncode == 0
         assert out.read_bytes() == data
         info = server.cli("info", name, "--json").json()

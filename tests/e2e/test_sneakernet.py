@@ -101,7 +101,7 @@ def test_export_ingest_and_the_source_learns_of_the_copies(
     assert code == 0, ingested
     assert (ingested["committed"], ingested["already_present"], ingested["bad"]) == (21, 0, [])
     for name, data in zip(names, files.values(), strict=True):
-        back = tmp_path / "back"
+        back = tmp_path / f"back-{name.replace('/', '_')}"  # never overwritten
         assert ucsd.cli("download", name, str(back)).returncode == 0
         assert back.read_bytes() == data
         info = file_info(ucsd, name)
