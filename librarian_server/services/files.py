@@ -146,6 +146,31 @@ def prefix_range(query: _Q, prefix: str) -> _Q:
     return query.where(*name_prefix(prefix))
 
 
+def name_range(
+    prefixes: list[str], *, after: str | None = None, at_least: str | None = None
+) -> list[ColumnElement[bool]]:
+    """Names under every prefix, and ``> after`` / ``>= at_least``, as ONE index range.
+
+    SQLite seeks on one lower bound and filters the others, so ``name >= 'obs/' AND
+    name > cursor`` would read from ``obs/`` again on every page; the tightest lower
+    and upper bounds are chosen here instead.
+    """
+    lowers: list[tuple[str, bool]] = [(p, True) for p in prefixes if p]  # (bound, inclusive)
+    uppers = [p[:-1] + chr(ord(p[-1]) + 1) for p in prefixes if p]
+    if after is not None:
+        lowers.append((after, False))
+    if at_least is not None:
+        lowers.append((at_least, True))
+    conditions: list[ColumnElement[bool]] = []
+    if lowers:
+        # The largest bound wins; at a tie the exclusive one (False sorts first).
+        bound, inclusive = max(lowers, key=lambda b: (b[0], not b[1]))
+        conditions.append(File.name >= bound if inclusive else File.name > bound)
+    if uppers:
+        conditions.append(File.name < min(uppers))
+    return conditions
+
+
 def encode_cursor(name: str) -> str:
     return base64.urlsafe_b64encode(name.encode()).decode()
 
@@ -162,12 +187,12 @@ def decode_cursor(cursor: str) -> str:
 def search(session: Session, filters: SearchQuery) -> SearchResponse:
     """One page of matches in name order; each filter becomes an indexed condition."""
     f = filters
+    prefixes = [f.prefix or ""]
     query = select(File)
-    if f.prefix:
-        query = prefix_range(query, f.prefix)
     if f.name:
         like, literal = glob_to_like(f.name)
-        query = prefix_range(query, literal).where(File.name.like(like, escape="\\"))
+        prefixes.append(literal)
+        query = query.where(File.name.like(like, escape="\\"))
     if f.created_after is not None:
         query = query.where(File.created_time >= f.created_after)
     if f.created_before is not None:
@@ -178,8 +203,8 @@ def search(session: Session, filters: SearchQuery) -> SearchResponse:
         query = query.where(File.size <= f.max_size)
     if f.uploader:
         query = query.where(File.uploader == f.uploader)
-    if f.cursor:
-        query = query.where(File.name > decode_cursor(f.cursor))
+    after = decode_cursor(f.cursor) if f.cursor else None
+    query = query.where(*name_range(prefixes, after=after))
     rows = list(session.scalars(query.order_by(File.name).limit(f.limit + 1)))
     more = len(rows) > f.limit
     rows = rows[: f.limit]

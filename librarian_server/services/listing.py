@@ -17,9 +17,8 @@ from sqlalchemy.orm import Session
 from librarian_client.models import FileSummary, ListQuery, ListResponse
 
 from ..orm import File
-from .files import decode_cursor, encode_cursor, name_prefix
+from .files import decode_cursor, encode_cursor, name_range
 
-FIRST_BATCH = 32
 MAX_BATCH = 1024
 
 
@@ -28,11 +27,16 @@ def past_directory(directory: str) -> str:
     return directory[:-1] + chr(ord("/") + 1)
 
 
-def _after(name: str) -> ColumnElement[bool]:
-    """Where the walk resumes after ``name``: past a directory's contents, or after a file."""
-    if name.endswith("/"):
-        return File.name >= past_directory(name)
-    return File.name > name
+def _range(prefix: str, resume: str | None) -> list[ColumnElement[bool]]:
+    """Below ``prefix``, resuming past a directory's contents or after a file."""
+    if resume is None:
+        return name_range([prefix])
+    if resume.endswith("/"):
+        return name_range([prefix], at_least=past_directory(resume))
+    return name_range([prefix], after=resume)
+
+
+_COLUMNS = (File.name, File.size, File.checksum, File.uploader, File.source, File.created_time)
 
 
 def list_level(session: Session, query: ListQuery) -> ListResponse:
@@ -41,15 +45,15 @@ def list_level(session: Session, query: ListQuery) -> ListResponse:
     # One entry more than asked says whether there is another page; it is not returned.
     want = query.limit + 1
     resume = decode_cursor(query.cursor) if query.cursor else None
-    batch = FIRST_BATCH
+    batch = 1  # after a directory the next entry is often another one: read one row
     entries: list[tuple[str, FileSummary | None]] = []
     while len(entries) < want:
-        where = name_prefix(prefix)
-        if resume is not None:
-            where.append(_after(resume))
-        rows = list(session.scalars(select(File).where(*where).order_by(File.name).limit(batch)))
+        where = _range(prefix, resume)
+        rows = session.execute(select(*_COLUMNS).where(*where).order_by(File.name).limit(batch))
+        seen = 0
         seeked = False
         for row in rows:
+            seen += 1
             rest = row.name[len(prefix) :]
             slash = rest.find("/")
             if slash >= 0:
@@ -57,13 +61,14 @@ def list_level(session: Session, query: ListQuery) -> ListResponse:
                 entries.append((directory, None))
                 resume, seeked = directory, True
                 break
-            entries.append((row.name, FileSummary.model_validate(row)))
+            entries.append((row.name, FileSummary.model_validate(row._mapping)))
             resume = row.name
             if len(entries) >= want:
                 break
-        if not seeked and len(rows) < batch:
+        if not seeked and seen < batch:
             break  # the prefix is exhausted
-        batch = FIRST_BATCH if seeked else min(batch * 2, MAX_BATCH)
+        # Runs of files are read in growing batches; a directory starts again at one.
+        batch = 1 if seeked else min(batch * 4, MAX_BATCH)
     more = len(entries) > query.limit
     entries = entries[: query.limit]
     return ListResponse(
