@@ -13,12 +13,13 @@ from .common import open_catalogue, read_password, settings_from
 
 
 def cmd_create_user(args: argparse.Namespace) -> int:
-    from ..services.auth import create_user
+    from ..services.auth import create_user, require_new_user
 
-    settings = settings_from(args)
-    password = read_password(args.password_file, user=args.name)
-    engine, factory = open_catalogue(settings)
+    engine, factory = open_catalogue(settings_from(args))
     try:
+        with factory() as session:
+            require_new_user(session, args.name)
+        password = read_password(args.password_file, user=args.name)
         with factory.begin() as session:
             user = create_user(session, args.name, password, PermissionLevel(args.level))
             print(f"created user {user.name!r} with permission {user.permission.value}")
@@ -28,12 +29,13 @@ def cmd_create_user(args: argparse.Namespace) -> int:
 
 
 def cmd_set_password(args: argparse.Namespace) -> int:
-    from ..services.auth import set_password
+    from ..services.auth import require_user, set_password
 
-    settings = settings_from(args)
-    password = read_password(args.password_file, user=args.name)
-    engine, factory = open_catalogue(settings)
+    engine, factory = open_catalogue(settings_from(args))
     try:
+        with factory() as session:
+            require_user(session, args.name)
+        password = read_password(args.password_file, user=args.name)
         with factory.begin() as session:
             user = set_password(session, args.name, password)
             print(f"changed the password of {user.name!r}")

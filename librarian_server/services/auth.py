@@ -145,14 +145,29 @@ def create_user(session: Session, name: str, password: str, permission: Permissi
             f"User name {name!r} is not valid.", "Use letters, digits and . _ - @ only."
         )
     _check_password(password)
+    require_new_user(session, name)
+    user = User(name=name, password_hash=hash_password(password), permission=permission)
+    session.add(user)
+    session.flush()
+    return user
+
+
+def require_new_user(session: Session, name: str) -> None:
+    """Refuse a taken name before anyone types a password for it."""
     if session.scalar(select(User.id).where(User.name == name)) is not None:
         raise Conflict(
             f"User {name!r} already exists.",
             f"To change its password: librarian-server set-password {name}",
         )
-    user = User(name=name, password_hash=hash_password(password), permission=permission)
-    session.add(user)
-    session.flush()
+
+
+def require_user(session: Session, name: str) -> User:
+    user = session.scalar(select(User).where(User.name == name))
+    if user is None:
+        raise NotFound(
+            f"There is no user {name!r}.",
+            f"Create it: librarian-server create-user {name} --level LEVEL",
+        )
     return user
 
 
@@ -160,12 +175,7 @@ def set_password(session: Session, name: str, password: str) -> User:
     """A new password; tokens already issued stay valid, and a running server may accept
     the old password until its credential cache (``auth_cache_seconds``) expires."""
     _check_password(password)
-    user = session.scalar(select(User).where(User.name == name))
-    if user is None:
-        raise NotFound(
-            f"There is no user {name!r}.",
-            f"Create it: librarian-server create-user {name} --level LEVEL",
-        )
+    user = require_user(session, name)
     user.password_hash = hash_password(password)
     session.flush()
     return user

@@ -224,6 +224,18 @@ def test_set_password_asks_at_the_terminal_and_never_echoes(
         "librarian-server: error: no terminal to ask for the password: "
         "pass --password-file FILE (- = stdin)\n"
     )
+    # A taken name is refused before anyone types a password for it.
+    done = subprocess.run(  # noqa: S603
+        [*SERVER, "create-user", "reader", "--level", "admin"],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert "To change its password: librarian-server set-password reader" in done.stderr
 
 
 def test_stores_prints_sizes_for_people_and_exact_bytes_in_json(
