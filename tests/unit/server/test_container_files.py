@@ -150,3 +150,25 @@ def test_dockerfile_caches_dependencies_runs_unprivileged_and_checks_health() ->
     ignored = (ROOT / ".dockerignore").read_text().splitlines()
     for entry in (".git", ".venv", "container/secrets", "tests"):
         assert entry in ignored
+
+
+def test_the_dependency_layer_installs_what_pyproject_asks(tmp_path: Path) -> None:
+    """The Dockerfile's own command (run as written) lists every runtime dependency."""
+    import tomllib
+
+    match = re.search(r'RUN (python -c ".*?") > /tmp/requirements.txt', DOCKERFILE)
+    assert match, "no requirements step in the Dockerfile"
+    done = subprocess.run(  # noqa: S602 - the Dockerfile's own shell line
+        match.group(1).replace("python ", f"{sys.executable} ", 1),
+        shell=True,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    extras = project["optional-dependencies"]
+    wanted = [*project["dependencies"], *extras["postgres"], *extras["globus"]]
+    assert done.stdout.splitlines() == wanted
