@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from . import __version__
 from .api import api_router
+from .api.docs import install as install_docs
 from .api.errors import install as install_error_handlers
 from .background import Runner
 from .db import make_engine, make_session_factory
@@ -56,8 +57,11 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         version=__version__,
         summary="A site's data catalogue: verified uploads, search, download, replication.",
         lifespan=lifespan,
+        docs_url=None,  # served by install_docs, without a CDN
+        redoc_url=None,
     )
     app.state.settings = settings
+    install_docs(app)
     install_error_handlers(app)
     app.include_router(api_router)
     if settings.vospace_enabled:

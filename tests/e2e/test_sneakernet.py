@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from ..filesystems import small_filesystem
 from .conftest import LIBRARIAN, LiveServer
 from .sites import file_info, has_files, incoming, link, outgoing, site_env, wait_for
 
@@ -259,20 +260,22 @@ def test_max_bytes_and_a_full_disk_stop_cleanly_and_the_next_disk_continues(
     )
     first = _export(mountain, tmp_path / "disk6a", "--max-bytes", "3500000")
     assert (first["files"], first["stopped"], first["left"]) == (3, "max_bytes", 9)
-    # A disk with room for about three more files: the server keeps the rest free.
-    free = shutil.disk_usage(tmp_path).free
-    mountain.env["LIBRARIAN_SERVER_SNEAKERNET__RESERVE_BYTES"] = str(free - 3_500_000)
-    mountain.restart()
-    try:
-        second = _export(mountain, tmp_path / "disk6b")
-    finally:
-        del mountain.env["LIBRARIAN_SERVER_SNEAKERNET__RESERVE_BYTES"]
+    # A disk of its own with room for about three files beyond what the server keeps free,
+    # whatever else the machine is writing.
+    with small_filesystem(tmp_path / "disk6b", 6_000_000) as disk:
+        mountain.env["LIBRARIAN_SERVER_SNEAKERNET__RESERVE_BYTES"] = "2500000"
         mountain.restart()
+        try:
+            second = _export(mountain, disk)
+        finally:
+            del mountain.env["LIBRARIAN_SERVER_SNEAKERNET__RESERVE_BYTES"]
+            mountain.restart()
+        shutil.copytree(disk, tmp_path / "disk6b-copy")  # the disk, carried off the mountain
     assert second["stopped"] == "disk_full" and 1 <= second["files"] <= 4
     assert second["left"] == 9 - second["files"]
     third = _export(mountain, tmp_path / "disk6c")
     assert (third["stopped"], third["files"]) == ("complete", second["left"])
-    for disk in ("disk6a", "disk6b", "disk6c"):
+    for disk in ("disk6a", "disk6b-copy", "disk6c"):
         assert _ingest(ucsd, tmp_path / disk)[0] == 0
     assert has_files(ucsd, names)
     arrivals = Counter(t["name"] for t in incoming(ucsd) if t["name"] in names)
