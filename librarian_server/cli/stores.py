@@ -68,11 +68,14 @@ def cmd_stores(args: argparse.Namespace) -> int:
 def cmd_store_state(args: argparse.Namespace) -> int:
     from ..services.stores import remove_store, set_store_enabled
 
-    engine, factory = open_catalogue(settings_from(args))
+    settings = settings_from(args)
+    engine, factory = open_catalogue(settings)
     try:
         with factory.begin() as session:
             if args.action == "remove":
-                forgotten = remove_store(session, args.name)
+                forgotten = remove_store(
+                    session, args.name, may_remove_last=not settings.is_embedded
+                )
                 print(
                     f"removed store {args.name!r} ({forgotten} finished upload record(s) "
                     "forgotten); its directory is left on disk"

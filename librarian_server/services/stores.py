@@ -65,12 +65,13 @@ def set_store_enabled(session: Session, name: str, enabled: bool) -> Store:
     return store
 
 
-def remove_store(session: Session, name: str) -> int:
+def remove_store(session: Session, name: str, *, may_remove_last: bool = True) -> int:
     """Forget an empty store; returns how many finished uploads into it were forgotten too.
 
     Refused while the catalogue knows any instance on it or an upload into it is in
     flight: the catalogue must never point at a store it no longer knows. Its directory
-    is left on disk for the operator.
+    is left on disk for the operator. The embedded default (``may_remove_last=False``)
+    keeps its last store, which it would otherwise recreate on the same directory.
     """
     store = get_store(session, name)
     held = session.scalar(select(func.count(Instance.id)).where(Instance.store_id == store.id))
@@ -89,6 +90,11 @@ def remove_store(session: Session, name: str) -> int:
         raise Conflict(
             f"Store {name!r} has {in_flight} upload(s) in flight.",
             "Disable it (`librarian-server store disable`) and wait for them to finish.",
+        )
+    if not may_remove_last and len(get_stores(session)) == 1:
+        raise Conflict(
+            f"Store {name!r} is the only store of the embedded default, which needs one.",
+            "Add another store first, or disable this one (`librarian-server store disable`).",
         )
     of_store = IncomingTransfer.store_id == store.id
     history = session.scalar(select(func.count(IncomingTransfer.id)).where(of_store)) or 0

@@ -298,6 +298,18 @@ def test_only_an_empty_store_can_be_removed(admin: Admin, site: Site, tmp_path: 
     assert [s["name"] for s in json.loads(admin("stores", "--json").out)] == ["local"]
 
 
+def test_the_last_store_can_go_only_where_nothing_recreates_it(
+    admin: Admin, database_url: str | None
+) -> None:
+    ran = admin("store", "remove", "local")
+    if database_url is None:  # the embedded default would make it again on the same directory
+        assert ran.error().startswith("Store 'local' is the only store of the embedded default")
+        assert admin("stores").code == 0
+    else:
+        assert ran.code == 0, ran
+        assert "no stores; add one" in admin("stores").out
+
+
 def test_add_store_if_none_adds_only_the_first(admin: Admin, tmp_path: Path) -> None:
     ran = admin("add-store", "other", str(tmp_path / "other"), "--if-none")
     assert ran.code == 0 and "none added" in ran.out, ran
