@@ -7,12 +7,15 @@ setting is named as the variable the operator sets, one line per field.
 from __future__ import annotations
 
 from pydantic import ValidationError
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, InterfaceError, NoSuchModuleError, OperationalError
 
 from ..errors import LibrarianError
 from .common import CLIError
 
-EXPECTED = (CLIError, LibrarianError, ValidationError, OSError, SQLAlchemyError)
+# The database cannot be reached or the URL is wrong; other database errors are bugs
+# and keep their traceback.
+_DATABASE = (OperationalError, InterfaceError, ArgumentError, NoSuchModuleError)
+EXPECTED = (CLIError, LibrarianError, ValidationError, OSError, *_DATABASE)
 _SECRET_WORDS = ("secret", "password", "token", "database_url", "key")
 
 
@@ -50,8 +53,8 @@ def error_lines(exc: BaseException) -> list[str]:
     if isinstance(exc, OSError):
         where = f": {exc.filename}" if exc.filename else ""
         return [_one_line(f"{exc.strerror or exc}{where}")]
-    if isinstance(exc, SQLAlchemyError):
-        cause = exc.orig if getattr(exc, "orig", None) is not None else exc  # type: ignore[attr-defined]
+    if isinstance(exc, _DATABASE):
+        cause: object = getattr(exc, "orig", None) or exc  # the driver's own message
         first = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
         return [
             _one_line(

@@ -85,3 +85,11 @@ def test_several_workers_need_the_background_tasks_elsewhere(
     monkeypatch.setenv("LIBRARIAN_SERVER_BACKGROUND__IN_SERVER", "false")
     (line,) = _fail(capsys, "run", "--data-dir", data, "--workers", "2")
     assert "LIBRARIAN_SERVER_STAGING_STARTUP_GRACE_SECONDS" in line
+
+
+def test_a_malformed_database_url_says_what_to_check(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("LIBRARIAN_SERVER_DATABASE_URL", "nosuchdialect://x/y")
+    (line,) = _fail(capsys, "users")
+    assert line.startswith("database error: ") and "nosuchdialect" in line
