@@ -191,6 +191,18 @@ class ServerSettings(BaseSettings):
     public_url: str | None = Field(
         default=None, description="URL clients use to reach this server; default http://host:port."
     )
+    workers: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="API processes `librarian-server run` starts; more than one needs the "
+        "background tasks in their own process and a start-up grace for uploads.",
+    )
+    forwarded_allow_ips: str = Field(
+        default="127.0.0.1",
+        description="Proxies (comma-separated IPs or networks, * for any) whose "
+        "X-Forwarded-For/-Proto headers are believed.",
+    )
 
     database_url: SecretStr | None = None
     database_url_file: Path | None = None

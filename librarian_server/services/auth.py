@@ -15,12 +15,18 @@ import time
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from librarian_client.models import PermissionLevel
 
-from ..errors import AuthenticationRequired, Conflict, InvalidRequest, PermissionDenied
+from ..errors import (
+    AuthenticationRequired,
+    Conflict,
+    InvalidRequest,
+    NotFound,
+    PermissionDenied,
+)
 from ..orm import ApiToken, User, utcnow
 from .passwords import hash_password, new_token, token_digest, verify_password
 
@@ -128,19 +134,64 @@ class Authenticator:
         return found
 
 
+def _check_password(password: str) -> None:
+    if len(password) < 8:
+        raise InvalidRequest("The password is too short.", "Use at least 8 characters.")
+
+
 def create_user(session: Session, name: str, password: str, permission: PermissionLevel) -> User:
     if not name or len(name) > 128 or any(not (c.isalnum() or c in "._-@") for c in name):
         raise InvalidRequest(
             f"User name {name!r} is not valid.", "Use letters, digits and . _ - @ only."
         )
-    if len(password) < 8:
-        raise InvalidRequest("The password is too short.", "Use at least 8 characters.")
-    if session.scalar(select(User.id).where(User.name == name)) is not None:
-        raise Conflict(f"User {name!r} already exists.", "Choose another name.")
+    _check_password(password)
+    require_new_user(session, name)
     user = User(name=name, password_hash=hash_password(password), permission=permission)
     session.add(user)
     session.flush()
     return user
+
+
+def require_new_user(session: Session, name: str) -> None:
+    """Refuse a taken name before anyone types a password for it."""
+    if session.scalar(select(User.id).where(User.name == name)) is not None:
+        raise Conflict(
+            f"User {name!r} already exists.",
+            f"To change its password: librarian-server set-password {name}",
+        )
+
+
+def require_user(session: Session, name: str) -> User:
+    user = session.scalar(select(User).where(User.name == name))
+    if user is None:
+        raise NotFound(
+            f"There is no user {name!r}.",
+            f"Create it: librarian-server create-user {name} --level LEVEL",
+        )
+    return user
+
+
+def set_password(session: Session, name: str, password: str) -> User:
+    """A new password; tokens already issued stay valid, and a running server may accept
+    the old password until its credential cache (``auth_cache_seconds``) expires."""
+    _check_password(password)
+    user = require_user(session, name)
+    user.password_hash = hash_password(password)
+    session.flush()
+    return user
+
+
+def list_users(session: Session) -> list[tuple[User, int]]:
+    """Every user by name, with how many unexpired bearer tokens it holds."""
+    live = (ApiToken.expires_at.is_(None)) | (ApiToken.expires_at > utcnow())
+    tokens = (
+        select(func.count(ApiToken.id))
+        .where(ApiToken.user_id == User.id, live)
+        .correlate(User)
+        .scalar_subquery()
+    )
+    rows = session.execute(select(User, tokens).order_by(User.name)).all()
+    return [(user, int(count)) for user, count in rows]
 
 
 def create_token(
