@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from . import __version__
 from .api import api_router
 from .api.errors import install as install_error_handlers
+from .api.guard import Guard
 from .background import Runner
 from .db import make_engine, make_session_factory
 from .services.auth import Authenticator
@@ -59,6 +60,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     install_error_handlers(app)
+    app.add_middleware(Guard, settings=settings)
     app.include_router(api_router)
     if settings.vospace_enabled:
         install_vospace(app, settings)
