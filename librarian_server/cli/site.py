@@ -63,6 +63,21 @@ def cmd_create_user(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_set_user_disabled(args: argparse.Namespace) -> int:
+    """Disabling takes effect within a second in every server process (auth generation)."""
+    from ..services.tokens import set_user_disabled
+
+    disabled = args.command == "disable-user"
+    engine, factory = open_catalogue(settings_from(args))
+    try:
+        with factory.begin() as session:
+            user = set_user_disabled(session, args.name, disabled)
+            print(f"{'disabled' if disabled else 'enabled'} user {user.name!r}")
+    finally:
+        engine.dispose()
+    return 0
+
+
 def cmd_add_store(args: argparse.Namespace) -> int:
     from ..services.stores import add_store
 
@@ -122,6 +137,11 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     user.add_argument("--level", choices=[p.value for p in PermissionLevel], required=True)
     user.add_argument("--password-file", required=True, help="file holding the password; - = stdin")
     user.set_defaults(func=cmd_create_user)
+
+    for verb, what in (("disable", "refuse every login and token of"), ("enable", "re-admit")):
+        toggle = sub.add_parser(f"{verb}-user", parents=[common], help=f"{what} a user")
+        toggle.add_argument("name")
+        toggle.set_defaults(func=cmd_set_user_disabled)
 
     store = sub.add_parser("add-store", parents=[common], help="register a POSIX store")
     store.add_argument("name")
