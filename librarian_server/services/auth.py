@@ -90,30 +90,58 @@ def _disabled(name: str) -> AuthenticationRequired:
     )
 
 
+@dataclass
+class _Entry:
+    user: AuthenticatedUser
+    expires: float  # time.monotonic()
+    generation: int
+    password_hash: str | None = None  # Basic entries: to re-check without the KDF
+
+
 class Authenticator:
     def __init__(self, cache_seconds: float) -> None:
         self.cache_seconds = cache_seconds
-        self._cache: dict[str, tuple[AuthenticatedUser, float, int]] = {}
+        self._cache: dict[str, _Entry] = {}
         self._lock = threading.Lock()
 
-    def _cached(self, session: Session, key: str) -> AuthenticatedUser | None:
+    def _entry(self, session: Session, key: str) -> tuple[_Entry | None, int]:
+        """The live cache entry for ``key`` (None if absent or expired) and the generation."""
         with self._lock:
             hit = self._cache.get(key)
-        if hit is None:
-            return None
-        if hit[1] < time.monotonic() or hit[2] != generation(session):
-            with self._lock:
-                self._cache.pop(key, None)
-            return None
-        return hit[0]
+            if hit is not None and hit.expires < time.monotonic():
+                del self._cache[key]
+                hit = None
+        return hit, generation(session)
 
-    def _remember(self, key: str, user: AuthenticatedUser, ttl: float, gen: int) -> None:
+    def _forget(self, key: str) -> None:
+        with self._lock:
+            self._cache.pop(key, None)
+
+    def _remember(self, key: str, entry: _Entry, ttl: float) -> None:
         if ttl <= 0:
             return
+        entry.expires = time.monotonic() + ttl
         with self._lock:
             if len(self._cache) > 10_000:
                 self._cache.clear()
-            self._cache[key] = (user, time.monotonic() + ttl, gen)
+            self._cache[key] = entry
+
+    def _revalidate(self, session: Session, key: str, hit: _Entry, gen: int) -> AuthenticatedUser:
+        """After a generation change: the pair was verified, so re-read the account only.
+
+        Without this, every revocation anywhere would make every Basic client of every
+        process pay the KDF again at once; a disabled account is refused here at once.
+        """
+        user = session.get(User, hit.user.id)
+        if user is None or user.password_hash != hit.password_hash:
+            self._forget(key)
+            raise LookupError  # the caller verifies from scratch
+        if user.disabled:
+            self._forget(key)
+            raise _disabled(user.name)
+        hit.user = AuthenticatedUser(user.id, user.name, user.permission)
+        hit.generation = gen
+        return hit.user
 
     def basic(
         self,
@@ -133,9 +161,14 @@ class Authenticator:
         if policy is not None:
             throttle.check(session, login_keys)
         key = "b:" + hashlib.sha256(f"{username}\0{password}".encode()).hexdigest()
-        if (cached := self._cached(session, key)) is not None:
-            return cached
-        gen = generation(session)
+        hit, gen = self._entry(session, key)
+        if hit is not None:
+            if hit.generation == gen:
+                return hit.user
+            try:
+                return self._revalidate(session, key, hit, gen)
+            except LookupError:
+                pass
         user = session.scalar(select(User).where(User.name == username))
         # An unknown name costs the same KDF as a wrong password: timing reveals no names.
         encoded = user.password_hash if user is not None else _dummy_hash()
@@ -150,15 +183,15 @@ class Authenticator:
         if policy is not None:
             throttle.forget_user(session, username)
         found = AuthenticatedUser(user.id, user.name, user.permission)
-        self._remember(key, found, self.cache_seconds, gen)
+        self._remember(key, _Entry(found, 0.0, gen, user.password_hash), self.cache_seconds)
         return found
 
     def bearer(self, session: Session, token: str) -> AuthenticatedUser:
         digest = token_digest(token)
         key = "t:" + digest
-        if (cached := self._cached(session, key)) is not None:
-            return cached
-        gen = generation(session)
+        hit, gen = self._entry(session, key)
+        if hit is not None and hit.generation == gen:
+            return hit.user
         row = session.execute(
             select(ApiToken, User)
             .join(User, ApiToken.user_id == User.id)
@@ -179,7 +212,7 @@ class Authenticator:
         ttl = self.cache_seconds
         if token_row.expires_at is not None:
             ttl = min(ttl, (token_row.expires_at - now).total_seconds())
-        self._remember(key, found, ttl, gen)
+        self._remember(key, _Entry(found, 0.0, gen), ttl)
         return found
 
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import pytest
 from sqlalchemy import select
 
 from librarian_server.orm import ApiToken, utcnow
+from librarian_server.services import auth as auth_service
 from librarian_server.services.tokens import generation, set_user_disabled
 
 from .conftest import PASSWORD, Site
@@ -125,3 +127,27 @@ def test_disabled_users_are_refused_at_once(site: Site) -> None:
         set_user_disabled(s, "writer", False)
     assert site.http.get("/api/v2/ping", auth=("writer", PASSWORD)).status_code == 200
     assert site.http.get("/api/v2/ping", headers=_bearer(token)).status_code == 200
+
+
+def test_a_revocation_does_not_make_cached_logins_pay_the_kdf_again(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[str] = []
+    real = auth_service.verify_password
+
+    def counting(password: str, encoded: str) -> bool:
+        calls.append(password)
+        return real(password, encoded)
+
+    monkeypatch.setattr(auth_service, "verify_password", counting)
+    assert site.http.get("/api/v2/ping", auth=site.auth()).status_code == 200
+    assert site.http.get("/api/v2/ping", auth=site.auth("reader")).status_code == 200
+    assert len(calls) == 2
+    token = site.http.post("/api/v2/tokens", json={}, auth=site.auth()).json()
+    assert site.http.delete(f"/api/v2/tokens/{token['id']}", auth=site.auth()).status_code == 200
+    assert site.http.get("/api/v2/ping", auth=site.auth()).status_code == 200
+    with site.factory.begin() as s:
+        set_user_disabled(s, "reader", True)
+    r = site.http.get("/api/v2/ping", auth=site.auth("reader"))
+    assert r.status_code == 401 and "disabled" in r.json()["reason"]
+    assert len(calls) == 2  # re-checked from the account row, not by the KDF
