@@ -30,6 +30,8 @@ def upgrade() -> None:
     sa.Column('locked_until', sa.DateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('key', name=op.f('pk_login_failures'))
     )
+    with op.batch_alter_table('login_failures', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_login_failures_last_failure'), ['last_failure'], unique=False)
     with op.batch_alter_table('users', schema=None) as batch_op:
         batch_op.add_column(sa.Column('disabled', sa.Boolean(), server_default=sa.false(), nullable=False))
     with op.batch_alter_table('api_tokens', schema=None) as batch_op:
@@ -45,5 +47,7 @@ def downgrade() -> None:
         batch_op.drop_column('parent_id')
     with op.batch_alter_table('users', schema=None) as batch_op:
         batch_op.drop_column('disabled')
+    with op.batch_alter_table('login_failures', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_login_failures_last_failure'))
     op.drop_table('login_failures')
     op.drop_table('auth_state')

@@ -58,5 +58,5 @@ class LoginFailure(Base):
     # "user:NAME" or "addr:IP"
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     failures: Mapped[int] = mapped_column(Integer, default=0)
-    last_failure: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_failure: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)

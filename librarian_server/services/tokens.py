@@ -50,7 +50,8 @@ def token_expiry(
     """min(requested, the parent's expiry, now + the site maximum): never unbounded."""
     now = now or utcnow()
     limit = max_lifetime.total_seconds()
-    seconds = limit if requested_seconds is None else min(float(requested_seconds), limit)
+    # Compared as numbers, never converted: a requested 10**400 must not overflow.
+    seconds = limit if requested_seconds is None or requested_seconds > limit else requested_seconds
     expires = now + timedelta(seconds=seconds)
     if parent_expires_at is not None:
         expires = min(expires, parent_expires_at)

@@ -151,3 +151,10 @@ def test_a_revocation_does_not_make_cached_logins_pay_the_kdf_again(
     r = site.http.get("/api/v2/ping", auth=site.auth("reader"))
     assert r.status_code == 401 and "disabled" in r.json()["reason"]
     assert len(calls) == 2  # re-checked from the account row, not by the KDF
+
+
+def test_absurd_lifetimes_are_capped_not_errors(site: Site) -> None:
+    r = site.http.post("/api/v2/tokens", json={"expires_in_seconds": 10**400}, auth=site.auth())
+    assert r.status_code in (200, 400), r.text
+    if r.status_code == 200:
+        assert _expiry(r.json()) <= utcnow() + timedelta(days=90)
