@@ -44,6 +44,8 @@ from .models import (
     StoreInfo,
     TokenCreateRequest,
     TokenCreateResponse,
+    TokenInfo,
+    TokenRevokeResponse,
 )
 
 __all__ = ["LibrarianClient"]
@@ -52,6 +54,7 @@ API = "/api/v2"
 USER_AGENT = "librarian-client/0.1"
 M = TypeVar("M", bound=BaseModel)
 _STORES = TypeAdapter(list[StoreInfo])
+_TOKENS = TypeAdapter(list[TokenInfo])
 
 
 def name_path(name: str) -> str:
@@ -202,6 +205,19 @@ class LibrarianClient(ReplicationMixin, SneakernetMixin):
         return self._call(
             TokenCreateResponse, "POST", f"{API}/tokens", json=body.model_dump(mode="json")
         )
+
+    def list_tokens(self, all_users: bool = False) -> list[TokenInfo]:
+        """Your live tokens (never their secrets); ``all_users`` (admins) lists everyone's."""
+        params = {"all": "true"} if all_users else None
+        response = self._send("GET", f"{API}/tokens", params=params)
+        try:
+            return _TOKENS.validate_json(response.content)
+        except ValidationError as exc:
+            raise ProtocolError(f"The server's token list is malformed: {exc}.") from exc
+
+    def revoke_token(self, token_id: int) -> TokenRevokeResponse:
+        """Revoke a token and every token minted from it; effective at once on the server."""
+        return self._call(TokenRevokeResponse, "DELETE", f"{API}/tokens/{int(token_id)}")
 
     # -- search -----------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ from . import __version__
 from .api import api_router
 from .api.docs import install as install_docs
 from .api.errors import install as install_error_handlers
+from .api.guard import Guard
 from .background import Runner
 from .db import make_engine, make_session_factory
 from .services.auth import Authenticator
@@ -63,6 +64,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     app.state.settings = settings
     install_docs(app)
     install_error_handlers(app)
+    app.add_middleware(Guard, settings=settings)
     app.include_router(api_router)
     if settings.vospace_enabled:
         install_vospace(app, settings)

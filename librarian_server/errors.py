@@ -103,3 +103,29 @@ class PeerError(LibrarianError):
     ) -> None:
         super().__init__(reason, remedy)
         self.peer_status = peer_status
+
+
+class TooManyAttempts(LibrarianError):
+    """Failed logins locked this user or address out; ``retry_after`` is in whole seconds."""
+
+    status_code = 429
+    reason = "Too many failed logins."
+    suggested_remedy = "Wait, then log in with the right credentials."
+
+    def __init__(self, retry_after: int, what: str) -> None:
+        self.retry_after = max(1, retry_after)
+        super().__init__(
+            f"Too many failed logins for {what}; locked for {self.retry_after} s.",
+            f"Wait {self.retry_after} s (Retry-After), then use the right credentials.",
+        )
+
+
+class BodyTooLarge(LibrarianError):
+    status_code = 413
+    reason = "The request body is too large for this endpoint."
+
+    def __init__(self, limit: int, what: str) -> None:
+        super().__init__(
+            f"The request body is larger than {limit} bytes, the limit for {what}.",
+            "Send a smaller request: split a batch into several, or shorten the document.",
+        )

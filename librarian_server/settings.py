@@ -232,6 +232,34 @@ class ServerSettings(BaseSettings):
 
     allow_anonymous_read: bool = False
     auth_cache_seconds: float = Field(default=300.0, ge=0)
+    token_max_lifetime_seconds: int = Field(
+        default=90 * 86_400,
+        gt=0,
+        le=100 * 365 * 86_400,
+        description="No bearer token lives longer than this; a token made with a token "
+        "also never outlives its parent.",
+    )
+    login_max_failures: int = Field(
+        default=5, ge=1, description="Failed logins (per user, per address) before a lock-out."
+    )
+    login_lockout_seconds: float = Field(
+        default=30.0, gt=0, description="The first lock-out; each further failure doubles it."
+    )
+    login_lockout_max_seconds: float = Field(default=3600.0, gt=0)
+    login_failure_window_seconds: float = Field(
+        default=900.0, gt=0, description="Failures are forgotten after this long without one."
+    )
+    max_json_body_bytes: int = Field(
+        default=1 << 20, ge=1024, description="Request bodies of the JSON API."
+    )
+    max_manifest_body_bytes: int = Field(
+        default=32 << 20,
+        ge=1024,
+        description="Batch manifests: upload stage/commit, clone stage/complete/status, check-ins.",
+    )
+    max_vospace_document_bytes: int = Field(
+        default=256 << 10, ge=1024, description="VOSpace node and transfer documents and forms."
+    )
     initial_admin_name: str = "admin"
     write_client_config: bool = Field(
         default=True,

@@ -1,6 +1,13 @@
 """Wire schemas shared by the client and the server (the server imports these)."""
 
-from .admin import PingResponse, StoreInfo, TokenCreateRequest, TokenCreateResponse
+from .admin import (
+    PingResponse,
+    StoreInfo,
+    TokenCreateRequest,
+    TokenCreateResponse,
+    TokenInfo,
+    TokenRevokeResponse,
+)
 from .clone import (
     MAX_CLONE_BATCH,
     CheckinItem,
@@ -125,6 +132,8 @@ __all__ = [
     "TaskRunResult",
     "TokenCreateRequest",
     "TokenCreateResponse",
+    "TokenInfo",
+    "TokenRevokeResponse",
     "TransferActionResponse",
     "TransferInfo",
     "TransferListResponse",

@@ -26,6 +26,22 @@ class TokenCreateResponse(WireModel):
     token: str
     user: str
     expires_at: datetime | None
+    id: int | None = None
+
+
+class TokenInfo(WireModel):
+    """A token as listed: never the token itself (only its digest is stored)."""
+
+    id: int
+    user: str
+    description: str
+    created_time: datetime
+    expires_at: datetime | None
+    parent_id: int | None = Field(default=None, description="The token that minted this one.")
+
+
+class TokenRevokeResponse(WireModel):
+    revoked: list[int] = Field(description="The token's id, then those of its descendants.")
 
 
 class StoreInfo(WireModel):

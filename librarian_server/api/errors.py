@@ -28,7 +28,10 @@ async def librarian_error(_: Request, exc: Exception) -> JSONResponse:
         log.warning("%s: %s", type(exc).__name__, exc.reason)
     elif exc.status_code >= 500:
         log.error("%s: %s", type(exc).__name__, exc.reason)
-    return _body(exc.status_code, exc.reason, exc.suggested_remedy, type(exc).__name__)
+    response = _body(exc.status_code, exc.reason, exc.suggested_remedy, type(exc).__name__)
+    if (retry_after := getattr(exc, "retry_after", None)) is not None:
+        response.headers["Retry-After"] = str(retry_after)
+    return response
 
 
 async def validation_error(_: Request, exc: Exception) -> JSONResponse:

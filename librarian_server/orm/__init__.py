@@ -10,7 +10,7 @@ from .outgoing import OUTGOING_LIVE, OutgoingTransfer, QueueStatus, SendQueue
 from .remote_instance import RemoteInstance
 from .store import Store, StoreKind
 from .transfer import ACTIVE_STATUSES, HOLDING_STATUSES, IncomingTransfer
-from .user import ApiToken, User
+from .user import ApiToken, AuthState, LoginFailure, User
 from .vospace import (
     UWSPhase,
     VOSpaceContainer,
@@ -25,6 +25,7 @@ __all__ = [
     "HOLDING_STATUSES",
     "OUTGOING_LIVE",
     "ApiToken",
+    "AuthState",
     "Base",
     "Checkin",
     "ErrorCategory",
@@ -34,6 +35,7 @@ __all__ = [
     "IncomingTransfer",
     "Instance",
     "Librarian",
+    "LoginFailure",
     "OutgoingTransfer",
     "QueueStatus",
     "RemoteInstance",

@@ -17,8 +17,9 @@ from librarian_client.models import PermissionLevel, TransferStatus
 from ..orm import ACTIVE_STATUSES, HOLDING_STATUSES, File, IncomingTransfer, Store, utcnow
 from ..settings import ServerSettings
 from ..stores import backend_for
-from .auth import count_users, create_token, create_user
+from .auth import count_users, create_user
 from .stores import add_store
+from .tokens import create_token
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +53,13 @@ def ensure_first_admin(session: Session, settings: ServerSettings) -> FirstAdmin
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
         handle.write(password + "\n")
-    token, _ = create_token(session, user.id, expires_in=None, description="first start")
+    token, _ = create_token(
+        session,
+        user.id,
+        expires_in_seconds=None,
+        max_lifetime=timedelta(seconds=settings.token_max_lifetime_seconds),
+        description="first start",
+    )
     return FirstAdmin(user.name, path, token)
 
 

@@ -8,6 +8,7 @@ from urllib.parse import parse_qsl
 from fastapi import Depends, Request
 
 from ..api.deps import OptionalUser, SettingsDep
+from ..settings import ServerSettings
 from .faults import InvalidArgument
 from .protocols import ProtocolRegistry, default_registry
 from .transfers import Context
@@ -63,11 +64,16 @@ def one(params: dict[str, list[str]], name: str) -> str | None:
 
 
 async def xml_body(request: Request) -> bytes:
-    from .parse import MAX_DOCUMENT
+    """The document, refused (413) past the site's cap; the guard usually refused it first."""
+    from .model import MAX_DOCUMENT
 
+    settings: ServerSettings = request.app.state.settings
+    limit = min(MAX_DOCUMENT, settings.max_vospace_document_bytes)
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
-        if len(body) > MAX_DOCUMENT:
-            raise InvalidArgument(f"the document is larger than {MAX_DOCUMENT} bytes")
+        if len(body) > limit:
+            fault = InvalidArgument(f"the document is larger than {limit} bytes")
+            fault.status_code = 413
+            raise fault
     return bytes(body)

@@ -114,18 +114,19 @@ def test_users_lists_name_permission_and_admin(admin: Admin) -> None:
     ran = admin("users")
     assert ran.code == 0, ran
     header, *rows = ran.out.splitlines()
-    assert header.split() == ["name", "permission", "admin", "tokens", "created"]
-    table = {row.split()[0]: row.split()[1:4] for row in rows}
+    assert header.split() == ["name", "permission", "admin", "disabled", "tokens", "created"]
+    table = {row.split()[0]: row.split()[1:5] for row in rows}
     assert table == {
-        "admin": ["admin", "yes", "0"],
-        "reader": ["read-only", "no", "0"],
-        "writer": ["read-append", "no", "0"],
+        "admin": ["admin", "yes", "no", "0"],
+        "reader": ["read-only", "no", "no", "0"],
+        "writer": ["read-append", "no", "no", "0"],
     }
+    assert admin("disable-user", "reader").code == 0
     listing = json.loads(admin("users", "--json").out)
-    assert [(u["name"], u["admin"]) for u in listing] == [
-        ("admin", True),
-        ("reader", False),
-        ("writer", False),
+    assert [(u["name"], u["admin"], u["disabled"]) for u in listing] == [
+        ("admin", True, False),
+        ("reader", False, True),
+        ("writer", False, False),
     ]
 
 
