@@ -27,6 +27,7 @@ from .clone import (
 from .common import ErrorResponse, PermissionLevel, TransferStatus, WireModel
 from .files import (
     MAX_SEARCH_PAGE,
+    CopyState,
     FileInfo,
     FileSummary,
     InstanceInfo,
@@ -35,7 +36,10 @@ from .files import (
     SearchResponse,
 )
 from .replication import (
+    BulkRetryRequest,
+    BulkRetryResponse,
     Direction,
+    PeerHealth,
     PeerInfo,
     SendQueueInfo,
     TaskInfo,
@@ -75,7 +79,10 @@ from .upload import (
 __all__ = [
     "MAX_CLONE_BATCH",
     "MAX_SEARCH_PAGE",
+    "BulkRetryRequest",
+    "BulkRetryResponse",
     "CheckinItem",
+    "CopyState",
     "CheckinRequest",
     "CheckinResponse",
     "CloneBundleResponse",
@@ -107,6 +114,7 @@ __all__ = [
     "LocalOffer",
     "OutgoingStatusRequest",
     "OutgoingStatusResponse",
+    "PeerHealth",
     "PeerInfo",
     "PermissionLevel",
     "PingResponse",
