@@ -95,8 +95,3 @@ def health(peer: Librarian, now: datetime | None = None) -> PeerHealth:
     if after is not None and after > (now or utcnow()):
         return PeerHealth.BACKING_OFF
     return PeerHealth.FAILING if peer.consecutive_failures else PeerHealth.OK
-
-
-def backing_off(session: Session, name: str, now: datetime) -> bool:
-    after = session.scalar(select(Librarian.next_attempt_after).where(Librarian.name == name))
-    return after is not None and after > now

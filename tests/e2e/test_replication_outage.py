@@ -67,6 +67,7 @@ def test_peer_down_past_the_backoff_schedule_then_back_everything_arrives(
     assert peer["health"] in ("backing-off", "failing") and "unreachable" in peer["last_error"]
     table = alpha.cli("peers", user="admin")
     assert table.returncode == 0 and "failure(s)" in table.stdout
+    assert "failure(s) in a row; next attempt" in alpha.admin("peers").stdout  # server CLI
     rows = [t for t in outgoing(alpha) if t["name"] in names]
     assert len(rows) == len(names)
     assert {t["status"] for t in rows} == {"INITIATED"} and {t["attempts"] for t in rows} == {0}
