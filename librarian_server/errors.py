@@ -52,6 +52,18 @@ class NotFound(LibrarianError):
     suggested_remedy = "Check the name; `librarian search` lists what exists."
 
 
+class CopyFailedVerification(LibrarianError):
+    """Every copy this site holds of a file failed its checksum: serving one would hand
+    out damaged bytes as the catalogued file."""
+
+    status_code = 409
+    reason = "This site's copies of the file do not match its catalogue checksum."
+    suggested_remedy = (
+        "Fetch the file from another site that holds it (`librarian info` lists them), or "
+        "ask an administrator to restore a good copy."
+    )
+
+
 class FileAlreadyExists(LibrarianError):
     status_code = 409
     reason = "A file with this name already exists with different contents."
@@ -87,6 +99,9 @@ class ConfigurationError(LibrarianError):
     suggested_remedy = "Check the server settings."
 
 
+_PEER_WIDE = frozenset({401, 403, 404, 407, 408, 429})
+
+
 class PeerError(LibrarianError):
     """A call to another site failed: unreachable, timed out, or refused."""
 
@@ -103,6 +118,13 @@ class PeerError(LibrarianError):
     ) -> None:
         super().__init__(reason, remedy)
         self.peer_status = peer_status
+
+    @property
+    def peer_wide(self) -> bool:
+        """Whether this speaks for the peer as a whole, not for one file: no answer or a
+        timeout, a server error, or a refusal of our credentials, URL or rate."""
+        status = self.peer_status
+        return status is None or status >= 500 or status in _PEER_WIDE
 
 
 class TooManyAttempts(LibrarianError):

@@ -93,6 +93,23 @@ class ReplicationSettings(BaseModel):
     max_attempts: int = Field(default=8, ge=1)
     retry_backoff_seconds: float = Field(default=60.0, gt=0)
     retry_backoff_max_seconds: float = Field(default=3600.0, gt=0)
+    peer_backoff_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="After a batch fails because the peer is unreachable (or answers 5xx), "
+        "nothing goes to it for this long, doubling with each failure in a row; the files "
+        "wait without spending attempts.",
+    )
+    peer_backoff_max_seconds: float = Field(
+        default=1800.0, gt=0, description="The longest wait between tries of an unreachable peer."
+    )
+    peer_backoff_jitter: float = Field(
+        default=0.2,
+        ge=0,
+        le=1,
+        description="Each wait is shortened by a random part up to this fraction, so that "
+        "sites do not all come back at one instant.",
+    )
     stuck_after_seconds: float = Field(
         default=3600.0,
         gt=0,

@@ -34,6 +34,7 @@ from .clone import (
 from .common import ErrorResponse, PermissionLevel, TransferStatus, WireModel
 from .files import (
     MAX_SEARCH_PAGE,
+    CopyState,
     FileInfo,
     FileSummary,
     InstanceInfo,
@@ -42,7 +43,10 @@ from .files import (
     SearchResponse,
 )
 from .replication import (
+    BulkRetryRequest,
+    BulkRetryResponse,
     Direction,
+    PeerHealth,
     PeerInfo,
     SendQueueInfo,
     TaskInfo,
@@ -82,7 +86,10 @@ from .upload import (
 __all__ = [
     "MAX_CLONE_BATCH",
     "MAX_SEARCH_PAGE",
+    "BulkRetryRequest",
+    "BulkRetryResponse",
     "CheckinItem",
+    "CopyState",
     "CheckinRequest",
     "CheckinResponse",
     "CloneBundleResponse",
@@ -114,6 +121,7 @@ __all__ = [
     "LocalOffer",
     "OutgoingStatusRequest",
     "OutgoingStatusResponse",
+    "PeerHealth",
     "PeerInfo",
     "PermissionLevel",
     "PingResponse",

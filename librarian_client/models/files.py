@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
 
 from .common import WireModel
+
+
+class CopyState(StrEnum):
+    """What the last check of a copy's bytes against the catalogue checksum found."""
+
+    OK = "ok"
+    BAD = "bad"
 
 
 class InstanceInfo(WireModel):
@@ -14,6 +22,14 @@ class InstanceInfo(WireModel):
     path: str
     available: bool
     created_time: datetime
+    verified_result: CopyState | None = Field(
+        default=None,
+        description="ok or bad after a check of the bytes; none if unchecked since written. "
+        "A bad copy is never served or sent.",
+    )
+    verified_time: datetime | None = None
+    verified_by: str | None = None
+    verified_detail: str | None = None
 
 
 class RemoteInstanceInfo(WireModel):

@@ -8,6 +8,8 @@ from anyio import to_thread
 from fastapi import APIRouter, Query
 
 from librarian_client.models import (
+    BulkRetryRequest,
+    BulkRetryResponse,
     Direction,
     PeerInfo,
     SendQueueInfo,
@@ -43,6 +45,13 @@ def list_transfers(
     return transfer_admin.list_transfers(
         session, direction=direction, status=status, peer=peer, limit=limit, cursor=cursor
     )
+
+
+@router.post("/transfers/retry", response_model=BulkRetryResponse)
+def retry_many(request: BulkRetryRequest, session: SessionDep, _: Admin) -> BulkRetryResponse:
+    """Requeue every outgoing transfer matching the filter (FAILED by default), e.g. all
+    those to one peer after an outage that predates automatic backoff."""
+    return transfer_admin.retry_many(session, request)
 
 
 @router.post("/transfers/{transfer_id}/retry", response_model=TransferActionResponse)

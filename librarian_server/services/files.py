@@ -12,6 +12,7 @@ from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.orm import Session, selectinload
 
 from librarian_client.models import (
+    CopyState,
     FileInfo,
     FileSummary,
     InstanceInfo,
@@ -20,7 +21,7 @@ from librarian_client.models import (
     SearchResponse,
 )
 
-from ..errors import InvalidRequest, NotFound, RangeNotSatisfiable
+from ..errors import CopyFailedVerification, InvalidRequest, NotFound, RangeNotSatisfiable
 from ..orm import File, Instance, RemoteInstance
 from ..stores import backend_for
 
@@ -49,7 +50,14 @@ def file_info(session: Session, name: str) -> FileInfo:
         created_time=file.created_time,
         instances=[
             InstanceInfo(
-                store=i.store.name, path=i.path, available=i.available, created_time=i.created_time
+                store=i.store.name,
+                path=i.path,
+                available=i.available,
+                created_time=i.created_time,
+                verified_result=i.verified_result,
+                verified_time=i.verified_time,
+                verified_by=i.verified_by,
+                verified_detail=i.verified_detail,
             )
             for i in file.instances
         ],
@@ -103,14 +111,25 @@ def _parse_range(header: str | None, size: int) -> tuple[int, int] | None:
 
 
 def prepare_download(session: Session, name: str, range_header: str | None) -> Download:
+    """The first usable copy whose bytes are there. A copy known to be bad is never
+    served: with only bad copies left, the answer is 409, not damaged bytes."""
     file = _get(session, name)
+    bad = 0
     for instance in file.instances:
         if not instance.available:
+            continue
+        if instance.verified_result is CopyState.BAD:
+            bad += 1
             continue
         backend = backend_for(instance.store)
         if backend.exists(instance.path):
             start, end = _parse_range(range_header, file.size) or (0, file.size - 1)
             return Download(backend.local_path(instance.path), file.size, file.checksum, start, end)
+    if bad:
+        raise CopyFailedVerification(
+            f"Every copy of {name!r} on this site failed verification against its checksum "
+            f"{file.checksum}; it is not served."
+        )
     raise NotFound(
         f"{name!r} is catalogued but no copy is available on this site's stores.",
         "Ask an administrator; `librarian info` shows where copies are.",
