@@ -1,4 +1,10 @@
-"""Logging set-up: console plus a rotating file in the data directory."""
+"""Logging set-up: console plus a rotating file in the data directory.
+
+Both production entries configure it the same way: ``librarian-server run`` and
+``create_app`` (the ``uvicorn --factory`` entry). It is idempotent: the handlers
+it installed before are replaced, so calling it twice leaves one of each, and
+handlers others installed (a test runner's) are left alone.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,7 @@ import logging.handlers
 from .settings import ServerSettings
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+_MARK = "_librarian_handler"
 
 
 def configure_logging(settings: ServerSettings) -> None:
@@ -15,13 +22,15 @@ def configure_logging(settings: ServerSettings) -> None:
     root = logging.getLogger()
     root.setLevel(settings.log_level.upper())
     for handler in list(root.handlers):
-        root.removeHandler(handler)
+        if getattr(handler, _MARK, False):
+            root.removeHandler(handler)
+            handler.close()
     console = logging.StreamHandler()
-    console.setFormatter(logging.Formatter(FORMAT))
-    root.addHandler(console)
     file_handler = logging.handlers.RotatingFileHandler(
         settings.log_dir / "server.log", maxBytes=50 * 1024 * 1024, backupCount=5
     )
-    file_handler.setFormatter(logging.Formatter(FORMAT))
-    root.addHandler(file_handler)
+    for handler in (console, file_handler):
+        handler.setFormatter(logging.Formatter(FORMAT))
+        setattr(handler, _MARK, True)
+        root.addHandler(handler)
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)

@@ -18,9 +18,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     from ..app import create_app
     from ..bootstrap import first_start
+    from ..datadir_lock import lock_data_dir
     from ..logs import configure_logging
 
     settings = settings_from(args)
+    lock_data_dir(settings)  # before anything: a second server gets one readable line
     configure_logging(settings)
     engine, factory = open_catalogue(settings)
     try:

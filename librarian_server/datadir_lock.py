@@ -1,0 +1,43 @@
+"""One server per data directory on SQLite: an flock on DATA_DIR/server.lock.
+
+SQLite in one data directory is for one server process (the embedded default);
+a second one started by mistake would share the catalogue and the staging area
+without knowing it. The lock is taken once per process (``librarian-server run``
+takes it before serving, and ``create_app`` takes it again for the factory entry,
+which is the same lock in the same process) and lasts until the process ends.
+PostgreSQL sites are meant for several processes and take no lock.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from pathlib import Path
+
+from .errors import ConfigurationError
+from .settings import ServerSettings
+
+_held: dict[Path, int] = {}
+
+
+def lock_data_dir(settings: ServerSettings) -> None:
+    """Take the data directory's lock for this process; refuse if another process holds it."""
+    if not settings.sqlalchemy_url.startswith("sqlite"):
+        return
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    path = (settings.data_dir / "server.lock").resolve()
+    if path in _held:
+        return
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "another process"
+        os.close(fd)
+        raise ConfigurationError(
+            f"Another server (pid {holder}) already serves {settings.data_dir} with SQLite.",
+            "Stop it first, or use PostgreSQL to run several processes on one catalogue.",
+        ) from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    _held[path] = fd
