@@ -12,7 +12,7 @@ from . import __version__
 from .api import api_router
 from .api.errors import install as install_error_handlers
 from .background import Runner
-from .datadir_lock import lock_data_dir
+from .datadir_lock import lock_data_dir, unlock_data_dir
 from .db import make_engine, make_session_factory
 from .logs import configure_logging
 from .services.auth import Authenticator
@@ -29,15 +29,15 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     """The ASGI app; also the production entry ``uvicorn --factory ...:create_app``.
 
     It configures logging as ``librarian-server run`` does (so the log file exists
-    whichever way the server is started) and, on SQLite, takes the data directory's
-    lock: a second server on the same SQLite catalogue is refused.
+    whichever way the server is started) and, on SQLite, holds the data directory's
+    lock while it serves: a second server on the same SQLite catalogue is refused.
     """
     settings = settings or load_settings()
     configure_logging(settings)
-    lock_data_dir(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        lock_data_dir(settings)
         engine = make_engine(settings)
         app.state.engine = engine
         app.state.session_factory = make_session_factory(engine)
@@ -67,6 +67,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
             runner.stop()
             heartbeat.stop()
             engine.dispose()
+            unlock_data_dir(settings)
 
     app = FastAPI(
         title="Librarian",

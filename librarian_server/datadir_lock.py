@@ -2,9 +2,10 @@
 
 SQLite in one data directory is for one server process (the embedded default);
 a second one started by mistake would share the catalogue and the staging area
-without knowing it. The lock is taken once per process (``librarian-server run``
-takes it before serving, and ``create_app`` takes it again for the factory entry,
-which is the same lock in the same process) and lasts until the process ends.
+without knowing it. The lock is counted per process: ``librarian-server run`` takes
+it before serving (so a second server fails with one readable line) and the app
+takes it again while it serves (the ``uvicorn --factory`` entry); the same
+process taking it twice is one lock, released when the last holder lets go.
 PostgreSQL sites are meant for several processes and take no lock.
 """
 
@@ -17,7 +18,11 @@ from pathlib import Path
 from .errors import ConfigurationError
 from .settings import ServerSettings
 
-_held: dict[Path, int] = {}
+_held: dict[Path, tuple[int, int]] = {}  # path -> (fd, holders)
+
+
+def _lock_path(settings: ServerSettings) -> Path:
+    return (settings.data_dir / "server.lock").resolve()
 
 
 def lock_data_dir(settings: ServerSettings) -> None:
@@ -25,8 +30,10 @@ def lock_data_dir(settings: ServerSettings) -> None:
     if not settings.sqlalchemy_url.startswith("sqlite"):
         return
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    path = (settings.data_dir / "server.lock").resolve()
+    path = _lock_path(settings)
     if path in _held:
+        fd, holders = _held[path]
+        _held[path] = (fd, holders + 1)
         return
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
@@ -40,4 +47,16 @@ def lock_data_dir(settings: ServerSettings) -> None:
         ) from None
     os.ftruncate(fd, 0)
     os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-    _held[path] = fd
+    _held[path] = (fd, 1)
+
+
+def unlock_data_dir(settings: ServerSettings) -> None:
+    """One holder lets go; the last one closes the lock file."""
+    path = _lock_path(settings)
+    if path not in _held:
+        return
+    fd, holders = _held.pop(path)
+    if holders > 1:
+        _held[path] = (fd, holders - 1)
+    else:
+        os.close(fd)
