@@ -215,7 +215,7 @@ def soak_single(server: LiveServer, seed: int) -> None:
     try:
         while time.monotonic() < deadline:
             clients = Clients(lambda: [server], tally, seed + 100 * rounds)
-            time.sleep(rng.uniform(0.5, 4.0))  # a random moment in the uploads
+            time.sleep(rng.uniform(0.3, 3.0))  # a random moment in the uploads
             server.kill()
             clients.join()
             server.start()  # alone on its catalogue: a clean start
@@ -279,7 +279,7 @@ def test_kill_soak_two_processes_one_database(
     rounds = 0
     try:
         while time.monotonic() < deadline:
-            time.sleep(rng.uniform(0.5, 4.0))
+            time.sleep(rng.uniform(0.3, 3.0))
             up["victim"] = False
             victim.kill()
             victim.start()  # the survivor is alive: only timed-out uploads are cleaned
