@@ -40,7 +40,9 @@ pytestmark = pytest.mark.e2e
 
 SOAK_SECONDS = float(os.environ.get("LIBRARIAN_SOAK_SECONDS", "45"))
 CLIENTS = 3
+# (smallest, largest) and how often: mostly small files, some of a few MiB.
 SIZES = [(0, 200), (1 << 10, 64 << 10), (64 << 10, 1 << 20), (1 << 20, 4 << 20)]
+WEIGHTS = [3, 3, 2, 1]
 
 
 def payload(name: str, size: int) -> bytes:
@@ -64,7 +66,7 @@ def upload_batch(http: httpx.Client, tally: Tally, rng: random.Random, prefix: s
     """Stage, PUT and commit 1-3 files; acknowledged only when the commit answers 200."""
     files = []
     for _ in range(rng.randint(1, 3)):
-        low, high = rng.choice(SIZES)
+        ((low, high),) = rng.choices(SIZES, WEIGHTS)
         name = f"{prefix}/{rng.getrandbits(64):016x}.dat"
         files.append((name, rng.randint(low, high)))
     with tally.lock:
