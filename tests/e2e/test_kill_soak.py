@@ -55,6 +55,7 @@ class Tally:
     tried: int = 0
     acknowledged: dict[str, int] = field(default_factory=dict)  # name -> size
     statuses: dict[int, int] = field(default_factory=dict)
+    served: dict[str, int] = field(default_factory=dict)  # server -> files acknowledged
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def status(self, code: int) -> None:
@@ -62,7 +63,9 @@ class Tally:
             self.statuses[code] = self.statuses.get(code, 0) + 1
 
 
-def upload_batch(http: httpx.Client, tally: Tally, rng: random.Random, prefix: str) -> None:
+def upload_batch(
+    http: httpx.Client, tally: Tally, rng: random.Random, prefix: str, server: str
+) -> None:
     """Stage, PUT and commit 1-3 files; acknowledged only when the commit answers 200."""
     files = []
     for _ in range(rng.randint(1, 3)):
@@ -92,6 +95,7 @@ def upload_batch(http: httpx.Client, tally: Tally, rng: random.Random, prefix: s
     if commit.status_code == 200:
         with tally.lock:
             tally.acknowledged.update(dict(files))
+            tally.served[server] = tally.served.get(server, 0) + len(files)
 
 
 def client_loop(
@@ -105,7 +109,7 @@ def client_loop(
             server = rng.choice(servers())
             http = clients.get(server.name) or clients.setdefault(server.name, server.http())
             try:
-                upload_batch(http, tally, rng, f"soak/{seed}")
+                upload_batch(http, tally, rng, f"soak/{seed}", server.name)
             except (httpx.TransportError, OSError):
                 time.sleep(0.05)  # that server is down: try again, maybe elsewhere
     finally:
@@ -204,7 +208,8 @@ def report(label: str, rounds: int, tally: Tally, verdict: Verdict) -> None:
     print(
         f"\nkill soak {label}: rounds={rounds} tried={tally.tried} "
         f"acknowledged={len(tally.acknowledged)} held={len(verdict.checked)} "
-        f"lost={len(verdict.lost)} statuses={dict(sorted(tally.statuses.items()))}"
+        f"lost={len(verdict.lost)} statuses={dict(sorted(tally.statuses.items()))} "
+        f"acknowledged by server={tally.served}"
     )
 
 
