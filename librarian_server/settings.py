@@ -240,13 +240,6 @@ class ServerSettings(BaseSettings):
         gt=0,
         description="An upload idle this long is failed and its bytes removed.",
     )
-    staging_startup_grace_seconds: int = Field(
-        default=0,
-        ge=0,
-        description="At start-up, uploads idle longer than this are failed and their bytes "
-        "removed. Keep 0 for a single process; raise it when several API workers share a DB.",
-    )
-
     allow_anonymous_read: bool = False
     auth_cache_seconds: float = Field(default=300.0, ge=0)
     token_max_lifetime_seconds: int = Field(

@@ -7,6 +7,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from librarian_client.models import ErrorResponse
@@ -14,10 +15,14 @@ from librarian_client.models import ErrorResponse
 from ..errors import LibrarianError
 
 log = logging.getLogger(__name__)
+DISK_FULL = "53100"  # PostgreSQL's SQLSTATE disk_full
 
 
-def _body(status: int, reason: str, remedy: str, error: str) -> JSONResponse:
-    headers = {"WWW-Authenticate": 'Basic realm="librarian", Bearer'} if status == 401 else None
+def _body(
+    status: int, reason: str, remedy: str, error: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    if status == 401:
+        headers = {"WWW-Authenticate": 'Basic realm="librarian", Bearer'}
     content = ErrorResponse(reason=reason, suggested_remedy=remedy, error=error)
     return JSONResponse(content.model_dump(), status_code=status, headers=headers)
 
@@ -53,6 +58,35 @@ async def http_error(_: Request, exc: Exception) -> JSONResponse:
     return _body(exc.status_code, str(exc.detail), remedy, "HTTPError")
 
 
+RETRY_AFTER_SECONDS = 5
+
+
+async def database_error(request: Request, exc: Exception) -> JSONResponse:
+    """The catalogue's disk full is a 507 and a busy SQLite a 503, not a bare 500."""
+    assert isinstance(exc, OperationalError)  # noqa: S101
+    original = exc.orig
+    text = str(original).lower()
+    if getattr(original, "sqlstate", None) == DISK_FULL or "database or disk is full" in text:
+        log.error("the catalogue's disk is full: %s", original)
+        return _body(
+            507,
+            "The catalogue's disk is full; nothing of this request was recorded.",
+            "Free space where the database keeps its files, then retry the request.",
+            "InsufficientStorage",
+        )
+    if "database is locked" in text:
+        log.warning("the catalogue stayed locked past the busy timeout: %s", original)
+        return _body(
+            503,
+            "The catalogue is busy (the database stayed locked); nothing was recorded.",
+            f"Retry in {RETRY_AFTER_SECONDS} seconds; if it keeps happening, use PostgreSQL "
+            "for this many concurrent writers.",
+            "ServiceUnavailable",
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
+    return await unexpected_error(request, exc)
+
+
 async def unexpected_error(_: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error", exc_info=exc)
     return _body(500, "Internal server error.", LibrarianError.suggested_remedy, "InternalError")
@@ -62,4 +96,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(LibrarianError, librarian_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(OperationalError, database_error)
     app.add_exception_handler(Exception, unexpected_error)

@@ -19,10 +19,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     from ..app import create_app
     from ..bootstrap import first_start
+    from ..datadir_lock import lock_data_dir
     from ..logs import configure_logging
 
     settings = settings_from(args)
     _check_workers(settings)
+    lock_data_dir(settings)  # before anything: a second server gets one readable line
     configure_logging(settings)
     engine, factory = open_catalogue(settings)
     try:
@@ -62,10 +64,10 @@ def _check_workers(settings: ServerSettings) -> None:
             f"{settings.workers} workers would each run the background tasks: set "
             "LIBRARIAN_SERVER_BACKGROUND__IN_SERVER=false and run `librarian-server background`"
         )
-    if settings.staging_startup_grace_seconds == 0:
+    if settings.is_embedded:
         raise CLIError(
-            "a restarted worker would fail the other workers' uploads in flight: set "
-            "LIBRARIAN_SERVER_STAGING_STARTUP_GRACE_SECONDS (e.g. 3600)"
+            f"{settings.workers} workers need PostgreSQL: the embedded SQLite catalogue is "
+            "for one server process (set LIBRARIAN_SERVER_DATABASE_URL)"
         )
 
 

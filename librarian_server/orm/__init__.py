@@ -8,6 +8,7 @@ from .instance import Instance
 from .librarian import Librarian
 from .outgoing import OUTGOING_LIVE, OutgoingTransfer, QueueStatus, SendQueue
 from .remote_instance import RemoteInstance
+from .server_process import ServerProcess
 from .store import Store, StoreKind
 from .transfer import ACTIVE_STATUSES, HOLDING_STATUSES, IncomingTransfer
 from .user import ApiToken, AuthState, LoginFailure, User
@@ -40,6 +41,7 @@ __all__ = [
     "QueueStatus",
     "RemoteInstance",
     "SendQueue",
+    "ServerProcess",
     "Store",
     "StoreKind",
     "UWSPhase",

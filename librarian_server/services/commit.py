@@ -2,7 +2,8 @@
 
 Uploads, clones from peers (and later disks) all end here. The steps are ordered
 so that a crash anywhere leaves either nothing or a whole, verified file: verify,
-insert File + Instance + status and flush (so name clashes surface first), move
+claim the transfers by compare-and-set (clean-up may have taken one: 409), insert
+File + Instance and flush (so name clashes surface first), move
 the bytes into the store, then commit the transaction; if that commit fails the
 bytes are moved back. These functions therefore own their transactions and take
 a session *factory*.
@@ -26,6 +27,8 @@ from ..errors import FileAlreadyExists
 from ..orm import File, IncomingTransfer, Instance, Store, utcnow
 from ..stores import backend_for
 from .auth import AuthenticatedUser
+from .transfer_cas import TransferClosed
+from .transfer_cas import claim as claim_rows
 from .transfers import fail_many, owned_transfers
 
 _CHUNK = 500  # names per IN (...) query
@@ -164,6 +167,13 @@ def commit_each(
     try:
         for result in commit_with_retry(factory, verified, caller=caller, hook=hook):
             outcome[result.transfer_id] = result
+    except TransferClosed as exc:
+        # Taken by clean-up meanwhile: those are refused, the rest committed on their own.
+        taken = set(exc.transfer_ids)
+        outcome.update({i: f"not committed: {exc.reason}" for i in taken})
+        rest = [v for v in verified if v.transfer.id not in taken]
+        for result in commit_with_retry(factory, rest, caller=caller, hook=hook):
+            outcome[result.transfer_id] = result
     except FileAlreadyExists as exc:
         outcome.update({v.transfer.id: f"not committed: {exc.reason}" for v in verified})
     return outcome
@@ -221,6 +231,18 @@ def _commit_verified(
     now = utcnow()
     try:
         with factory.begin() as session:
+            # Claim first, by compare-and-set: a transfer clean-up took meanwhile has
+            # no bytes any more and must not be catalogued. The claim holds the rows
+            # until this transaction ends, so clean-up cannot take them after it.
+            ids = [v.transfer.id for v in verified]
+            won = claim_rows(
+                session,
+                ids,
+                statuses=COMMITTABLE,
+                values={"status": TransferStatus.COMPLETED, "error": None, "updated_time": now},
+            )
+            if len(won) != len(ids):
+                raise TransferClosed(set(ids) - won, "Not committed")
             clash = existing_files(session, (v.transfer.name for v in verified))
             fresh: list[Verified] = []
             for v in verified:
@@ -244,11 +266,6 @@ def _commit_verified(
             if fresh:
                 _insert_catalogue_rows(session, fresh, now)
                 moved_names.update(v.transfer.name for v in fresh)
-            session.execute(
-                update(IncomingTransfer)
-                .where(IncomingTransfer.id.in_([v.transfer.id for v in verified]))
-                .values(status=TransferStatus.COMPLETED, error=None, updated_time=now)
-            )
             if hook is not None:
                 hook(session, results)
             by_store: dict[int, tuple[Store, list[tuple[Path, str]]]] = {}

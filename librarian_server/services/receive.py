@@ -12,6 +12,7 @@ about it.
 from __future__ import annotations
 
 import base64
+import errno
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,7 @@ from typing import BinaryIO
 
 from anyio import to_thread
 from pydantic import ValidationError
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from librarian_client.checksum import Hasher, format_checksum, new_hasher
@@ -30,10 +31,11 @@ from librarian_client.models import (
     UploadPutResponse,
 )
 
-from ..errors import InvalidRequest, VerificationFailed
+from ..errors import InsufficientStorage, InvalidRequest, VerificationFailed
 from ..orm import IncomingTransfer, utcnow
 from ..stores.posix import start_writeback
 from .auth import AuthenticatedUser
+from .transfer_cas import TransferClosed, claim
 from .transfers import fail_many, owned_transfers
 
 SLICE = 1 << 20
@@ -159,10 +161,17 @@ async def _receive_one(stream: _Stream, target: _Target) -> tuple[int, str]:
                 await to_thread.run_sync(_write, handle, hasher, buffer)
             elif buffer:
                 _write(handle, hasher, buffer)
-    except BaseException:
+    except BaseException as exc:
         # Client went away or the disk failed: drop the partial bytes, keep the transfer
         # open so that the client may send again.
         target.path.unlink(missing_ok=True)
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise InsufficientStorage(
+                f"The store's disk filled while receiving transfer {target.transfer_id}; "
+                "its partial bytes were removed.",
+                "Free space on the store (or add a store) and send the bytes again; the "
+                "transfer stays open until the staging timeout.",
+            ) from None
         raise
     return size, format_checksum(target.algorithm, hasher.hexdigest())
 
@@ -175,22 +184,43 @@ def _problem(target: _Target, size: int, checksum: str) -> str | None:
     return None
 
 
-def mark_staged(factory: sessionmaker[Session], received: list[UploadPutResponse]) -> None:
+def mark_staged(factory: sessionmaker[Session], received: list[UploadPutResponse]) -> set[int]:
+    """Mark the transfers STAGED by compare-and-set; returns the ids closed meanwhile.
+
+    A transfer that clean-up or a cancel closed while its bytes arrived is not
+    reopened: its freshly written bytes are deleted here and the caller refuses it.
+    """
     now = utcnow()
     with factory.begin() as session:
-        session.execute(  # ORM bulk UPDATE by primary key: one executemany
-            update(IncomingTransfer),
-            [
-                {
-                    "id": r.transfer_id,
-                    "status": TransferStatus.STAGED,
-                    "received_size": r.size,
-                    "received_checksum": r.checksum,
-                    "updated_time": now,
-                }
-                for r in received
-            ],
+        won = claim(
+            session,
+            [r.transfer_id for r in received],
+            statuses=(TransferStatus.INITIATED, TransferStatus.STAGED),
+            values={"updated_time": now},
         )
+        if won:
+            session.execute(  # ORM bulk UPDATE by primary key: one executemany
+                update(IncomingTransfer),
+                [
+                    {
+                        "id": r.transfer_id,
+                        "status": TransferStatus.STAGED,
+                        "received_size": r.size,
+                        "received_checksum": r.checksum,
+                        "updated_time": now,
+                    }
+                    for r in received
+                    if r.transfer_id in won
+                ],
+            )
+        closed = {r.transfer_id for r in received} - won
+        if closed:
+            paths = session.scalars(
+                select(IncomingTransfer.staging_path).where(IncomingTransfer.id.in_(closed))
+            ).all()
+            for path in paths:
+                Path(path).unlink(missing_ok=True)
+    return closed
 
 
 async def _settle(
@@ -205,7 +235,9 @@ async def _settle(
         await to_thread.run_sync(lambda: fail_many(factory, failures, caller=caller))
     good = [r for r in received if r.transfer_id not in failures]
     if good:
-        await to_thread.run_sync(mark_staged, factory, good)
+        closed = await to_thread.run_sync(mark_staged, factory, good)
+        if closed:
+            raise TransferClosed(closed, "Bytes not kept")
     return good
 
 
@@ -260,13 +292,20 @@ async def _receive_bundle(
     targets = await to_thread.run_sync(_open_targets, factory, header.transfer_ids, user)
     received: list[UploadPutResponse] = []
     failures: dict[int, str] = {}
-    for target in targets:
-        size, checksum = await _receive_one(stream, target)
-        received.append(
-            UploadPutResponse(transfer_id=target.transfer_id, size=size, checksum=checksum)
-        )
-        if (problem := _problem(target, size, checksum)) is not None:
-            failures[target.transfer_id] = problem
+    try:
+        for target in targets:
+            size, checksum = await _receive_one(stream, target)
+            received.append(
+                UploadPutResponse(transfer_id=target.transfer_id, size=size, checksum=checksum)
+            )
+            if (problem := _problem(target, size, checksum)) is not None:
+                failures[target.transfer_id] = problem
+    except BaseException:
+        # Disk full or the client gone mid-bundle: the files already written for these
+        # still-open transfers would wait for the staging timeout; remove them now.
+        for done in targets[: len(received)]:
+            done.path.unlink(missing_ok=True)
+        raise
     if not await stream.at_end():
         for target in targets:
             failures.setdefault(target.transfer_id, "the bundle held more bytes than declared")
@@ -292,7 +331,10 @@ async def receive_bundle_each(
 ) -> list[CloneReceived]:
     """A peer's bundle: each file accepted or refused on its own, with its reason."""
     received, failures = await _receive_bundle(factory, chunks, user)
-    await _settle(factory, received, failures, caller="clone.bundle")
+    try:
+        await _settle(factory, received, failures, caller="clone.bundle")
+    except TransferClosed as exc:
+        failures.update({i: exc.reason for i in exc.transfer_ids})
     return [
         CloneReceived(
             transfer_id=r.transfer_id,

@@ -84,7 +84,7 @@ def test_several_workers_need_the_background_tasks_elsewhere(
     assert "LIBRARIAN_SERVER_BACKGROUND__IN_SERVER=false" in line
     monkeypatch.setenv("LIBRARIAN_SERVER_BACKGROUND__IN_SERVER", "false")
     (line,) = _fail(capsys, "run", "--data-dir", data, "--workers", "2")
-    assert "LIBRARIAN_SERVER_STAGING_STARTUP_GRACE_SECONDS" in line
+    assert "need PostgreSQL" in line and "LIBRARIAN_SERVER_DATABASE_URL" in line
 
 
 def test_a_malformed_database_url_says_what_to_check(
