@@ -23,11 +23,13 @@ from librarian_client.models import (
 from ..errors import InvalidRequest, NotFound, RangeNotSatisfiable
 from ..orm import File, Instance, RemoteInstance
 from ..stores import backend_for
+from .names import normalise
 
 _Q = TypeVar("_Q", bound=Select[Any])
 
 
 def _get(session: Session, name: str) -> File:
+    name = normalise(name)  # an NFD spelling finds the (NFC) catalogued file
     file = session.scalar(
         select(File)
         .where(File.name == name)
@@ -164,9 +166,9 @@ def search(session: Session, filters: SearchQuery) -> SearchResponse:
     f = filters
     query = select(File)
     if f.prefix:
-        query = prefix_range(query, f.prefix)
+        query = prefix_range(query, normalise(f.prefix))
     if f.name:
-        like, literal = glob_to_like(f.name)
+        like, literal = glob_to_like(normalise(f.name))
         query = prefix_range(query, literal).where(File.name.like(like, escape="\\"))
     if f.created_after is not None:
         query = query.where(File.created_time >= f.created_after)

@@ -130,9 +130,22 @@ class _Batch:
         kind.append(DiskProblem(name=entry.name, reason=reason))
         self.owe(entry, reason=f"{reason} (disk {self.reader.header.label})")
 
-    def ingest(self, batch: list[DiskEntry]) -> None:
+    def _named(self, batch: list[DiskEntry]) -> list[DiskEntry]:
+        """The entries under their stored (NFC) names; those the name rule refuses, refused."""
+        good: list[DiskEntry] = []
+        for entry in batch:
+            try:
+                name = validate_name(entry.name, max_length=self.settings.max_name_length)
+            except InvalidName as exc:
+                self.refuse(entry, self.summary.bad, exc.reason)
+                continue
+            good.append(entry if name == entry.name else entry.model_copy(update={"name": name}))
+        return good
+
+    def ingest(self, listed: list[DiskEntry]) -> None:
         todo: list[tuple[DiskEntry, Path]] = []
         present: list[DiskEntry] = []
+        batch = self._named(listed)
         with self.factory.begin() as session:
             here = existing_files(session, (e.name for e in batch))
             for entry in batch:
@@ -159,10 +172,9 @@ class _Batch:
     def _check(self, entry: DiskEntry) -> tuple[list[DiskProblem], str] | None:
         """Why the disk's copy cannot be right, before reading it; None if it may be."""
         try:
-            validate_name(entry.name, max_length=self.settings.max_name_length)
             path = self.reader.path_of(entry)
-        except (InvalidName, ValueError) as exc:
-            return self.summary.bad, exc.reason if isinstance(exc, InvalidName) else str(exc)
+        except ValueError as exc:
+            return self.summary.bad, str(exc)
         if not path.is_file():
             return self.summary.missing, "not on the disk"
         size = path.stat().st_size
