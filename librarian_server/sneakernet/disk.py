@@ -9,7 +9,9 @@ The manifest is append-only JSON lines. A file's line is appended (and fsynced)
 only after its bytes were written, fsynced, and read back from the disk with the
 right checksum, so whatever kills an export, the manifest lists whole, verified
 files only; a torn last line is ignored when reading. The end line says how the
-export stopped. Nothing here touches the database.
+export stopped. Given a key, every line is signed as it is written, and a reader
+reports the first line whose signature fails (signing.py). Nothing here touches the
+database.
 """
 
 from __future__ import annotations
@@ -105,7 +107,7 @@ class DiskWriter:
         record = model.model_dump(mode="json", exclude_none=True)
         if self.key is not None:
             record = sign(self.key, record)
-        return json.dumps(record, ensure_ascii=False)
+        return json.dumps(record, ensure_ascii=False, separators=(",", ":"))
 
     def _append(self, models: list[BaseModel]) -> None:
         self._manifest.write("".join(self._line(m) + "\n" for m in models))

@@ -47,7 +47,7 @@ class SigningError(ValueError):
 
 
 def _unb64(text: str) -> bytes:
-    return base64.b64decode(text + "=" * (-len(text) % 4))
+    return base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
 
 
 def from_stored_hash(account: str, encoded: str) -> tuple[DiskKeySpec, bytes]:
