@@ -9,9 +9,12 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from librarian_client.models import PermissionLevel
-from librarian_server.orm import File, IncomingTransfer
-from librarian_server.services.auth import create_user
+from librarian_client.models import CheckinItem, CheckinRequest, PermissionLevel, TransferStatus
+from librarian_server.orm import File, IncomingTransfer, OutgoingTransfer, RemoteInstance
+from librarian_server.services import peers, send_plan
+from librarian_server.services.auth import AuthenticatedUser, create_user
+from librarian_server.services.checkins import record_checkins
+from librarian_server.services.credentials import CredentialBox
 
 from .conftest import PASSWORD, Site
 from .helpers import md5, stage, upload
@@ -136,3 +139,43 @@ def test_clone_refuses_confusable_names_one_by_one_and_stores_nfc(receiver: Site
     )
     assert r.status_code == 200 and r.json()["files"][0]["outcome"] == "committed", r.text
     assert _files(receiver) == [NFC]
+
+
+def test_a_checkin_naming_the_file_in_another_spelling_completes_it(site: Site) -> None:
+    """A peer that stored (and so reports) a name in another spelling confirms the same file."""
+    upload(site.http, site.auth(), NFC, b"sent")
+    with site.factory.begin() as session:
+        peers.add_peer(
+            session,
+            name="ucsd",
+            url="http://127.0.0.1:9",
+            username="librarian",
+            password="secret",
+            box=CredentialBox.for_settings(site.settings),
+            settings=site.settings,
+        )
+    send_plan.plan(site.factory, "ucsd", site.settings, batch_size=10, limit=10)
+    with site.session() as session:
+        transfer = session.scalars(select(OutgoingTransfer)).one()
+    request = CheckinRequest(
+        site="ucsd",
+        files=[
+            CheckinItem(
+                source_transfer_id=transfer.id,
+                name=NFD,
+                committed=True,
+                checksum=transfer.checksum,
+            )
+        ],
+    )
+    with site.factory.begin() as session:
+        answer = record_checkins(
+            session,
+            request,
+            user=AuthenticatedUser(9, "ucsd", PermissionLevel.PEER),
+            settings=site.settings,
+        )
+    assert answer.recorded == [transfer.id]
+    with site.session() as session:
+        assert session.get(OutgoingTransfer, transfer.id).status is TransferStatus.COMPLETED  # type: ignore[union-attr]
+        assert list(session.scalars(select(RemoteInstance.file_name))) == [NFC]
