@@ -29,12 +29,15 @@ _Q = TypeVar("_Q", bound=Select[Any])
 
 
 def _get(session: Session, name: str) -> File:
-    name = normalise(name)  # an NFD spelling finds the (NFC) catalogued file
-    file = session.scalar(
+    """The file by its stored (NFC) name, so that an NFD spelling finds it too; a name
+    catalogued before names were normalised is still found by its exact spelling."""
+    spellings = list(dict.fromkeys([normalise(name), name]))
+    file = session.scalars(
         select(File)
-        .where(File.name == name)
+        .where(File.name.in_(spellings))
         .options(selectinload(File.instances).selectinload(Instance.store))
-    )
+        .order_by(File.name != spellings[0])
+    ).first()
     if file is None:
         raise NotFound(f"No file named {name!r}.")
     return file

@@ -179,3 +179,13 @@ def test_a_checkin_naming_the_file_in_another_spelling_completes_it(site: Site) 
     with site.session() as session:
         assert session.get(OutgoingTransfer, transfer.id).status is TransferStatus.COMPLETED  # type: ignore[union-attr]
         assert list(session.scalars(select(RemoteInstance.file_name))) == [NFC]
+
+
+def test_a_name_catalogued_before_the_rule_is_found_by_its_own_spelling(site: Site) -> None:
+    with site.factory.begin() as session:
+        session.add(File(name=NFD, size=1, checksum=md5(b"x"), uploader="old", source="old"))
+    r = site.http.get(f"/api/v2/files/{NFD}", auth=site.auth())
+    assert r.status_code == 200 and r.json()["name"] == NFD, r.text
+    upload(site.http, site.auth(), NFC, b"new")  # the rule's spelling is a name of its own
+    assert site.http.get(f"/api/v2/files/{NFD}", auth=site.auth()).json()["name"] == NFC
+    assert site.http.get(f"/api/v2/files/{NFC}", auth=site.auth()).json()["name"] == NFC
