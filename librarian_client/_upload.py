@@ -11,6 +11,7 @@ import contextlib
 import errno
 import os
 import stat
+import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
@@ -84,6 +85,9 @@ class _Item:
     size: int = field(init=False)
 
     def __post_init__(self) -> None:
+        # The server stores names in NFC; a macOS file name arrives in NFD. Send the stored
+        # form, so the answer names the same string (the server refuses names it cannot take).
+        self.dest = unicodedata.normalize("NFC", self.dest)
         # Stat up front: a missing file fails the batch before anything is staged.
         self.size = _stat_regular(self.local)
 

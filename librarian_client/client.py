@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import os
+import unicodedata
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -63,7 +64,7 @@ def name_path(name: str) -> str:
     def segment(part: str) -> str:
         return part.replace(".", "%2E") if part in (".", "..") else quote(part, safe="")
 
-    return "/".join(segment(part) for part in name.split("/"))
+    return "/".join(segment(part) for part in unicodedata.normalize("NFC", name).split("/"))
 
 
 class LibrarianClient(ReplicationMixin, SneakernetMixin):

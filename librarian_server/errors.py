@@ -29,8 +29,10 @@ class InvalidRequest(LibrarianError):
 
 class InvalidName(InvalidRequest):
     suggested_remedy = (
-        "Use a relative '/'-separated name without '.', '..', empty segments, "
-        "backslashes or control characters."
+        "Follow the name rule: a relative '/'-separated path, compared in Unicode NFC, with "
+        "no empty, '.', '..' or blank part, no part starting or ending with whitespace, and "
+        "no backslash, control or format (bidi, zero-width) character, nor any look-alike "
+        "of '/' or '.' (such as U+2215, U+FF0F, U+2024)."
     )
 
 

@@ -22,6 +22,8 @@ class CloneOutcome(StrEnum):
     """The receiver holds this file (same checksum): nothing to send."""
     CONFLICT = "conflict"
     """The receiver holds the name with other contents: never send it there."""
+    REFUSED = "refused"
+    """The receiver's name rule refuses this name (see ``reason``): never send it there."""
     COMMITTED = "committed"
     """The copy is verified and catalogued at the receiver."""
     PENDING = "pending"

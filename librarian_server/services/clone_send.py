@@ -132,7 +132,7 @@ class Sender(SendContext):
                 present.append(transfer_id)
             elif answer.outcome is CloneOutcome.PENDING:
                 waiting.append(transfer_id)
-            elif answer.outcome is CloneOutcome.CONFLICT:
+            elif answer.outcome in (CloneOutcome.CONFLICT, CloneOutcome.REFUSED):
                 conflicts[transfer_id] = f"{peer.name} refuses it: {answer.reason}"
             elif answer.outcome is not CloneOutcome.STAGED or answer.transfer_id is None:
                 refused[transfer_id] = f"{peer.name} could not stage it: {answer.reason}"

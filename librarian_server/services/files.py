@@ -24,16 +24,21 @@ from librarian_client.models import (
 from ..errors import CopyFailedVerification, InvalidRequest, NotFound, RangeNotSatisfiable
 from ..orm import File, Instance, RemoteInstance
 from ..stores import backend_for
+from .names import normalise
 
 _Q = TypeVar("_Q", bound=Select[Any])
 
 
 def _get(session: Session, name: str) -> File:
-    file = session.scalar(
+    """The file by its stored (NFC) name, so that an NFD spelling finds it too; a name
+    catalogued before names were normalised is still found by its exact spelling."""
+    spellings = list(dict.fromkeys([normalise(name), name]))
+    file = session.scalars(
         select(File)
-        .where(File.name == name)
+        .where(File.name.in_(spellings))
         .options(selectinload(File.instances).selectinload(Instance.store))
-    )
+        .order_by(File.name != spellings[0])
+    ).first()
     if file is None:
         raise NotFound(f"No file named {name!r}.")
     return file
@@ -183,9 +188,9 @@ def search(session: Session, filters: SearchQuery) -> SearchResponse:
     f = filters
     query = select(File)
     if f.prefix:
-        query = prefix_range(query, f.prefix)
+        query = prefix_range(query, normalise(f.prefix))
     if f.name:
-        like, literal = glob_to_like(f.name)
+        like, literal = glob_to_like(normalise(f.name))
         query = prefix_range(query, literal).where(File.name.like(like, escape="\\"))
     if f.created_after is not None:
         query = query.where(File.created_time >= f.created_after)

@@ -157,9 +157,18 @@ def test_bad_and_missing_files_are_reported_and_sent_again(
     lines = manifest.read_text().splitlines(keepends=True)
     evil = dict(entries["night3/h0"], name="../escape", path="../../../../etc/hostname")
     manifest.write_text("".join([*lines[:-1], json.dumps(evil) + "\n", lines[-1]]))
-
-    result = ucsd.cli("sneakernet", "ingest", str(tmp_path / "disk3"), "--json", user="admin")
+    # The added line is not signed by the mountain: the disk is refused whole...
+    result = ucsd.cli("sneakernet", "ingest", str(tmp_path / "disk3"), user="admin")
+    assert result.returncode == 1 and "mis-signed" in result.error(), result
+    assert "'../escape'" in result.error() and "--accept-unsigned" in result.error()
+    assert not has_files(ucsd, names)
+    # ...unless an administrator accepts it, and then each line is still checked.
+    result = ucsd.cli(
+        "sneakernet", "ingest", str(tmp_path / "disk3"), "--accept-unsigned", "--json",
+        user="admin",
+    )  # fmt: skip
     ingested = json.loads(result.stdout)
+    assert "mis-signed" in ingested["unverified"][0]["reason"]
     assert result.returncode == 1 and "3 of 11 files" in result.stderr
     assert ingested["committed"] == 8
     bad = {p["name"]: p["reason"] for p in ingested["bad"]}
