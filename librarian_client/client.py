@@ -22,6 +22,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from ._io import CHUNK_SIZE, ProgressCallback, progress_or_noop, write_hashing
 from ._replication import ReplicationMixin
+from ._resume import ResumeState
 from ._sneakernet import SneakernetMixin
 from ._upload import Uploader, UploadResult, parse_model
 from .checksum import normalise_checksum, parse_checksum
@@ -296,13 +297,17 @@ class LibrarianClient(ReplicationMixin, SneakernetMixin):
         *,
         progress: ProgressCallback | None = None,
         batch_size: int = 1000,
+        resume: bool = True,
     ) -> list[UploadResult]:
         """Upload ``(local, dest)`` pairs: per batch one stage call, the bytes, one commit.
 
         Results come back in input order. Batches already committed stay committed
-        if a later batch fails; running the same upload again skips them.
+        if a later batch fails; running the same upload again skips them, and with
+        ``resume`` a large file cut off mid-way is sent on from where the server's
+        copy stops (the transfer is remembered under the user's cache directory).
         """
-        uploader = Uploader(self._send, progress_or_noop(progress))
+        state = ResumeState(self.url) if resume else None
+        uploader = Uploader(self._send, progress_or_noop(progress), state)
         return uploader.run(pairs, batch_size)
 
     def download(
