@@ -103,3 +103,14 @@ class PeerError(LibrarianError):
     ) -> None:
         super().__init__(reason, remedy)
         self.peer_status = peer_status
+
+
+class NameConflict(Conflict):
+    """A name that is both a file and a directory would make one of them unreachable."""
+
+    status_code = 409
+    reason = "The name clashes with a file or directory that exists."
+    suggested_remedy = (
+        "Choose another name: one name cannot be both a file and a directory "
+        "(e.g. 'run1.dat' beside 'run1/...', not 'run1')."
+    )
