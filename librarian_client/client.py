@@ -37,6 +37,8 @@ from .exceptions import (
 )
 from .models import (
     MAX_SEARCH_PAGE,
+    DeleteRequest,
+    DeleteResponse,
     FileInfo,
     FileSummary,
     PingResponse,
@@ -278,6 +280,28 @@ class LibrarianClient(ReplicationMixin, SneakernetMixin):
             if page.next_cursor is None or not page.files:
                 return
             cursor = page.next_cursor
+
+    def delete(
+        self,
+        names: Iterable[str] = (),
+        *,
+        prefix: str | None = None,
+        force: bool = False,
+        last_copy: bool = False,
+        dry_run: bool = False,
+    ) -> DeleteResponse:
+        """Delete files by name, or every file under ``prefix``: all of them or none.
+
+        Your own file within the site's grace period, while no other site has it, needs
+        nothing more; anything else needs an admin and ``force``, and a file that no
+        other site has confirmed holding also ``last_copy``. ``dry_run`` only checks.
+        """
+        body = DeleteRequest(
+            names=list(names), prefix=prefix, force=force, last_copy=last_copy, dry_run=dry_run
+        )
+        return self._call(
+            DeleteResponse, "POST", f"{API}/delete", json=body.model_dump(mode="json")
+        )
 
     # -- transfers ----------------------------------------------------------------------
 

@@ -217,6 +217,12 @@ class ServerSettings(BaseSettings):
         description="At start-up, uploads idle longer than this are failed and their bytes "
         "removed. Keep 0 for a single process; raise it when several API workers share a DB.",
     )
+    delete_grace_seconds: int = Field(
+        default=86_400,
+        ge=0,
+        description="For this long after upload, an uploader may delete their own file "
+        "if no other site has it; after that (or once replicated) only an admin with force.",
+    )
 
     allow_anonymous_read: bool = False
     auth_cache_seconds: float = Field(default=300.0, ge=0)

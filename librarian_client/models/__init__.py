@@ -25,6 +25,7 @@ from .clone import (
     OutgoingStatusResponse,
 )
 from .common import ErrorResponse, PermissionLevel, TransferStatus, WireModel
+from .deletion import DeletedFile, DeleteRequest, DeleteResponse
 from .files import (
     MAX_SEARCH_PAGE,
     FileInfo,
@@ -94,6 +95,9 @@ __all__ = [
     "CloneStatusResponse",
     "CommitItem",
     "CommittedFile",
+    "DeleteRequest",
+    "DeleteResponse",
+    "DeletedFile",
     "Direction",
     "DiskEvent",
     "DiskInfo",
