@@ -16,10 +16,11 @@ where a container or link is, nor under a link.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterable
 from typing import Literal
 
-from sqlalchemy import ColumnElement, exists, func, select
+from sqlalchemy import ARRAY, ColumnElement, String, any_, func, literal, select, text
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from ..errors import NameConflict
@@ -101,29 +102,55 @@ def conflicts(session: Session, names: Iterable[str], *, kind: Kind = "file") ->
 
 
 def _among(session: Session, column: InstrumentedAttribute[str], values: list[str]) -> list[str]:
+    """The values that ``column`` holds; PostgreSQL gets one array parameter per chunk."""
+    postgres = session.get_bind().dialect.name == "postgresql"
     found: list[str] = []
     for start in range(0, len(values), _CHUNK):
         chunk = values[start : start + _CHUNK]
-        found.extend(session.scalars(select(column).where(column.in_(chunk))))
+        condition = (
+            column == any_(literal(chunk, type_=ARRAY(String))) if postgres else column.in_(chunk)
+        )
+        found.extend(session.scalars(select(column).where(condition)))
     return found
 
 
+_BELOW: tuple[tuple[InstrumentedAttribute[str], str], ...] = (
+    (File.name, "files such as {} live"),
+    (VOSpaceContainer.path, "the container {} lives"),
+    (VOSpaceLink.path, "the link {} lives"),
+)
+
+
+def _probe(column: InstrumentedAttribute[str], collate: str) -> str:
+    table, name = column.class_.__tablename__, column.key  # our own schema's names
+    return (
+        f"EXISTS (SELECT 1 FROM {table} t "  # noqa: S608 - identifiers of our own schema
+        f"WHERE t.{name} >= (v.n || '/'){collate} AND t.{name} < (v.n || '0'){collate})"
+    )  # '0' follows '/'; the names' byte order (PostgreSQL: "C") keeps the index usable
+
+
 def _below(session: Session, names: list[str], why: dict[str, str]) -> None:
-    """Names with something below them: a directory of files, containers or links."""
-    tables = (
-        (File.name, "files such as {} live"),
-        (VOSpaceContainer.path, "the container {} lives"),
-        (VOSpaceLink.path, "the link {} lives"),
+    """Names with something below them: a directory of files, containers or links.
+
+    One statement per chunk, the chunk one array parameter (PostgreSQL) or JSON list
+    (SQLite) unnested in the database, each name probed there by an index range: a
+    statement with a parameter or an EXISTS per name costs more to build than to run.
+    """
+    postgres = session.get_bind().dialect.name == "postgresql"
+    source = (
+        "SELECT unnest(CAST(:names AS text[]))"
+        if postgres
+        else "SELECT value FROM json_each(:names)"
     )
-    for column, what in tables:
-        for start in range(0, len(names), _EXISTS_CHUNK):
-            chunk = [name for name in names[start : start + _EXISTS_CHUNK] if name not in why]
-            if not chunk:
-                continue
-            probes = [exists().where(_under(column, name)) for name in chunk]
-            row = session.execute(select(*probes)).one()
-            for name, found in zip(chunk, row, strict=True):
-                if found:
+    collate = ' COLLATE "C"' if postgres else ""
+    probes = ", ".join(_probe(column, collate) for column, _ in _BELOW)
+    sql = text(f"WITH v(n) AS ({source}) SELECT v.n, {probes} FROM v")  # noqa: S608
+    for start in range(0, len(names), _CHUNK):
+        chunk = names[start : start + _CHUNK]
+        found = session.execute(sql, {"names": chunk if postgres else json.dumps(chunk)})
+        for name, *hits in found:
+            for (column, what), hit in zip(_BELOW, hits, strict=True):
+                if hit and name not in why:
                     below = session.scalar(
                         select(column).where(_under(column, name)).order_by(column).limit(1)
                     )
