@@ -48,7 +48,9 @@ async def put_bytes(
     user: Writer,
     offset: Annotated[int, Query(ge=0, description="Resume: the bytes start here.")] = 0,
 ) -> UploadPutResponse:
-    result = await receive.receive(factory, transfer_id, request.stream(), user=user, offset=offset)
+    result = await receive.receive(
+        factory, transfer_id, request.stream(), user=user, offset=offset, resumable=True
+    )
     if (digest := receive.digest_header(result.checksum)) is not None:
         response.headers["Digest"] = digest
     return result

@@ -260,8 +260,13 @@ async def receive(
     user: AuthenticatedUser,
     caller: str = "upload.put",
     offset: int = 0,
+    resumable: bool = False,
 ) -> UploadPutResponse:
-    """One transfer's bytes from ``offset`` on (0: the whole file; more: a resume)."""
+    """One transfer's bytes from ``offset`` on (0: the whole file; more: a resume).
+
+    ``resumable``: a body cut short keeps what arrived for a resume (uploads); else
+    (peers and VOSpace pushes, which start over) the partial bytes are deleted.
+    """
     (target,) = await to_thread.run_sync(_open_targets, factory, [transfer_id], user)
     if offset > target.expected_size:
         raise InvalidRequest(
@@ -269,7 +274,7 @@ async def receive(
             "Ask GET on the transfer's URL for the offset to resume from.",
         )
     stream = _Stream(chunks)
-    size, checksum = await _receive_one(stream, target, offset=offset, resumable=True)
+    size, checksum = await _receive_one(stream, target, offset=offset, resumable=resumable)
     if offset:
         log.info(
             "transfer %d resumed at byte %d: received %d bytes",

@@ -34,8 +34,11 @@ def writer(site: Site) -> AuthenticatedUser:
         return AuthenticatedUser(user.id, user.name, PermissionLevel.READAPPEND)
 
 
-def interrupted_put(site: Site, transfer_id: int, sent: bytes) -> None:
-    """Send ``sent`` (in 256 KiB pieces) and then vanish, as a killed client would."""
+def interrupted_put(site: Site, transfer_id: int, sent: bytes, *, resumable: bool = True) -> None:
+    """Send ``sent`` (in 256 KiB pieces) and then vanish, as a killed client would.
+
+    ``resumable`` as the upload PUT endpoint asks (peers and VOSpace pushes do not).
+    """
 
     async def body() -> AsyncIterator[bytes]:
         for start in range(0, len(sent), 256 * 1024):
@@ -44,7 +47,9 @@ def interrupted_put(site: Site, transfer_id: int, sent: bytes) -> None:
 
     async def go() -> None:
         with pytest.raises(ClientDisconnect):
-            await receive.receive(site.factory, transfer_id, body(), user=writer(site))
+            await receive.receive(
+                site.factory, transfer_id, body(), user=writer(site), resumable=resumable
+            )
 
     anyio.run(go)
 
@@ -164,3 +169,13 @@ def test_a_put_from_zero_replaces_what_was_held(site: Site) -> None:
     r = site.http.put(t["put_path"], content=data, auth=site.auth())
     assert r.status_code == 200 and r.json()["checksum"] == md5(data)
     assert r.json()["offset"] == 0
+
+
+def test_a_put_that_starts_over_anyway_keeps_nothing(site: Site) -> None:
+    """A peer's or a VOSpace push's PUT: the sender starts again from zero."""
+    t = staged(site, "big/peer.bin", 2 * MiB)
+    interrupted_put(site, t["transfer_id"], os.urandom(MiB), resumable=False)
+    with site.session() as s:
+        transfer = s.get(IncomingTransfer, t["transfer_id"])
+        assert transfer is not None and not Path(transfer.staging_path).exists()
+    assert site.http.get(t["put_path"], auth=site.auth()).json()["offset"] == 0
