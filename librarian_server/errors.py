@@ -153,3 +153,14 @@ class BodyTooLarge(LibrarianError):
             f"The request body is larger than {limit} bytes, the limit for {what}.",
             "Send a smaller request: split a batch into several, or shorten the document.",
         )
+
+
+class NameConflict(Conflict):
+    """A name that is both a file and a directory would make one of them unreachable."""
+
+    status_code = 409
+    reason = "The name clashes with a file or directory that exists."
+    suggested_remedy = (
+        "Choose another name: one name cannot be both a file and a directory "
+        "(e.g. 'run1.dat' beside 'run1/...', not 'run1')."
+    )

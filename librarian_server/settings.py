@@ -240,6 +240,13 @@ class ServerSettings(BaseSettings):
         gt=0,
         description="An upload idle this long is failed and its bytes removed.",
     )
+    delete_grace_seconds: int = Field(
+        default=86_400,
+        ge=0,
+        description="For this long after upload, an uploader may delete their own file "
+        "if no other site has it; after that (or once replicated) only an admin with force.",
+    )
+
     allow_anonymous_read: bool = False
     auth_cache_seconds: float = Field(default=300.0, ge=0)
     token_max_lifetime_seconds: int = Field(

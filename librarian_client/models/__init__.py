@@ -32,6 +32,7 @@ from .clone import (
     OutgoingStatusResponse,
 )
 from .common import ErrorResponse, PermissionLevel, TransferStatus, WireModel
+from .deletion import DeletedFile, DeleteRequest, DeleteResponse
 from .files import (
     MAX_SEARCH_PAGE,
     CopyState,
@@ -78,6 +79,7 @@ from .upload import (
     UploadCancelResponse,
     UploadCommitRequest,
     UploadCommitResponse,
+    UploadOffsetResponse,
     UploadPutResponse,
     UploadStageRequest,
     UploadStageResponse,
@@ -107,6 +109,9 @@ __all__ = [
     "CloneStatusResponse",
     "CommitItem",
     "CommittedFile",
+    "DeleteRequest",
+    "DeleteResponse",
+    "DeletedFile",
     "Direction",
     "DiskEvent",
     "DiskInfo",
@@ -153,6 +158,7 @@ __all__ = [
     "UploadCancelResponse",
     "UploadCommitRequest",
     "UploadCommitResponse",
+    "UploadOffsetResponse",
     "UploadPutResponse",
     "UploadStageRequest",
     "UploadStageResponse",

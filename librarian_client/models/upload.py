@@ -59,6 +59,22 @@ class UploadPutResponse(WireModel):
     transfer_id: int
     size: int
     checksum: str
+    offset: int = Field(
+        default=0, description="Where this request's bytes started: > 0 when it resumed."
+    )
+
+
+class UploadOffsetResponse(WireModel):
+    """What the server durably holds of a staged transfer, for resuming its PUT."""
+
+    transfer_id: int
+    name: str
+    status: TransferStatus
+    expected_size: int
+    checksum_algorithm: str
+    offset: int = Field(
+        description="Bytes held on disk (fsynced); resume with PUT ...?offset=<this>."
+    )
 
 
 class UploadBundleHeader(WireModel):

@@ -6,9 +6,10 @@ import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from librarian_client.models import ErrorResponse
 
@@ -87,6 +88,15 @@ async def database_error(request: Request, exc: Exception) -> JSONResponse:
     return await unexpected_error(request, exc)
 
 
+async def client_gone(request: Request, exc: Exception) -> Response:
+    """The client went away mid-request (killed, network cut): nobody hears an answer.
+
+    Not a server error: an interrupted upload keeps its bytes for a resume.
+    """
+    log.info("client disconnected during %s %s", request.method, request.url.path)
+    return Response(status_code=499)
+
+
 async def unexpected_error(_: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error", exc_info=exc)
     return _body(500, "Internal server error.", LibrarianError.suggested_remedy, "InternalError")
@@ -94,6 +104,7 @@ async def unexpected_error(_: Request, exc: Exception) -> JSONResponse:
 
 def install(app: FastAPI) -> None:
     app.add_exception_handler(LibrarianError, librarian_error)
+    app.add_exception_handler(ClientDisconnect, client_gone)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(OperationalError, database_error)

@@ -3,6 +3,7 @@
 from .base import Base, utcnow
 from .checkin import Checkin
 from .error import ErrorCategory, ErrorRecord, ErrorSeverity
+from .event import Event
 from .file import File
 from .instance import Instance
 from .librarian import Librarian
@@ -32,6 +33,7 @@ __all__ = [
     "ErrorCategory",
     "ErrorRecord",
     "ErrorSeverity",
+    "Event",
     "File",
     "IncomingTransfer",
     "Instance",

@@ -38,6 +38,7 @@ from ..errors import InvalidName
 from ..orm import HOLDING_STATUSES, IncomingTransfer, Store, utcnow
 from ..settings import ServerSettings
 from ..stores import backend_for
+from . import namespace
 from .auth import AuthenticatedUser
 from .checkins import queue_checkins
 from .commit import CommitHook, commit_each, existing_files
@@ -88,6 +89,7 @@ def stage_clones(
     files, results = _named(request.files, settings)
     declared = {f.name: checksum_or_400(f.checksum, f.name) for f in files}
     existing = existing_files(session, declared)
+    clashes = namespace.conflicts(session, (n for n in declared if n not in existing))
     earlier = _latest_by_key(session, request.source, [f.source_transfer_id for f in files])
     staged_at: dict[int, tuple[Store, Path]] = {}  # where each staged file's bytes go
     present: list[str] = []
@@ -109,6 +111,12 @@ def stage_clones(
                     checksum=have.checksum,
                     reason=f"{item.name!r} is here with {have.checksum}, {have.size} bytes",
                 )
+        elif item.name in clashes:
+            results[key] = CloneStagedItem(
+                source_transfer_id=key,
+                outcome=CloneOutcome.CONFLICT,
+                reason=f"name clash: {clashes[item.name]}",
+            )
         elif before is not None and before.status in HOLDING_STATUSES:
             results[key] = _stage_again(session, before, staged_at)
         else:

@@ -23,9 +23,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from librarian_client.checksum import checksum_file, normalise_checksum, parse_checksum
 from librarian_client.models import CommitItem, CommittedFile, TransferStatus
 
-from ..errors import FileAlreadyExists
+from ..errors import FileAlreadyExists, NameConflict
 from ..orm import File, IncomingTransfer, Instance, Store, utcnow
 from ..stores import backend_for
+from . import namespace
 from .auth import AuthenticatedUser
 from .transfer_cas import TransferClosed
 from .transfer_cas import claim as claim_rows
@@ -158,6 +159,7 @@ def commit_each(
     """
     loaded = load(factory, items, user)
     verified, failures = verify_all(loaded.pending)
+    verified = _without_name_clashes(factory, verified, failures)
     if failures:
         fail_many(factory, failures, caller=caller)
     outcome: dict[int, CommittedFile | str] = {**loaded.done, **loaded.unusable, **failures}
@@ -174,9 +176,25 @@ def commit_each(
         rest = [v for v in verified if v.transfer.id not in taken]
         for result in commit_with_retry(factory, rest, caller=caller, hook=hook):
             outcome[result.transfer_id] = result
-    except FileAlreadyExists as exc:
+    except (FileAlreadyExists, NameConflict) as exc:
         outcome.update({v.transfer.id: f"not committed: {exc.reason}" for v in verified})
     return outcome
+
+
+def _without_name_clashes(
+    factory: sessionmaker[Session], verified: list[Verified], failures: dict[int, str]
+) -> list[Verified]:
+    """Fail, each on its own, the files whose names clash with the namespace now.
+
+    So that one bad name does not sink a peer's whole batch; the commit checks
+    again in its transaction, for the names that race in meanwhile.
+    """
+    with factory() as session:
+        why = namespace.conflicts(session, (v.transfer.name for v in verified))
+    for v in verified:
+        if v.transfer.name in why:
+            failures[v.transfer.id] = f"name clash: {why[v.transfer.name]}"
+    return [v for v in verified if v.transfer.name not in why]
 
 
 def committed_file(file: File, transfer_id: int) -> CommittedFile:
@@ -200,8 +218,10 @@ def commit_with_retry(
     """Commit; a lost race is retried (same bytes then succeed, as for any duplicate).
 
     A name that turns out taken by different bytes fails the whole batch: every
-    transfer in it is failed and its staged bytes deleted, so nothing lingers.
+    transfer in it is failed and its staged bytes deleted, so nothing lingers; so
+    does a name that became a directory (or went under a file) meanwhile.
     """
+    clash: FileAlreadyExists | NameConflict
     for attempt in range(attempts):
         try:
             return _commit_verified(factory, verified, hook)
@@ -212,7 +232,7 @@ def commit_with_retry(
                     "Upload the batch again.",
                 )
                 break
-        except FileAlreadyExists as exc:
+        except (FileAlreadyExists, NameConflict) as exc:
             clash = exc
             break
     reason = f"not committed: {clash.reason}"
@@ -243,6 +263,7 @@ def _commit_verified(
             )
             if len(won) != len(ids):
                 raise TransferClosed(set(ids) - won, "Not committed")
+            namespace.lock_names(session, (v.transfer.name for v in verified))
             clash = existing_files(session, (v.transfer.name for v in verified))
             fresh: list[Verified] = []
             for v in verified:
@@ -265,6 +286,8 @@ def _commit_verified(
                     )
             if fresh:
                 _insert_catalogue_rows(session, fresh, now)
+                # After the first write (SQLite's write lock is ours) and the lock above.
+                namespace.check_free(session, (v.transfer.name for v in fresh))
                 moved_names.update(v.transfer.name for v in fresh)
             if hook is not None:
                 hook(session, results)

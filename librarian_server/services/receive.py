@@ -12,7 +12,9 @@ about it.
 from __future__ import annotations
 
 import base64
+import contextlib
 import errno
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,12 +37,14 @@ from ..errors import InsufficientStorage, InvalidRequest, VerificationFailed
 from ..orm import IncomingTransfer, utcnow
 from ..stores.posix import start_writeback
 from .auth import AuthenticatedUser
+from .resume import exclusive, hash_prefix, keep_partial
 from .transfer_cas import TransferClosed, claim
 from .transfers import fail_many, owned_transfers
 
 SLICE = 1 << 20
 INLINE = 64 * 1024  # below this, hashing + writing in the loop beats a thread hop
 MAX_HEADER = 1 << 20
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -141,13 +145,23 @@ class _Stream:
         return not self._pending and not await self._more()
 
 
-async def _receive_one(stream: _Stream, target: _Target) -> tuple[int, str]:
-    """Write exactly the target's declared size (or less, if the body ends) to staging."""
+async def _receive_one(
+    stream: _Stream, target: _Target, *, offset: int = 0, resumable: bool = False
+) -> tuple[int, str]:
+    """Write the target's declared size (or less, if the body ends) to staging.
+
+    From ``offset`` on when resuming: the bytes held before it are hashed first. A
+    ``resumable`` receive that is cut short keeps what arrived, fsynced, for a resume.
+    """
     hasher = new_hasher(target.algorithm)
-    size = 0
-    try:
-        with open(target.path, "wb") as handle:
-            buffer = bytearray()
+    size = offset
+    with exclusive(target.path) as handle:
+        if offset:
+            await to_thread.run_sync(hash_prefix, handle, hasher, offset)
+        handle.truncate(offset)
+        handle.seek(offset)
+        buffer = bytearray()
+        try:
             while size < target.expected_size:
                 piece = await stream.read_upto(target.expected_size - size)
                 if not piece:
@@ -161,18 +175,31 @@ async def _receive_one(stream: _Stream, target: _Target) -> tuple[int, str]:
                 await to_thread.run_sync(_write, handle, hasher, buffer)
             elif buffer:
                 _write(handle, hasher, buffer)
-    except BaseException as exc:
-        # Client went away or the disk failed: drop the partial bytes, keep the transfer
-        # open so that the client may send again.
-        target.path.unlink(missing_ok=True)
-        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
-            raise InsufficientStorage(
-                f"The store's disk filled while receiving transfer {target.transfer_id}; "
-                "its partial bytes were removed.",
-                "Free space on the store (or add a store) and send the bytes again; the "
-                "transfer stays open until the staging timeout.",
-            ) from None
-        raise
+        except BaseException as exc:
+            # Client went away or the disk failed. Keep the transfer open so that the
+            # client may send again: from where it stopped if resumable, else from zero.
+            # A full disk keeps nothing: the partial bytes are what it needs back.
+            full = isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
+            if resumable and not full:
+                with contextlib.suppress(OSError):  # a resume re-reads what is on disk
+                    handle.write(buffer)
+                    keep_partial(handle)
+                log.info(
+                    "transfer %d interrupted: %d of %d bytes held for a resume",
+                    target.transfer_id,
+                    handle.tell(),
+                    target.expected_size,
+                )
+            else:
+                target.path.unlink(missing_ok=True)
+            if full:
+                raise InsufficientStorage(
+                    f"The store's disk filled while receiving transfer {target.transfer_id}; "
+                    "its partial bytes were removed.",
+                    "Free space on the store (or add a store) and send the bytes again; the "
+                    "transfer stays open until the staging timeout.",
+                ) from None
+            raise
     return size, format_checksum(target.algorithm, hasher.hexdigest())
 
 
@@ -266,15 +293,38 @@ async def receive(
     *,
     user: AuthenticatedUser,
     caller: str = "upload.put",
+    offset: int = 0,
+    resumable: bool = False,
 ) -> UploadPutResponse:
+    """One transfer's bytes from ``offset`` on (0: the whole file; more: a resume).
+
+    ``resumable``: a body cut short keeps what arrived for a resume (uploads); else
+    (peers and VOSpace pushes, which start over) the partial bytes are deleted.
+    """
     (target,) = await to_thread.run_sync(_open_targets, factory, [transfer_id], user)
+    if offset > target.expected_size:
+        raise InvalidRequest(
+            f"Offset {offset} is beyond the {target.expected_size} bytes staged.",
+            "Ask GET on the transfer's URL for the offset to resume from.",
+        )
     stream = _Stream(chunks)
-    size, checksum = await _receive_one(stream, target)
+    size, checksum = await _receive_one(stream, target, offset=offset, resumable=resumable)
+    if offset:
+        log.info(
+            "transfer %d resumed at byte %d: received %d bytes",
+            target.transfer_id,
+            offset,
+            size - offset,
+        )
     problem = _problem(target, size, checksum)
     if problem is None and not await stream.at_end():
         problem = f"more bytes than the {target.expected_size} declared at stage"
     failures = {} if problem is None else {target.transfer_id: problem}
-    received = [UploadPutResponse(transfer_id=target.transfer_id, size=size, checksum=checksum)]
+    received = [
+        UploadPutResponse(
+            transfer_id=target.transfer_id, size=size, checksum=checksum, offset=offset
+        )
+    ]
     (result,) = await _finish(factory, received, failures, caller=caller)
     return result
 

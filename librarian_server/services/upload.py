@@ -21,6 +21,7 @@ from librarian_client.models import (
 from ..errors import FileAlreadyExists, InvalidRequest, VerificationFailed
 from ..settings import ServerSettings
 from . import commit as committer
+from . import namespace
 from .auth import AuthenticatedUser
 from .commit import existing_files
 from .names import validate_name
@@ -105,6 +106,7 @@ def stage(
         )
 
     new = [NewTransfer(i.name, i.size, declared[i.name]) for i in items if i.name not in results]
+    namespace.check_free(session, [spec.name for spec in new])
     if new:
         opened = open_transfers(
             session,
