@@ -20,6 +20,10 @@ class LibrarianError(Exception):
             self.suggested_remedy = suggested_remedy
         super().__init__(self.reason)
 
+    def headers(self) -> dict[str, str]:
+        """HTTP headers the answer must carry besides the error body."""
+        return {}
+
 
 class InvalidRequest(LibrarianError):
     status_code = 400
@@ -67,6 +71,20 @@ class RangeNotSatisfiable(LibrarianError):
     status_code = 416
     reason = "The requested byte range is not satisfiable."
     suggested_remedy = "Request a range within the file's size."
+
+    def __init__(
+        self,
+        reason: str | None = None,
+        suggested_remedy: str | None = None,
+        *,
+        size: int | None = None,
+    ) -> None:
+        super().__init__(reason, suggested_remedy)
+        self.size = size
+
+    def headers(self) -> dict[str, str]:
+        # RFC 9110 15.5.17: a 416 tells the client the representation's length.
+        return {} if self.size is None else {"Content-Range": f"bytes */{self.size}"}
 
 
 class VerificationFailed(LibrarianError):

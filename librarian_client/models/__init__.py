@@ -24,7 +24,17 @@ from .clone import (
     OutgoingStatusRequest,
     OutgoingStatusResponse,
 )
-from .common import ErrorResponse, PermissionLevel, TransferStatus, WireModel
+from .common import (
+    MAX_BYTES,
+    MAX_ID,
+    MAX_SECONDS,
+    ByteCount,
+    ErrorResponse,
+    Id,
+    PermissionLevel,
+    TransferStatus,
+    WireModel,
+)
 from .files import (
     MAX_SEARCH_PAGE,
     FileInfo,
@@ -73,7 +83,12 @@ from .upload import (
 )
 
 __all__ = [
+    "MAX_BYTES",
     "MAX_CLONE_BATCH",
+    "MAX_ID",
+    "MAX_SECONDS",
+    "ByteCount",
+    "Id",
     "MAX_SEARCH_PAGE",
     "CheckinItem",
     "CheckinRequest",

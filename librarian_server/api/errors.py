@@ -16,8 +16,12 @@ from ..errors import LibrarianError
 log = logging.getLogger(__name__)
 
 
-def _body(status: int, reason: str, remedy: str, error: str) -> JSONResponse:
-    headers = {"WWW-Authenticate": 'Basic realm="librarian", Bearer'} if status == 401 else None
+def _body(
+    status: int, reason: str, remedy: str, error: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    headers = dict(headers or {})
+    if status == 401:
+        headers["WWW-Authenticate"] = 'Basic realm="librarian", Bearer'
     content = ErrorResponse(reason=reason, suggested_remedy=remedy, error=error)
     return JSONResponse(content.model_dump(), status_code=status, headers=headers)
 
@@ -28,7 +32,9 @@ async def librarian_error(_: Request, exc: Exception) -> JSONResponse:
         log.warning("%s: %s", type(exc).__name__, exc.reason)
     elif exc.status_code >= 500:
         log.error("%s: %s", type(exc).__name__, exc.reason)
-    return _body(exc.status_code, exc.reason, exc.suggested_remedy, type(exc).__name__)
+    return _body(
+        exc.status_code, exc.reason, exc.suggested_remedy, type(exc).__name__, exc.headers()
+    )
 
 
 async def validation_error(_: Request, exc: Exception) -> JSONResponse:

@@ -17,6 +17,7 @@ from librarian_client.models import (
 
 from ..services import receive, transfers, upload
 from .deps import SessionDep, SessionFactoryDep, SettingsDep, Writer
+from .params import TransferIdPath
 
 router = APIRouter(prefix="/upload", tags=["upload"])
 
@@ -32,7 +33,11 @@ def stage(
 
 @router.put("/{transfer_id}", response_model=UploadPutResponse)
 async def put_bytes(
-    transfer_id: int, request: Request, response: Response, factory: SessionFactoryDep, user: Writer
+    transfer_id: TransferIdPath,
+    request: Request,
+    response: Response,
+    factory: SessionFactoryDep,
+    user: Writer,
 ) -> UploadPutResponse:
     result = await receive.receive(factory, transfer_id, request.stream(), user=user)
     if (digest := receive.digest_header(result.checksum)) is not None:
