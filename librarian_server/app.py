@@ -13,6 +13,7 @@ from .api import api_router
 from .api.errors import install as install_error_handlers
 from .background import Runner
 from .db import make_engine, make_session_factory
+from .openapi import install as install_openapi
 from .services.auth import Authenticator
 from .services.maintenance import startup_cleanup
 from .settings import ServerSettings, load_settings
@@ -62,4 +63,5 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     app.include_router(api_router)
     if settings.vospace_enabled:
         install_vospace(app, settings)
+    install_openapi(app, settings)
     return app
