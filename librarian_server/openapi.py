@@ -170,7 +170,7 @@ def _errors(op: Doc, key: str, access: str, vospace: bool) -> None:
         wanted["401"] = None
     if access in ("required", "anonymous-ok"):
         wanted["403"] = None
-    if "{" in key or (vospace and access != "none"):
+    if "{" in key or "requestBody" in op or (vospace and access != "none"):
         wanted["404"] = None
     if CONFLICTS.fullmatch(key):
         wanted["409"] = None

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
 
-from .common import MAX_BYTES, WireModel
+from .common import MAX_BYTES, WireModel, no_nul
 
 
 class InstanceInfo(WireModel):
@@ -47,6 +47,8 @@ class SearchQuery(BaseModel):
     """
 
     model_config = ConfigDict(extra="ignore")
+
+    _no_nul = field_validator("*", mode="before")(no_nul)
 
     name: str | None = Field(default=None, description="Glob: '*' any run (across '/'), '?' one")
     prefix: str | None = None
