@@ -84,3 +84,17 @@ def test_range_answers(site: Site) -> None:
         r = http.get(url, headers={"Range": ignored}, auth=auth)
         assert r.status_code == 200, (ignored, r.text)
         assert r.content == data and "Content-Range" not in r.headers
+
+
+def test_nul_characters_are_400_everywhere(site: Site) -> None:
+    http, admin = site.http, site.auth("admin")
+    _bad_request(http.get("/api/v2/search", params={"name": "a\x00b"}, auth=admin))
+    _bad_request(http.get("/api/v2/transfers", params={"peer": "x\x00"}, auth=admin))
+    _bad_request(
+        http.post(
+            "/api/v2/upload/stage", json={"files": [{"name": "a\x00", "size": 1}]}, auth=admin
+        )
+    )
+    _bad_request(http.post("/api/v2/sneakernet/ingest", json={"path": "/tmp/a\x00b"}, auth=admin))
+    r = http.get("/vospace/nodes/x", params={"uri": "vos://x\x00"}, auth=admin)
+    assert r.status_code == 400 and r.text.startswith("InvalidArgument"), r.text
