@@ -79,7 +79,13 @@ def _fuzz(
     ]
     env = {**server.env, "SCHEMATHESIS_HOOKS": ""}
     return subprocess.run(
-        command, env=env, capture_output=True, text=True, timeout=TIMEOUT, check=False
+        command,
+        env=env,
+        cwd=report.parent,  # its cache directory goes there, not into the checkout
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
     )
 
 
