@@ -17,6 +17,7 @@ from .background import Runner
 from .datadir_lock import lock_data_dir, unlock_data_dir
 from .db import make_engine, make_session_factory
 from .logs import configure_logging
+from .openapi import install as install_openapi
 from .services.auth import Authenticator
 from .services.maintenance import startup_cleanup
 from .services.processes import Heartbeat
@@ -86,4 +87,5 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     app.include_router(api_router)
     if settings.vospace_enabled:
         install_vospace(app, settings)
+    install_openapi(app, settings)
     return app

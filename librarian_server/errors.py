@@ -20,6 +20,10 @@ class LibrarianError(Exception):
             self.suggested_remedy = suggested_remedy
         super().__init__(self.reason)
 
+    def headers(self) -> dict[str, str]:
+        """HTTP headers the answer must carry besides the error body."""
+        return {}
+
 
 class InvalidRequest(LibrarianError):
     status_code = 400
@@ -82,6 +86,20 @@ class RangeNotSatisfiable(LibrarianError):
     reason = "The requested byte range is not satisfiable."
     suggested_remedy = "Request a range within the file's size."
 
+    def __init__(
+        self,
+        reason: str | None = None,
+        suggested_remedy: str | None = None,
+        *,
+        size: int | None = None,
+    ) -> None:
+        super().__init__(reason, suggested_remedy)
+        self.size = size
+
+    def headers(self) -> dict[str, str]:
+        # RFC 9110 15.5.17: a 416 tells the client the representation's length.
+        return {} if self.size is None else {"Content-Range": f"bytes */{self.size}"}
+
 
 class VerificationFailed(LibrarianError):
     status_code = 422
@@ -142,6 +160,9 @@ class TooManyAttempts(LibrarianError):
             f"Too many failed logins for {what}; locked for {self.retry_after} s.",
             f"Wait {self.retry_after} s (Retry-After), then use the right credentials.",
         )
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
 
 
 class BodyTooLarge(LibrarianError):

@@ -31,7 +31,17 @@ from .clone import (
     OutgoingStatusRequest,
     OutgoingStatusResponse,
 )
-from .common import ErrorResponse, PermissionLevel, TransferStatus, WireModel
+from .common import (
+    MAX_BYTES,
+    MAX_ID,
+    MAX_SECONDS,
+    ByteCount,
+    ErrorResponse,
+    Id,
+    PermissionLevel,
+    TransferStatus,
+    WireModel,
+)
 from .deletion import DeletedFile, DeleteRequest, DeleteResponse
 from .files import (
     MAX_SEARCH_PAGE,
@@ -86,7 +96,12 @@ from .upload import (
 )
 
 __all__ = [
+    "MAX_BYTES",
     "MAX_CLONE_BATCH",
+    "MAX_ID",
+    "MAX_SECONDS",
+    "ByteCount",
+    "Id",
     "MAX_SEARCH_PAGE",
     "BulkRetryRequest",
     "BulkRetryResponse",

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import Field
 
-from .common import PermissionLevel, WireModel
+from .common import MAX_SECONDS, PermissionLevel, WireModel
 
 
 class PingResponse(WireModel):
@@ -18,7 +18,7 @@ class PingResponse(WireModel):
 
 
 class TokenCreateRequest(WireModel):
-    expires_in_seconds: int | None = Field(default=None, gt=0)
+    expires_in_seconds: int | None = Field(default=None, gt=0, le=MAX_SECONDS)
     description: str = Field(default="", max_length=200)
 
 

@@ -7,7 +7,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
 
-from .common import WireModel
+from .common import MAX_BYTES, WireModel, no_nul
 
 
 class CopyState(StrEnum):
@@ -64,12 +64,14 @@ class SearchQuery(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
+    _no_nul = field_validator("*", mode="before")(no_nul)
+
     name: str | None = Field(default=None, description="Glob: '*' any run (across '/'), '?' one")
     prefix: str | None = None
     created_after: datetime | None = None
     created_before: datetime | None = None
-    min_size: int | None = Field(default=None, ge=0)
-    max_size: int | None = Field(default=None, ge=0)
+    min_size: int | None = Field(default=None, ge=0, le=MAX_BYTES)
+    max_size: int | None = Field(default=None, ge=0, le=MAX_BYTES)
     uploader: str | None = None
     limit: int = Field(default=1000, ge=1, le=MAX_SEARCH_PAGE)
     cursor: str | None = Field(default=None, description="next_cursor of the previous page")

@@ -7,13 +7,13 @@ from typing import Literal
 
 from pydantic import Field
 
-from .common import WireModel
+from .common import MAX_BYTES, WireModel
 
 
 class SneakernetExportRequest(WireModel):
     peer: str
     path: str = Field(description="Where the disk is mounted on the server, e.g. /mnt/disk1.")
-    max_bytes: int | None = Field(default=None, ge=1)
+    max_bytes: int | None = Field(default=None, ge=1, le=MAX_BYTES)
 
 
 class SneakernetIngestRequest(WireModel):

@@ -22,8 +22,9 @@ DISK_FULL = "53100"  # PostgreSQL's SQLSTATE disk_full
 def _body(
     status: int, reason: str, remedy: str, error: str, headers: dict[str, str] | None = None
 ) -> JSONResponse:
+    headers = dict(headers or {})
     if status == 401:
-        headers = {"WWW-Authenticate": 'Basic realm="librarian", Bearer'}
+        headers["WWW-Authenticate"] = 'Basic realm="librarian", Bearer'
     content = ErrorResponse(reason=reason, suggested_remedy=remedy, error=error)
     return JSONResponse(content.model_dump(), status_code=status, headers=headers)
 
@@ -34,10 +35,9 @@ async def librarian_error(_: Request, exc: Exception) -> JSONResponse:
         log.warning("%s: %s", type(exc).__name__, exc.reason)
     elif exc.status_code >= 500:
         log.error("%s: %s", type(exc).__name__, exc.reason)
-    response = _body(exc.status_code, exc.reason, exc.suggested_remedy, type(exc).__name__)
-    if (retry_after := getattr(exc, "retry_after", None)) is not None:
-        response.headers["Retry-After"] = str(retry_after)
-    return response
+    return _body(
+        exc.status_code, exc.reason, exc.suggested_remedy, type(exc).__name__, exc.headers()
+    )
 
 
 async def validation_error(_: Request, exc: Exception) -> JSONResponse:

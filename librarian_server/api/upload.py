@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 
 from librarian_client.models import (
+    MAX_BYTES,
     UploadBundleResponse,
     UploadCancelRequest,
     UploadCancelResponse,
@@ -20,6 +21,7 @@ from librarian_client.models import (
 
 from ..services import receive, resume, transfers, upload
 from .deps import SessionDep, SessionFactoryDep, SettingsDep, Writer
+from .params import TransferIdPath
 
 router = APIRouter(prefix="/upload", tags=["upload"])
 
@@ -34,19 +36,23 @@ def stage(
 
 
 @router.get("/{transfer_id}", response_model=UploadOffsetResponse)
-def held_bytes(transfer_id: int, factory: SessionFactoryDep, user: Writer) -> UploadOffsetResponse:
+def held_bytes(
+    transfer_id: TransferIdPath, factory: SessionFactoryDep, user: Writer
+) -> UploadOffsetResponse:
     """How many bytes of a staged transfer the server holds (fsynced): resume from there."""
     return resume.held_offset(factory, transfer_id, user)
 
 
 @router.put("/{transfer_id}", response_model=UploadPutResponse)
 async def put_bytes(
-    transfer_id: int,
+    transfer_id: TransferIdPath,
     request: Request,
     response: Response,
     factory: SessionFactoryDep,
     user: Writer,
-    offset: Annotated[int, Query(ge=0, description="Resume: the bytes start here.")] = 0,
+    offset: Annotated[
+        int, Query(ge=0, le=MAX_BYTES, description="Resume: the bytes start here.")
+    ] = 0,
 ) -> UploadPutResponse:
     result = await receive.receive(
         factory, transfer_id, request.stream(), user=user, offset=offset, resumable=True

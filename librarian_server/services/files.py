@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -90,28 +91,43 @@ class Download:
         return self.end - self.start + 1
 
 
+_BYTE_RANGE = re.compile(r"\d+-\d*|-\d+", re.ASCII)
+
+
 def _parse_range(header: str | None, size: int) -> tuple[int, int] | None:
-    """One ``bytes=`` range (the only kind clients use for resumption); None means whole."""
+    """One ``bytes=`` range (the only kind clients use for resumption); None means whole.
+
+    A unit other than ``bytes`` is ignored (RFC 9110 14.2: the whole file, 200); a
+    ``bytes`` range that cannot be served is a 416 that states the size.
+    """
     if not header:
         return None
     unit, _, spec = header.partition("=")
-    if unit.strip() != "bytes" or "," in spec:
-        raise RangeNotSatisfiable(f"Unsupported Range {header!r}.", "Send one 'bytes=a-b' range.")
+    if unit.strip().lower() != "bytes":
+        return None
+    if "," in spec:
+        raise RangeNotSatisfiable(
+            f"Unsupported Range {header!r}.", "Send one 'bytes=a-b' range.", size=size
+        )
+    if not _BYTE_RANGE.fullmatch(spec.strip()):
+        raise RangeNotSatisfiable(f"Malformed Range {header!r}.", size=size)
     first, _, last = spec.strip().partition("-")
     try:
         if first == "":
             length = int(last)
             if length <= 0:
-                raise RangeNotSatisfiable()
+                raise RangeNotSatisfiable(size=size)
             start, end = max(size - length, 0), size - 1
         else:
             start = int(first)
             end = int(last) if last else size - 1
     except ValueError:
-        raise RangeNotSatisfiable(f"Malformed Range {header!r}.") from None
+        raise RangeNotSatisfiable(f"Malformed Range {header!r}.", size=size) from None
     end = min(end, size - 1)
     if start >= size or start > end or start < 0:
-        raise RangeNotSatisfiable(f"Range {header!r} is outside the file's {size} bytes.")
+        raise RangeNotSatisfiable(
+            f"Range {header!r} is outside the file's {size} bytes.", size=size
+        )
     return start, end
 
 

@@ -42,6 +42,10 @@ _PLAN_LIMIT = 1_000_000
 
 def disk_path(path: str, settings: ServerSettings, *, writable: bool) -> Path:
     """A server-side directory an administrator named: absolute, present, allowed."""
+    if "\x00" in path:
+        raise InvalidRequest(
+            "A path cannot contain a NUL character.", "Give where the disk is mounted."
+        )
     given = Path(path)
     if not given.is_absolute():
         raise InvalidRequest(

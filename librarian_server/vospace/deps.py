@@ -11,7 +11,7 @@ from ..api.deps import OptionalUser, SettingsDep
 from ..settings import ServerSettings
 from .faults import InvalidArgument
 from .protocols import ProtocolRegistry, default_registry
-from .transfers import Context
+from .transfers import Context, check_reader
 from .uris import NodeURIs
 
 MOUNT = "/vospace"
@@ -40,8 +40,13 @@ def context(request: Request, settings: SettingsDep, user: OptionalUser) -> Cont
 ContextDep = Annotated[Context, Depends(context)]
 
 
-async def parameters(request: Request) -> dict[str, list[str]]:
-    """UWS/DALI parameters from the query string and a form body; names are case-blind."""
+async def parameters(request: Request, ctx: ContextDep) -> dict[str, list[str]]:
+    """UWS/DALI parameters from the query string and a form body; names are case-blind.
+
+    Every route that takes parameters acts on a job, so whoever may not read jobs is
+    refused (401/403) here, before a byte of the body is read.
+    """
+    check_reader(ctx)
     found: dict[str, list[str]] = {}
     pairs = list(request.query_params.multi_items())
     content_type = request.headers.get("content-type", "")

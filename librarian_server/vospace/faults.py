@@ -17,6 +17,7 @@ class VOSpaceFault(Exception):
 
     def __init__(self, detail: str = "") -> None:
         self.detail = detail
+        self.headers: dict[str, str] = {}
         super().__init__(self.text)
 
     @property
@@ -74,6 +75,7 @@ def from_librarian_error(exc: errors.LibrarianError) -> VOSpaceFault:
     else:
         fault = InternalFault
     result = fault(detail)
+    result.headers = exc.headers()
     if exc.status_code in (413, 416, 507):
         result.status_code = exc.status_code  # keep the precise HTTP meaning
     return result
