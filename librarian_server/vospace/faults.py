@@ -70,12 +70,14 @@ def from_librarian_error(exc: errors.LibrarianError) -> VOSpaceFault:
         fault = DuplicateNode
     elif isinstance(exc, errors.VerificationFailed):
         fault = InvalidData
+    elif isinstance(exc, errors.CopyFailedVerification):
+        fault = InternalFault  # the site's own copy is bad: not the client's doing
     elif exc.status_code < 500:
         fault = InvalidArgument
     else:
         fault = InternalFault
     result = fault(detail)
     result.headers = exc.headers()
-    if exc.status_code in (413, 416, 507):
+    if exc.status_code in (413, 416, 507) or isinstance(exc, errors.CopyFailedVerification):
         result.status_code = exc.status_code  # keep the precise HTTP meaning
     return result

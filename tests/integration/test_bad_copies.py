@@ -50,6 +50,9 @@ def test_a_bad_copy_is_refused_with_409_and_shown_in_the_listing(
     assert b"precious" not in r.content
     r = site.http.get("/api/v2/download/v/only", auth=site.auth(), headers={"Range": "bytes=0-9"})
     assert r.status_code == 409  # no part of it either
+    r = site.http.get("/vospace/files/v/only", auth=site.auth())  # nor through VOSpace
+    assert r.status_code == 409
+    assert r.text.startswith("InternalFault") and b"precious" not in r.content
     (instance,) = site.http.get("/api/v2/files/v/only", auth=site.auth()).json()["instances"]
     assert instance["verified_result"] == "bad" and instance["verified_by"] == "test.audit"
     assert "hashes to" in instance["verified_detail"] and instance["verified_time"]
