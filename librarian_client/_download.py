@@ -37,7 +37,7 @@ def name_path(name: str) -> str:
     def segment(part: str) -> str:
         return part.replace(".", "%2E") if part in (".", "..") else quote(part, safe="")
 
-    return "/".join(segment(part) for part in name.split("/"))
+    return "/".join(segment(part) for part in unicodedata.normalize("NFC", name).split("/"))
 
 
 class Action(StrEnum):

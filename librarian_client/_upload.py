@@ -13,6 +13,7 @@ import os
 import stat
 import threading
 import time
+import unicodedata
 from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -31,10 +32,12 @@ from ._io import (
     copy_hashing,
     marker_matches,
 )
+from ._resume import RESUME_MIN, Pending, ResumeState
 from .checksum import checksum_file, normalise_checksum, parse_checksum
 from .exceptions import (
     AlreadyExists,
     LibrarianClientError,
+    LibrarianHTTPError,
     ProtocolError,
     VerificationFailed,
 )
@@ -43,11 +46,13 @@ from .models import (
     StagedTransfer,
     StageItem,
     StageOutcome,
+    TransferStatus,
     UploadBundleHeader,
     UploadBundleResponse,
     UploadCancelRequest,
     UploadCommitRequest,
     UploadCommitResponse,
+    UploadOffsetResponse,
     UploadPutResponse,
     UploadStageRequest,
     UploadStageResponse,
@@ -63,6 +68,7 @@ BUNDLE_MAX_BYTES = 64 << 20
 # Sent files are committed about this often, so that the file counter moves as they
 # land and an interruption loses little; a commit is one round trip.
 COMMIT_INTERVAL = 1.0
+HELD_RETRIES = 20  # x 0.5 s: how long to wait for a killed attempt's request to end
 
 Send = Callable[..., httpx.Response]
 M = TypeVar("M", bound=BaseModel)
@@ -89,10 +95,14 @@ class _Item:
     local: str
     dest: str
     size: int = field(init=False)
+    mtime_ns: int = field(init=False)
 
     def __post_init__(self) -> None:
+        # The server stores names in NFC; a macOS file name arrives in NFD. Send the stored
+        # form, so the answer names the same string (the server refuses names it cannot take).
+        self.dest = unicodedata.normalize("NFC", self.dest)
         # Stat up front: a missing file fails the batch before anything is staged.
-        self.size = _stat_regular(self.local)
+        self.size, self.mtime_ns = _stat_regular(self.local)
 
 
 def parse_model(model: type[M], response: httpx.Response, what: str) -> M:
@@ -105,12 +115,12 @@ def parse_model(model: type[M], response: httpx.Response, what: str) -> M:
         ) from exc
 
 
-def _stat_regular(local: str) -> int:
-    """Size of a regular file (symlinks followed); anything else is an OSError now."""
+def _stat_regular(local: str) -> tuple[int, int]:
+    """Size and mtime of a regular file (symlinks followed); anything else is an OSError."""
     info = os.stat(local)
     if not stat.S_ISREG(info.st_mode):
         raise IsADirectoryError(errno.EISDIR, "Not a regular file", local)
-    return info.st_size
+    return info.st_size, info.st_mtime_ns
 
 
 class _Aborted(Exception):
@@ -127,7 +137,13 @@ class Uploader:
     by bundle) are sent by that many threads over the one keep-alive pool.
     """
 
-    def __init__(self, send: Send, progress: ProgressCallback, transfers: int = 1) -> None:
+    def __init__(
+        self,
+        send: Send,
+        progress: ProgressCallback,
+        transfers: int = 1,
+        resume: ResumeState | None = None,
+    ) -> None:
         if transfers < 1:
             raise ValueError(f"transfers must be at least 1, not {transfers}")
         self._send = send
@@ -136,6 +152,10 @@ class Uploader:
         self._abort = threading.Event()
         self._committed: set[int] = set()
         self._markers: dict[tuple[str, str], bool] = {}
+        self._resume = resume
+        self._resume_lock = threading.Lock()  # the state file is shared by the senders
+        self._offsets: dict[int, int] = {}  # transfer id -> bytes the server holds
+        self._kept: set[int] = set()  # transfers left open on failure, for a later resume
 
     def _progress(self, nbytes: int, nfiles: int) -> None:
         if self._abort.is_set():
@@ -155,35 +175,92 @@ class Uploader:
         return results
 
     def _batch(self, items: list[_Item]) -> list[UploadResult]:
-        request = UploadStageRequest(
-            files=[StageItem(name=item.dest, size=item.size) for item in items]
-        )
-        response = self._send(
-            "POST", f"{API}/upload/stage", json=request.model_dump(mode="json", exclude_none=True)
-        )
-        staged = parse_model(UploadStageResponse, response, "upload/stage")
-        if [t.name for t in staged.transfers] != [item.dest for item in items]:
-            raise ProtocolError("The server's stage answer does not list the files asked for.")
+        resumed = self._resumable(items)
+        fresh = [item for index, item in enumerate(items) if index not in resumed]
+        transfers = dict(resumed)
+        if fresh:
+            request = UploadStageRequest(
+                files=[StageItem(name=item.dest, size=item.size) for item in fresh]
+            )
+            response = self._send(
+                "POST",
+                f"{API}/upload/stage",
+                json=request.model_dump(mode="json", exclude_none=True),
+            )
+            staged = parse_model(UploadStageResponse, response, "upload/stage")
+            if [t.name for t in staged.transfers] != [item.dest for item in fresh]:
+                raise ProtocolError("The server's stage answer does not list the files asked for.")
+            others = (index for index in range(len(items)) if index not in resumed)
+            transfers.update(zip(others, staged.transfers, strict=True))
+        ordered = [transfers[index] for index in range(len(items))]
 
-        staged_ids = [t.transfer_id for t in staged.transfers if t.transfer_id is not None]
+        staged_ids = [t.transfer_id for t in ordered if t.transfer_id is not None]
         try:
-            return self._settle(items, staged)
+            return self._settle(items, ordered)
         except BaseException:
-            # Give the server its room and staging space back now, not at the timeout.
-            unfinished = [i for i in staged_ids if i not in self._committed]
-            if unfinished:
-                self._cancel(unfinished)
+            # Give the server its room and staging space back now, not at the timeout;
+            # except for what was committed, and large files under way (a re-run resumes).
+            dropped = [i for i in staged_ids if i not in self._committed | self._kept]
+            if dropped:
+                self._cancel(dropped)
             raise
+
+    def _resumable(self, items: list[_Item]) -> dict[int, StagedTransfer]:
+        """Items whose earlier attempt left a transfer open on the server: index -> it."""
+        found: dict[int, StagedTransfer] = {}
+        if self._resume is None:
+            return found
+        stale: list[str] = []
+        for index, item in enumerate(items):
+            if item.size < RESUME_MIN:
+                continue
+            transfer_id = self._resume.lookup(item.dest, item.local, item.size, item.mtime_ns)
+            if transfer_id is None:
+                continue
+            held = self._held(transfer_id)
+            if held is None or held.name != item.dest or held.expected_size != item.size:
+                stale.append(item.dest)
+                continue
+            found[index] = StagedTransfer(
+                name=item.dest,
+                outcome=StageOutcome.STAGED,
+                transfer_id=transfer_id,
+                put_path=f"{API}/upload/{transfer_id}",
+                checksum_algorithm=held.checksum_algorithm,
+            )
+            self._offsets[transfer_id] = held.offset
+        if stale:
+            self._resume.forget(stale)
+        return found
+
+    def _held(self, transfer_id: int) -> UploadOffsetResponse | None:
+        """What the server holds of an earlier attempt's transfer; None if it is not open."""
+        path = f"{API}/upload/{transfer_id}"
+        for attempt in range(HELD_RETRIES):
+            try:
+                response = self._send("GET", path)
+            except LibrarianHTTPError as exc:
+                if exc.status_code == 409 and attempt + 1 < HELD_RETRIES:
+                    # The killed attempt's request has not ended on the server yet.
+                    time.sleep(0.5)
+                    continue
+                if exc.status_code in (403, 404, 409):
+                    return None
+                raise
+            held = parse_model(UploadOffsetResponse, response, f"GET {path}")
+            open_ = held.status in (TransferStatus.INITIATED, TransferStatus.STAGED)
+            return held if open_ else None
+        return None
 
     def _cancel(self, transfer_ids: list[int]) -> None:
         body = UploadCancelRequest(transfer_ids=transfer_ids).model_dump(mode="json")
         with contextlib.suppress(LibrarianClientError, httpx.HTTPError):
             self._send("POST", f"{API}/upload/cancel", json=body)
 
-    def _settle(self, items: list[_Item], staged: UploadStageResponse) -> list[UploadResult]:
+    def _settle(self, items: list[_Item], staged: list[StagedTransfer]) -> list[UploadResult]:
         results: list[UploadResult | None] = [None] * len(items)
         # Settle the name clashes before moving any bytes, so a conflict fails fast.
-        for index, (item, transfer) in enumerate(zip(items, staged.transfers, strict=True)):
+        for index, (item, transfer) in enumerate(zip(items, staged, strict=True)):
             if transfer.outcome is StageOutcome.ALREADY_PRESENT:
                 checksum = transfer.existing_checksum or checksum_file(
                     item.local, transfer.checksum_algorithm, CHUNK_SIZE
@@ -196,7 +273,7 @@ class Uploader:
         waiting: dict[int, int] = {}
         small: list[tuple[_Item, StagedTransfer]] = []
         jobs: list[Job] = []
-        for index, (item, transfer) in enumerate(zip(items, staged.transfers, strict=True)):
+        for index, (item, transfer) in enumerate(zip(items, staged, strict=True)):
             if transfer.outcome is StageOutcome.STAGED:
                 if transfer.transfer_id is None or transfer.put_path is None:
                     raise ProtocolError(f"The server staged {item.dest} without a transfer id.")
@@ -245,9 +322,9 @@ class Uploader:
 
     def _send_large(self, item: _Item, transfer: StagedTransfer) -> list[CommitItem]:
         assert transfer.transfer_id is not None and transfer.put_path is not None  # noqa: S101
-        checksum = self._local_copy(item, transfer) or self._put(
-            item, transfer.put_path, transfer.checksum_algorithm
-        )
+        resuming = transfer.transfer_id in self._offsets
+        copied = None if resuming else self._local_copy(item, transfer)
+        checksum = copied or self._put_resumable(item, transfer)
         return [CommitItem(transfer_id=transfer.transfer_id, checksum=checksum)]
 
     def _send_group(self, group: list[tuple[_Item, StagedTransfer]]) -> list[CommitItem]:
@@ -273,6 +350,7 @@ class Uploader:
                 checksum=done.checksum,
                 transfer_id=done.transfer_id,
             )
+        self._forget([done.name for done in committed.files])
         self._user_progress(0, len(committed.files))
 
     def _present(self, item: _Item, transfer: StagedTransfer, checksum: str) -> UploadResult:
@@ -357,13 +435,49 @@ class Uploader:
             checksums.append(_agree(item, answer, reader.checksum, transfer.checksum_algorithm))
         return checksums
 
-    def _put(self, item: _Item, put_path: str, algorithm: str) -> str:
-        headers = {"Content-Length": str(item.size), "Content-Type": "application/octet-stream"}
+    def _forget(self, dests: list[str]) -> None:
+        if self._resume is not None and dests:
+            with self._resume_lock:
+                self._resume.forget(dests)
+
+    def _put_resumable(self, item: _Item, transfer: StagedTransfer) -> str:
+        """PUT a file; a large one is remembered first, so that an interrupted PUT resumes.
+
+        A verification failure ends its transfer on the server (and here): the next
+        attempt starts from zero.
+        """
+        transfer_id = transfer.transfer_id or 0
+        if self._resume is None or item.size < RESUME_MIN:
+            return self._put(item, transfer.put_path or "", transfer.checksum_algorithm)
+        if transfer_id not in self._offsets:
+            pending = Pending(transfer_id, item.local, item.size, item.mtime_ns)
+            with self._resume_lock:
+                self._resume.remember(item.dest, pending)
+        self._kept.add(transfer_id)
+        try:
+            return self._put(
+                item,
+                transfer.put_path or "",
+                transfer.checksum_algorithm,
+                self._offsets.get(transfer_id, 0),
+            )
+        except (LibrarianHTTPError, VerificationFailed):
+            self._kept.discard(transfer_id)  # refused, not interrupted: do not resume it
+            self._forget([item.dest])
+            raise
+
+    def _put(self, item: _Item, put_path: str, algorithm: str, offset: int = 0) -> str:
+        left = item.size - offset
+        headers = {"Content-Length": str(left), "Content-Type": "application/octet-stream"}
         with open(item.local, "rb") as handle:
             reader = HashingReader(handle, item.local, item.size, algorithm, self._progress)
+            params = {}
+            if offset:
+                reader.skip_held(offset)
+                params["offset"] = str(offset)
             content: bytes | HashingReader
             content = reader.read_all_small() if item.size <= CHUNK_SIZE else reader
-            response = self._send("PUT", put_path, content=content, headers=headers)
+            response = self._send("PUT", put_path, content=content, headers=headers, params=params)
         received = parse_model(UploadPutResponse, response, f"PUT {put_path}")
         return _agree(item, received, reader.checksum, algorithm)
 

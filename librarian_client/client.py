@@ -22,6 +22,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from ._download import DownloadMixin, name_path, safe_relative
 from ._io import ProgressCallback, progress_or_noop
 from ._replication import ReplicationMixin
+from ._resume import ResumeState
 from ._sneakernet import SneakernetMixin
 from ._upload import Uploader, UploadResult, parse_model
 from .config import Connection, resolve_connection
@@ -34,6 +35,8 @@ from .exceptions import (
 )
 from .models import (
     MAX_SEARCH_PAGE,
+    DeleteRequest,
+    DeleteResponse,
     FileInfo,
     FileSummary,
     ListQuery,
@@ -44,6 +47,8 @@ from .models import (
     StoreInfo,
     TokenCreateRequest,
     TokenCreateResponse,
+    TokenInfo,
+    TokenRevokeResponse,
 )
 
 __all__ = ["LibrarianClient"]
@@ -52,6 +57,7 @@ API = "/api/v2"
 USER_AGENT = "librarian-client/0.1"
 M = TypeVar("M", bound=BaseModel)
 _STORES = TypeAdapter(list[StoreInfo])
+_TOKENS = TypeAdapter(list[TokenInfo])
 
 
 class LibrarianClient(DownloadMixin, ReplicationMixin, SneakernetMixin):
@@ -194,6 +200,19 @@ class LibrarianClient(DownloadMixin, ReplicationMixin, SneakernetMixin):
             TokenCreateResponse, "POST", f"{API}/tokens", json=body.model_dump(mode="json")
         )
 
+    def list_tokens(self, all_users: bool = False) -> list[TokenInfo]:
+        """Your live tokens (never their secrets); ``all_users`` (admins) lists everyone's."""
+        params = {"all": "true"} if all_users else None
+        response = self._send("GET", f"{API}/tokens", params=params)
+        try:
+            return _TOKENS.validate_json(response.content)
+        except ValidationError as exc:
+            raise ProtocolError(f"The server's token list is malformed: {exc}.") from exc
+
+    def revoke_token(self, token_id: int) -> TokenRevokeResponse:
+        """Revoke a token and every token minted from it; effective at once on the server."""
+        return self._call(TokenRevokeResponse, "DELETE", f"{API}/tokens/{int(token_id)}")
+
     # -- search -----------------------------------------------------------------------
 
     def search_page(
@@ -295,6 +314,28 @@ class LibrarianClient(DownloadMixin, ReplicationMixin, SneakernetMixin):
                 return
             cursor = page.next_cursor
 
+    def delete(
+        self,
+        names: Iterable[str] = (),
+        *,
+        prefix: str | None = None,
+        force: bool = False,
+        last_copy: bool = False,
+        dry_run: bool = False,
+    ) -> DeleteResponse:
+        """Delete files by name, or every file under ``prefix``: all of them or none.
+
+        Your own file within the site's grace period, while no other site has it, needs
+        nothing more; anything else needs an admin and ``force``, and a file that no
+        other site has confirmed holding also ``last_copy``. ``dry_run`` only checks.
+        """
+        body = DeleteRequest(
+            names=list(names), prefix=prefix, force=force, last_copy=last_copy, dry_run=dry_run
+        )
+        return self._call(
+            DeleteResponse, "POST", f"{API}/delete", json=body.model_dump(mode="json")
+        )
+
     # -- transfers ----------------------------------------------------------------------
 
     def upload(
@@ -314,15 +355,19 @@ class LibrarianClient(DownloadMixin, ReplicationMixin, SneakernetMixin):
         progress: ProgressCallback | None = None,
         batch_size: int = 1000,
         transfers: int = 1,
+        resume: bool = True,
     ) -> list[UploadResult]:
         """Upload ``(local, dest)`` pairs: per batch one stage call, the bytes, commits.
 
         Results come back in input order. ``transfers`` files (or bundles of small
         files) are sent at once. Sent files are committed about once a second, and
         files already committed stay committed if a later one fails; running the
-        same upload again skips them.
+        same upload again skips them, and with ``resume`` a large file cut off mid-way
+        is sent on from where the server's copy stops (the transfer is remembered under
+        the user's cache directory).
         """
-        uploader = Uploader(self._send, progress_or_noop(progress), transfers)
+        state = ResumeState(self.url) if resume else None
+        uploader = Uploader(self._send, progress_or_noop(progress), transfers, state)
         return uploader.run(pairs, batch_size)
 
     def download(

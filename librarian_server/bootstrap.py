@@ -23,10 +23,7 @@ def first_start(factory: sessionmaker[Session], settings: ServerSettings) -> lis
         f"Created the first admin user {admin.name!r}; its password is in "
         f"{admin.password_file} (readable only by you).",
     ]
-    saved = _save_client_connection(settings, admin.name, admin.token)
-    if saved:
-        lines.append(f"Saved a client connection {settings.site_name!r} with a token to {saved}:")
-        lines.append("  the `librarian` command works as it is.")
+    lines.extend(_save_client_connection(settings, admin.name, admin.token))
     lines.append(
         f"Elsewhere: export LIBRARIAN_URL={settings.base_url} "
         f"LIBRARIAN_USERNAME={admin.name} LIBRARIAN_PASSWORD=$(cat {admin.password_file})"
@@ -34,17 +31,34 @@ def first_start(factory: sessionmaker[Session], settings: ServerSettings) -> lis
     return lines
 
 
-def _save_client_connection(settings: ServerSettings, username: str, token: str) -> str | None:
-    """Only on a machine with no client connections yet: never overwrite a user's config."""
+def _save_client_connection(settings: ServerSettings, username: str, token: str) -> list[str]:
+    """Save a connection named after the site; never overwrite one a user already has.
+
+    On a machine with no connections it becomes the default. Otherwise it is added beside
+    them (the default stays), so a second site started on one machine is reachable as
+    ``librarian --connection SITE`` and commands never silently go to the first one.
+    """
     if not settings.write_client_config or not settings.is_embedded:
-        return None
+        return []
     from librarian_client.config import Connection, config_path, load_config, save_connection
 
-    if load_config().connections:
-        return None
-    save_connection(
-        settings.site_name,
-        Connection(url=settings.base_url, username=username, token=token),
-        make_default=True,
-    )
-    return str(config_path())
+    name = settings.site_name
+    existing = load_config()
+    if name in existing.connections:
+        return [
+            f"Saved no client connection: one named {name!r} exists already in {config_path()};",
+            f"  to replace it: librarian connections add {name} {settings.base_url} "
+            f"--username {username} --password-file FILE",
+        ]
+    default = not existing.connections
+    path = save_connection(name, Connection(url=settings.base_url, username=username, token=token))
+    if default:
+        return [
+            f"Saved a client connection {name!r} with a token to {path}:",
+            "  the `librarian` command works as it is.",
+        ]
+    return [
+        f"Saved a client connection {name!r} with a token to {path}; the default is still "
+        f"{existing.default!r}:",
+        f"  use `librarian --connection {name} ...` to reach this site.",
+    ]

@@ -5,11 +5,27 @@ VENV="${LIBRARIAN_VENV:-$ROOT/.venv}"
 PYTHON="${PYTHON:-python3}"
 
 install_librarian() {  # $1: extras, e.g. "postgres" or "dev"
+    # Installs only when the project's declared dependencies, the extras or the Python
+    # changed since the last install (a stamp in the venv), so a restart is instant and
+    # an installed site starts with no package index reachable.
+    local stamp="$VENV/.librarian-installed-$1" want
+    want="$("$PYTHON" -c 'import sys; print(sys.version)' | head -n1) $(sha256sum "$ROOT/pyproject.toml" | cut -d' ' -f1)"
+    if [ -x "$VENV/bin/python" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+        return 0
+    fi
+    echo "Installing Librarian [$1] into $VENV (the first time takes a few minutes)..." >&2
     if [ ! -x "$VENV/bin/python" ]; then
         "$PYTHON" -m venv "$VENV"
     fi
-    "$VENV/bin/python" -m pip install --quiet --upgrade pip
-    "$VENV/bin/python" -m pip install --quiet -e "$ROOT[$1]"
+    if "$VENV/bin/python" -m pip install --progress-bar on -e "$ROOT[$1]" >&2; then
+        echo "$want" >"$stamp"
+        echo "Installed." >&2
+    elif [ -x "$VENV/bin/librarian-server" ]; then
+        echo "Could not update the install (is a package index reachable?); using the installed version." >&2
+    else
+        echo "Installing failed: see pip's message above (a package index must be reachable the first time)." >&2
+        return 1
+    fi
 }
 
 ensure_postgres() {  # start the local cluster when it is installed but down

@@ -1,6 +1,13 @@
 """Wire schemas shared by the client and the server (the server imports these)."""
 
-from .admin import PingResponse, StoreInfo, TokenCreateRequest, TokenCreateResponse
+from .admin import (
+    PingResponse,
+    StoreInfo,
+    TokenCreateRequest,
+    TokenCreateResponse,
+    TokenInfo,
+    TokenRevokeResponse,
+)
 from .clone import (
     MAX_CLONE_BATCH,
     CheckinItem,
@@ -24,10 +31,22 @@ from .clone import (
     OutgoingStatusRequest,
     OutgoingStatusResponse,
 )
-from .common import ErrorResponse, PermissionLevel, TransferStatus, WireModel
+from .common import (
+    MAX_BYTES,
+    MAX_ID,
+    MAX_SECONDS,
+    ByteCount,
+    ErrorResponse,
+    Id,
+    PermissionLevel,
+    TransferStatus,
+    WireModel,
+)
+from .deletion import DeletedFile, DeleteRequest, DeleteResponse
 from .files import (
     MAX_LIST_PAGE,
     MAX_SEARCH_PAGE,
+    CopyState,
     FileInfo,
     FileSummary,
     InstanceInfo,
@@ -38,7 +57,10 @@ from .files import (
     SearchResponse,
 )
 from .replication import (
+    BulkRetryRequest,
+    BulkRetryResponse,
     Direction,
+    PeerHealth,
     PeerInfo,
     SendQueueInfo,
     TaskInfo,
@@ -70,16 +92,25 @@ from .upload import (
     UploadCancelResponse,
     UploadCommitRequest,
     UploadCommitResponse,
+    UploadOffsetResponse,
     UploadPutResponse,
     UploadStageRequest,
     UploadStageResponse,
 )
 
 __all__ = [
+    "MAX_BYTES",
     "MAX_CLONE_BATCH",
     "MAX_LIST_PAGE",
+    "MAX_ID",
+    "MAX_SECONDS",
+    "ByteCount",
+    "Id",
     "MAX_SEARCH_PAGE",
+    "BulkRetryRequest",
+    "BulkRetryResponse",
     "CheckinItem",
+    "CopyState",
     "CheckinRequest",
     "CheckinResponse",
     "CloneBundleResponse",
@@ -97,6 +128,9 @@ __all__ = [
     "CloneStatusResponse",
     "CommitItem",
     "CommittedFile",
+    "DeleteRequest",
+    "DeleteResponse",
+    "DeletedFile",
     "Direction",
     "DiskEvent",
     "DiskInfo",
@@ -113,6 +147,7 @@ __all__ = [
     "LocalOffer",
     "OutgoingStatusRequest",
     "OutgoingStatusResponse",
+    "PeerHealth",
     "PeerInfo",
     "PermissionLevel",
     "PingResponse",
@@ -131,6 +166,8 @@ __all__ = [
     "TaskRunResult",
     "TokenCreateRequest",
     "TokenCreateResponse",
+    "TokenInfo",
+    "TokenRevokeResponse",
     "TransferActionResponse",
     "TransferInfo",
     "TransferListResponse",
@@ -142,6 +179,7 @@ __all__ = [
     "UploadCancelResponse",
     "UploadCommitRequest",
     "UploadCommitResponse",
+    "UploadOffsetResponse",
     "UploadPutResponse",
     "UploadStageRequest",
     "UploadStageResponse",

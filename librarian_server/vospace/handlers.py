@@ -31,7 +31,7 @@ Handler = Callable[[Request, Exception], Awaitable[Response]]
 
 
 def fault_response(fault: VOSpaceFault) -> PlainTextResponse:
-    headers = {}
+    headers = dict(fault.headers)
     if isinstance(fault, AuthenticationRequired):
         headers["WWW-Authenticate"] = 'Bearer, Basic realm="librarian"'
     if fault.status_code >= 500:

@@ -65,3 +65,32 @@ def test_first_start_tells_how_to_log_in_and_configures_the_cli(
     assert json.loads(client_config.read_text()) == saved
     assert server.log_text().count("Created the first admin") == 1
     assert server.bare_cli("ping", "--json").json()["user"] == "admin"
+
+
+def test_a_second_site_on_one_machine_saves_a_named_connection_and_says_so(
+    start_server: Callable[..., LiveServer],
+) -> None:
+    write = {"LIBRARIAN_SERVER_WRITE_CLIENT_CONFIG": "true"}
+    first = start_server(None, env=write | {"LIBRARIAN_SERVER_SITE_NAME": "quick"}, users={})
+    shared_home = {
+        "HOME": str(first.home),
+        "XDG_CONFIG_HOME": str(first.home / ".config"),
+        "LIBRARIAN_SERVER_SITE_NAME": "mountain",
+    }
+    second = start_server(None, env=write | shared_home, users={})
+    saved = json.loads((first.home / ".config" / "librarian" / "client.json").read_text())
+    assert saved["default"] == "quick"
+    assert set(saved["connections"]) == {"quick", "mountain"}
+    assert saved["connections"]["mountain"]["url"] == second.url
+    told = second.log_text()
+    assert "the default is still 'quick'" in told
+    assert "librarian --connection mountain" in told
+    pong = first.bare_cli("--connection", "mountain", "ping", "--json").json()
+    assert pong["user"] == "admin"
+    assert first.bare_cli("ping", "--json").json()["user"] == "admin"
+
+    # A third start under a name that is taken leaves the saved connection alone.
+    third = start_server(None, env=write | shared_home, users={})
+    again = json.loads((first.home / ".config" / "librarian" / "client.json").read_text())
+    assert again == saved
+    assert "Saved no client connection: one named 'mountain' exists already" in third.log_text()

@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 
+from ..filesystems import small_filesystem
 from .conftest import LIBRARIAN, LiveServer
 from .sites import file_info, has_files, incoming, link, outgoing, site_env, wait_for
 
@@ -161,9 +162,18 @@ def test_bad_and_missing_files_are_reported_and_sent_again(
     lines = manifest.read_text().splitlines(keepends=True)
     evil = dict(entries["night3/h0"], name="../escape", path="../../../../etc/hostname")
     manifest.write_text("".join([*lines[:-1], json.dumps(evil) + "\n", lines[-1]]))
-
-    result = ucsd.cli("sneakernet", "ingest", str(tmp_path / "disk3"), "--json", user="admin")
+    # The added line is not signed by the mountain: the disk is refused whole...
+    result = ucsd.cli("sneakernet", "ingest", str(tmp_path / "disk3"), user="admin")
+    assert result.returncode == 1 and "mis-signed" in result.error(), result
+    assert "'../escape'" in result.error() and "--accept-unsigned" in result.error()
+    assert not has_files(ucsd, names)
+    # ...unless an administrator accepts it, and then each line is still checked.
+    result = ucsd.cli(
+        "sneakernet", "ingest", str(tmp_path / "disk3"), "--accept-unsigned", "--json",
+        user="admin",
+    )  # fmt: skip
     ingested = json.loads(result.stdout)
+    assert "mis-signed" in ingested["unverified"][0]["reason"]
     assert result.returncode == 1 and "3 of 11 files" in result.stderr
     assert ingested["committed"] == 8
     bad = {p["name"]: p["reason"] for p in ingested["bad"]}
@@ -264,20 +274,22 @@ def test_max_bytes_and_a_full_disk_stop_cleanly_and_the_next_disk_continues(
     )
     first = _export(mountain, tmp_path / "disk6a", "--max-bytes", "3500000")
     assert (first["files"], first["stopped"], first["left"]) == (3, "max_bytes", 9)
-    # A disk with room for about three more files: the server keeps the rest free.
-    free = shutil.disk_usage(tmp_path).free
-    mountain.env["LIBRARIAN_SERVER_SNEAKERNET__RESERVE_BYTES"] = str(free - 3_500_000)
-    mountain.restart()
-    try:
-        second = _export(mountain, tmp_path / "disk6b")
-    finally:
-        del mountain.env["LIBRARIAN_SERVER_SNEAKERNET__RESERVE_BYTES"]
+    # A disk of its own with room for about three files beyond what the server keeps free,
+    # whatever else the machine is writing.
+    with small_filesystem(tmp_path / "disk6b", 6_000_000) as disk:
+        mountain.env["LIBRARIAN_SERVER_SNEAKERNET__RESERVE_BYTES"] = "2500000"
         mountain.restart()
+        try:
+            second = _export(mountain, disk)
+        finally:
+            del mountain.env["LIBRARIAN_SERVER_SNEAKERNET__RESERVE_BYTES"]
+            mountain.restart()
+        shutil.copytree(disk, tmp_path / "disk6b-copy")  # the disk, carried off the mountain
     assert second["stopped"] == "disk_full" and 1 <= second["files"] <= 4
     assert second["left"] == 9 - second["files"]
     third = _export(mountain, tmp_path / "disk6c")
     assert (third["stopped"], third["files"]) == ("complete", second["left"])
-    for disk in ("disk6a", "disk6b", "disk6c"):
+    for disk in ("disk6a", "disk6b-copy", "disk6c"):
         assert _ingest(ucsd, tmp_path / disk)[0] == 0
     assert has_files(ucsd, names)
     arrivals = Counter(t["name"] for t in incoming(ucsd) if t["name"] in names)
@@ -367,3 +379,22 @@ def test_the_export_progress_bar_moves(
     assert done == sorted(done) and done[-1] == total and any(0 < d < total for d in done)
     assert f": {total} files, " in out
     assert "MiB/s" in drawn and "MB/s" not in drawn.replace("MiB/s", "")
+
+
+def test_a_name_that_is_a_directory_here_is_refused_alone(
+    sites: tuple[LiveServer, LiveServer], tmp_path: Path
+) -> None:
+    """ucsd holds files under night9/clash; the mountain's file of that name cannot land."""
+    mountain, ucsd = sites
+    inner = tmp_path / "inner"
+    inner.write_bytes(b"already here")
+    assert ucsd.cli("upload", str(inner), "night9/clash/inner").returncode == 0
+    _upload(mountain, tmp_path, "night9", {"clash": os.urandom(700), "ok": os.urandom(700)})
+    _export(mountain, tmp_path / "disk9")
+    result = ucsd.cli("sneakernet", "ingest", str(tmp_path / "disk9"), "--json", user="admin")
+    ingested = json.loads(result.stdout)
+    bad = {p["name"]: p["reason"] for p in ingested["bad"]}
+    assert "night9/clash" in bad and "'night9/clash' is a directory" in bad["night9/clash"]
+    assert has_files(ucsd, ["night9/ok", "night9/clash/inner"])
+    assert not has_files(ucsd, ["night9/clash"])
+    assert ucsd.staging_entries() == []

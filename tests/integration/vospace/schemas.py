@@ -1,4 +1,9 @@
-"""The IVOA schemas beside the repository (``../shared/vospace``), compiled offline.
+"""The IVOA schemas, compiled offline.
+
+They are not part of the repository: ``LIBRARIAN_TEST_IVOA_SCHEMAS`` names the directory
+that holds them (default ``../shared/vospace`` beside the checkout). Without them the
+VOSpace tests skip with a message saying what is missing and where to get it, unless
+``LIBRARIAN_REQUIRE_IVOA_SCHEMAS=1`` (set by CI) turns the skip into a failure.
 
 Every VOSpace and UWS document the service emits is validated against them. The
 standard's getProtocols/getViews/getProperties responses use the schema's
@@ -10,11 +15,15 @@ written at run time adds one per type (as VOSpace-2.1-node-wrapper.xsd does for
 from __future__ import annotations
 
 import functools
+import os
 from pathlib import Path
 
+import pytest
 from lxml import etree
 
-SHARED = Path(__file__).resolve().parents[3] / ".." / "shared" / "vospace"
+_DEFAULT = Path(__file__).resolve().parents[3].parent / "shared" / "vospace"
+SHARED = Path(os.environ.get("LIBRARIAN_TEST_IVOA_SCHEMAS") or _DEFAULT)
+REQUIRED_FILES = ("VOSpace-2.1-node-wrapper.xsd", "VOSpace-2.1.xsd", "UWS-1.1.xsd")
 HERE = Path(__file__).resolve().parent
 VOS = "http://www.ivoa.net/xml/VOSpace/v2.0"
 UWS = "http://www.ivoa.net/xml/UWS/v1.0"
@@ -71,8 +80,24 @@ def uws() -> etree.XMLSchema:
     return _compile((SHARED / "UWS-1.1.xsd").resolve())
 
 
+def require_schemas() -> None:
+    """Skip (or, where CI demands them, fail) when the schema directory is incomplete."""
+    missing = [name for name in REQUIRED_FILES if not (SHARED / name).is_file()]
+    if not missing:
+        return
+    message = (
+        f"IVOA schemas missing from {SHARED}: {', '.join(missing)}. Set "
+        "LIBRARIAN_TEST_IVOA_SCHEMAS to a directory holding the VOSpace 2.1 and UWS 1.1 "
+        "schemas (from https://www.ivoa.net/xml/)"
+    )
+    if os.environ.get("LIBRARIAN_REQUIRE_IVOA_SCHEMAS") == "1":
+        pytest.fail(message + " (LIBRARIAN_REQUIRE_IVOA_SCHEMAS=1)")
+    pytest.skip(message)
+
+
 class Validator:
     def __init__(self, tmp: Path) -> None:
+        require_schemas()
         self.tmp = str(tmp)
 
     def __call__(self, body: bytes | str) -> etree._Element:
