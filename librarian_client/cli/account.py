@@ -288,6 +288,7 @@ def register(
         parents=[common],
         help="list your tokens",
         description="List your live tokens: ids, expiry, the token each was made with.",
+        epilog=examples("librarian token list", "librarian token list --all --json"),
     )
     listing.add_argument(
         "--all", dest="all_users", action="store_true", help="every user's (admins only)"
@@ -298,6 +299,9 @@ def register(
         parents=[common],
         help="revoke a token and the tokens made with it",
         description="Revoke token ID (see `librarian token list`) and every token made with it.",
+        epilog=examples("librarian token revoke 42"),
     )
-    revoke.add_argument("token_id", metavar="ID", type=_token_id)
+    revoke.add_argument(
+        "token_id", metavar="ID", type=_token_id, help="from `librarian token list`"
+    )
     revoke.set_defaults(func=cmd_token_revoke)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from .context import CLIError, Context
-from .output import format_size, print_json
+from .output import examples, format_size, print_json
 
 
 def cmd_rm(ctx: Context) -> int:
@@ -48,9 +48,11 @@ def register(
         "other site has confirmed holding, the last copy known anywhere, also needs "
         "--last-copy. If any file is refused, none is deleted. Every deletion is recorded "
         "in the server's event log.",
-        epilog="examples: librarian rm obs/run1/bad.g3 | "
-        "librarian rm --prefix obs/run1/ --dry-run | "
-        "librarian rm --prefix obs/2019/ --force",
+        epilog=examples(
+            "librarian rm obs/run1/bad.g3",
+            "librarian rm --prefix obs/run1/ --dry-run",
+            "librarian rm --prefix obs/2019/ --force",
+        ),
     )
     rm.add_argument("names", metavar="NAME", nargs="*", help="file names to delete")
     rm.add_argument("--prefix", metavar="P", help="delete every file whose name starts with P")

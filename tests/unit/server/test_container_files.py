@@ -127,6 +127,7 @@ def test_the_env_file_gives_valid_settings_for_several_workers(
             key, value = line.split("=", 1)
             monkeypatch.setenv(key, value)
     monkeypatch.delenv("LIBRARIAN_SERVER_DATABASE_URL_FILE")  # a secret mounted at run time
+    monkeypatch.setenv("LIBRARIAN_SERVER_DATABASE_URL", "postgresql://librarian@db/librarian")
     settings = load_settings()
     assert settings.workers > 1
     _check_workers(settings)  # raises CLIError if the workers would hurt each other
