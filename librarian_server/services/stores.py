@@ -22,6 +22,7 @@ def add_store(
     *,
     capacity_bytes: int | None = None,
     accepts_ingest: bool = True,
+    make_buckets: bool = True,
 ) -> Store:
     if session.scalar(select(Store.id).where(Store.name == name)) is not None:
         raise Conflict(f"Store {name!r} already exists.", "Choose another name.")
@@ -40,7 +41,7 @@ def add_store(
         enabled=True,
         accepts_ingest=accepts_ingest,
     )
-    PosixStore.initialise(root, store.uuid)
+    PosixStore.initialise(root, store.uuid, make_buckets=make_buckets)
     session.add(store)
     session.flush()
     return store
