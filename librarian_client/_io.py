@@ -54,7 +54,24 @@ class HashingReader:
         self._algorithm = algorithm
         self._hasher = new_hasher(algorithm)
         self._progress = progress
+        self._start = 0
         self.bytes_read = 0
+
+    def skip_held(self, offset: int) -> None:
+        """Resume: hash the first ``offset`` bytes (the server holds them) without sending.
+
+        The checksum then still covers the whole file, so the server's and ours
+        agree only if the part it holds is the part we have.
+        """
+        left = offset
+        while left:
+            chunk = self._handle.read(min(CHUNK_SIZE, left))
+            if not chunk:
+                raise self._changed(offset - left)
+            self._hasher.update(chunk)
+            left -= len(chunk)
+        self._start = self.bytes_read = offset
+        self._progress(offset, 0)
 
     def read_all_small(self) -> bytes:
         """Read a file of at most one chunk in one go (much cheaper for httpx to send)."""
@@ -67,7 +84,7 @@ class HashingReader:
         return data
 
     def __iter__(self) -> Iterator[bytes]:
-        remaining = self._size
+        remaining = self._size - self._start
         while remaining:
             chunk = self._handle.read(min(CHUNK_SIZE, remaining))
             if not chunk:

@@ -14,6 +14,8 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from .exceptions import ProtocolError
 from .models import (
+    BulkRetryRequest,
+    BulkRetryResponse,
     Direction,
     PeerInfo,
     SendQueueInfo,
@@ -73,6 +75,19 @@ class ReplicationMixin:
             if page.next_cursor is None or not page.transfers:
                 return
             cursor = page.next_cursor
+
+    def retry_transfers(
+        self,
+        *,
+        status: TransferStatus = TransferStatus.FAILED,
+        peer: str | None = None,
+        limit: int | None = None,
+    ) -> BulkRetryResponse:
+        """Requeue every outgoing transfer with ``status`` (to ``peer``); how many."""
+        body = BulkRetryRequest(status=status, peer=peer, **({"limit": limit} if limit else {}))
+        return self._call(
+            BulkRetryResponse, "POST", f"{API}/transfers/retry", json=body.model_dump(mode="json")
+        )
 
     def retry_transfer(self, transfer_id: int) -> TransferActionResponse:
         return self._call(TransferActionResponse, "POST", f"{API}/transfers/{transfer_id}/retry")

@@ -65,9 +65,13 @@ class SneakernetMixin:
         request = SneakernetExportRequest(peer=peer, path=path, max_bytes=max_bytes)
         return self._events(f"{API}/export", request)
 
-    def sneakernet_ingest(self, path: str) -> Iterator[DiskEvent]:
-        """Verify and commit the files on the disk mounted at ``path`` on the server."""
-        return self._events(f"{API}/ingest", SneakernetIngestRequest(path=path))
+    def sneakernet_ingest(self, path: str, *, accept_unsigned: bool = False) -> Iterator[DiskEvent]:
+        """Verify and commit the files on the disk mounted at ``path`` on the server.
+
+        The server refuses a disk whose manifest is unsigned or fails its signature;
+        ``accept_unsigned`` overrides that (the server logs it)."""
+        request = SneakernetIngestRequest(path=path, accept_unsigned=accept_unsigned)
+        return self._events(f"{API}/ingest", request)
 
     def sneakernet_disks(self) -> list[DiskInfo]:
         response = self._send("GET", f"{API}/disks")

@@ -11,6 +11,8 @@ import contextlib
 import errno
 import os
 import stat
+import time
+import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
@@ -27,10 +29,12 @@ from ._io import (
     copy_hashing,
     marker_matches,
 )
+from ._resume import RESUME_MIN, Pending, ResumeState
 from .checksum import checksum_file, normalise_checksum, parse_checksum
 from .exceptions import (
     AlreadyExists,
     LibrarianClientError,
+    LibrarianHTTPError,
     ProtocolError,
     VerificationFailed,
 )
@@ -39,11 +43,13 @@ from .models import (
     StagedTransfer,
     StageItem,
     StageOutcome,
+    TransferStatus,
     UploadBundleHeader,
     UploadBundleResponse,
     UploadCancelRequest,
     UploadCommitRequest,
     UploadCommitResponse,
+    UploadOffsetResponse,
     UploadPutResponse,
     UploadStageRequest,
     UploadStageResponse,
@@ -56,6 +62,7 @@ MAX_BATCH = 10_000
 BUNDLE_FILE_MAX = 1 << 20
 BUNDLE_MAX_FILES = 1000
 BUNDLE_MAX_BYTES = 64 << 20
+HELD_RETRIES = 20  # x 0.5 s: how long to wait for a killed attempt's request to end
 
 Send = Callable[..., httpx.Response]
 M = TypeVar("M", bound=BaseModel)
@@ -82,10 +89,14 @@ class _Item:
     local: str
     dest: str
     size: int = field(init=False)
+    mtime_ns: int = field(init=False)
 
     def __post_init__(self) -> None:
+        # The server stores names in NFC; a macOS file name arrives in NFD. Send the stored
+        # form, so the answer names the same string (the server refuses names it cannot take).
+        self.dest = unicodedata.normalize("NFC", self.dest)
         # Stat up front: a missing file fails the batch before anything is staged.
-        self.size = _stat_regular(self.local)
+        self.size, self.mtime_ns = _stat_regular(self.local)
 
 
 def parse_model(model: type[M], response: httpx.Response, what: str) -> M:
@@ -98,21 +109,26 @@ def parse_model(model: type[M], response: httpx.Response, what: str) -> M:
         ) from exc
 
 
-def _stat_regular(local: str) -> int:
-    """Size of a regular file (symlinks followed); anything else is an OSError now."""
+def _stat_regular(local: str) -> tuple[int, int]:
+    """Size and mtime of a regular file (symlinks followed); anything else is an OSError."""
     info = os.stat(local)
     if not stat.S_ISREG(info.st_mode):
         raise IsADirectoryError(errno.EISDIR, "Not a regular file", local)
-    return info.st_size
+    return info.st_size, info.st_mtime_ns
 
 
 class Uploader:
     """One ``upload_many`` call; holds the per-call caches (marker checks)."""
 
-    def __init__(self, send: Send, progress: ProgressCallback) -> None:
+    def __init__(
+        self, send: Send, progress: ProgressCallback, resume: ResumeState | None = None
+    ) -> None:
         self._send = send
         self._progress = progress
         self._markers: dict[tuple[str, str], bool] = {}
+        self._resume = resume
+        self._offsets: dict[int, int] = {}  # transfer id -> bytes the server holds
+        self._kept: set[int] = set()  # transfers left open on failure, for a later resume
 
     def run(
         self, pairs: Iterable[tuple[str | os.PathLike[str], str]], batch_size: int
@@ -127,34 +143,92 @@ class Uploader:
         return results
 
     def _batch(self, items: list[_Item]) -> list[UploadResult]:
-        request = UploadStageRequest(
-            files=[StageItem(name=item.dest, size=item.size) for item in items]
-        )
-        response = self._send(
-            "POST", f"{API}/upload/stage", json=request.model_dump(mode="json", exclude_none=True)
-        )
-        staged = parse_model(UploadStageResponse, response, "upload/stage")
-        if [t.name for t in staged.transfers] != [item.dest for item in items]:
-            raise ProtocolError("The server's stage answer does not list the files asked for.")
+        resumed = self._resumable(items)
+        fresh = [item for index, item in enumerate(items) if index not in resumed]
+        transfers = dict(resumed)
+        if fresh:
+            request = UploadStageRequest(
+                files=[StageItem(name=item.dest, size=item.size) for item in fresh]
+            )
+            response = self._send(
+                "POST",
+                f"{API}/upload/stage",
+                json=request.model_dump(mode="json", exclude_none=True),
+            )
+            staged = parse_model(UploadStageResponse, response, "upload/stage")
+            if [t.name for t in staged.transfers] != [item.dest for item in fresh]:
+                raise ProtocolError("The server's stage answer does not list the files asked for.")
+            others = (index for index in range(len(items)) if index not in resumed)
+            transfers.update(zip(others, staged.transfers, strict=True))
+        ordered = [transfers[index] for index in range(len(items))]
 
-        staged_ids = [t.transfer_id for t in staged.transfers if t.transfer_id is not None]
+        staged_ids = [t.transfer_id for t in ordered if t.transfer_id is not None]
         try:
-            return self._settle(items, staged)
+            return self._settle(items, ordered)
         except BaseException:
-            # Give the server its room and staging space back now, not at the timeout.
-            if staged_ids:
-                self._cancel(staged_ids)
+            # Give the server its room and staging space back now, not at the timeout;
+            # except for large files already under way, which a re-run resumes.
+            dropped = [i for i in staged_ids if i not in self._kept]
+            if dropped:
+                self._cancel(dropped)
             raise
+
+    def _resumable(self, items: list[_Item]) -> dict[int, StagedTransfer]:
+        """Items whose earlier attempt left a transfer open on the server: index -> it."""
+        found: dict[int, StagedTransfer] = {}
+        if self._resume is None:
+            return found
+        stale: list[str] = []
+        for index, item in enumerate(items):
+            if item.size < RESUME_MIN:
+                continue
+            transfer_id = self._resume.lookup(item.dest, item.local, item.size, item.mtime_ns)
+            if transfer_id is None:
+                continue
+            held = self._held(transfer_id)
+            if held is None or held.name != item.dest or held.expected_size != item.size:
+                stale.append(item.dest)
+                continue
+            found[index] = StagedTransfer(
+                name=item.dest,
+                outcome=StageOutcome.STAGED,
+                transfer_id=transfer_id,
+                put_path=f"{API}/upload/{transfer_id}",
+                checksum_algorithm=held.checksum_algorithm,
+            )
+            self._offsets[transfer_id] = held.offset
+        if stale:
+            self._resume.forget(stale)
+        return found
+
+    def _held(self, transfer_id: int) -> UploadOffsetResponse | None:
+        """What the server holds of an earlier attempt's transfer; None if it is not open."""
+        path = f"{API}/upload/{transfer_id}"
+        for attempt in range(HELD_RETRIES):
+            try:
+                response = self._send("GET", path)
+            except LibrarianHTTPError as exc:
+                if exc.status_code == 409 and attempt + 1 < HELD_RETRIES:
+                    # The killed attempt's request has not ended on the server yet.
+                    time.sleep(0.5)
+                    continue
+                if exc.status_code in (403, 404, 409):
+                    return None
+                raise
+            held = parse_model(UploadOffsetResponse, response, f"GET {path}")
+            open_ = held.status in (TransferStatus.INITIATED, TransferStatus.STAGED)
+            return held if open_ else None
+        return None
 
     def _cancel(self, transfer_ids: list[int]) -> None:
         body = UploadCancelRequest(transfer_ids=transfer_ids).model_dump(mode="json")
         with contextlib.suppress(LibrarianClientError, httpx.HTTPError):
             self._send("POST", f"{API}/upload/cancel", json=body)
 
-    def _settle(self, items: list[_Item], staged: UploadStageResponse) -> list[UploadResult]:
+    def _settle(self, items: list[_Item], staged: list[StagedTransfer]) -> list[UploadResult]:
         results: list[UploadResult | None] = [None] * len(items)
         # Settle the name clashes before moving any bytes, so a conflict fails fast.
-        for index, (item, transfer) in enumerate(zip(items, staged.transfers, strict=True)):
+        for index, (item, transfer) in enumerate(zip(items, staged, strict=True)):
             if transfer.outcome is StageOutcome.ALREADY_PRESENT:
                 checksum = transfer.existing_checksum or checksum_file(
                     item.local, transfer.checksum_algorithm, CHUNK_SIZE
@@ -166,16 +240,17 @@ class Uploader:
         commits: list[CommitItem] = []
         waiting: dict[int, int] = {}
         small: list[tuple[_Item, StagedTransfer]] = []
-        for index, (item, transfer) in enumerate(zip(items, staged.transfers, strict=True)):
+        for index, (item, transfer) in enumerate(zip(items, staged, strict=True)):
             if transfer.outcome is StageOutcome.STAGED:
                 if transfer.transfer_id is None or transfer.put_path is None:
                     raise ProtocolError(f"The server staged {item.dest} without a transfer id.")
                 waiting[transfer.transfer_id] = index
-                copied = self._local_copy(item, transfer)
+                resuming = transfer.transfer_id in self._offsets
+                copied = None if resuming else self._local_copy(item, transfer)
                 if copied is None and item.size <= BUNDLE_FILE_MAX:
                     small.append((item, transfer))  # sent below, many per request
                     continue
-                checksum = copied or self._put(item, transfer.put_path, transfer.checksum_algorithm)
+                checksum = copied or self._put_resumable(item, transfer)
                 commits.append(CommitItem(transfer_id=transfer.transfer_id, checksum=checksum))
         for group in bundles(small, lambda entry: entry[0].size):
             for (_, transfer), checksum in zip(group, self._send_bundle(group), strict=True):
@@ -201,6 +276,7 @@ class Uploader:
                 raise ProtocolError(
                     f"The server did not confirm {len(waiting)} of the committed transfers."
                 )
+            self._forget([items[index].dest for index, r in enumerate(results) if r])
             self._progress(0, len(commits))
         return [result for result in results if result is not None]
 
@@ -286,13 +362,47 @@ class Uploader:
             checksums.append(_agree(item, answer, reader.checksum, transfer.checksum_algorithm))
         return checksums
 
-    def _put(self, item: _Item, put_path: str, algorithm: str) -> str:
-        headers = {"Content-Length": str(item.size), "Content-Type": "application/octet-stream"}
+    def _forget(self, dests: list[str]) -> None:
+        if self._resume is not None and dests:
+            self._resume.forget(dests)
+
+    def _put_resumable(self, item: _Item, transfer: StagedTransfer) -> str:
+        """PUT a file; a large one is remembered first, so that an interrupted PUT resumes.
+
+        A verification failure ends its transfer on the server (and here): the next
+        attempt starts from zero.
+        """
+        transfer_id = transfer.transfer_id or 0
+        if self._resume is None or item.size < RESUME_MIN:
+            return self._put(item, transfer.put_path or "", transfer.checksum_algorithm)
+        if transfer_id not in self._offsets:
+            pending = Pending(transfer_id, item.local, item.size, item.mtime_ns)
+            self._resume.remember(item.dest, pending)
+        self._kept.add(transfer_id)
+        try:
+            return self._put(
+                item,
+                transfer.put_path or "",
+                transfer.checksum_algorithm,
+                self._offsets.get(transfer_id, 0),
+            )
+        except (LibrarianHTTPError, VerificationFailed):
+            self._kept.discard(transfer_id)  # refused, not interrupted: do not resume it
+            self._resume.forget([item.dest])
+            raise
+
+    def _put(self, item: _Item, put_path: str, algorithm: str, offset: int = 0) -> str:
+        left = item.size - offset
+        headers = {"Content-Length": str(left), "Content-Type": "application/octet-stream"}
         with open(item.local, "rb") as handle:
             reader = HashingReader(handle, item.local, item.size, algorithm, self._progress)
+            params = {}
+            if offset:
+                reader.skip_held(offset)
+                params["offset"] = str(offset)
             content: bytes | HashingReader
             content = reader.read_all_small() if item.size <= CHUNK_SIZE else reader
-            response = self._send("PUT", put_path, content=content, headers=headers)
+            response = self._send("PUT", put_path, content=content, headers=headers, params=params)
         received = parse_model(UploadPutResponse, response, f"PUT {put_path}")
         return _agree(item, received, reader.checksum, algorithm)
 

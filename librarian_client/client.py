@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import os
+import unicodedata
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -22,6 +23,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from ._io import CHUNK_SIZE, ProgressCallback, progress_or_noop, write_hashing
 from ._replication import ReplicationMixin
+from ._resume import ResumeState
 from ._sneakernet import SneakernetMixin
 from ._upload import Uploader, UploadResult, parse_model
 from .checksum import normalise_checksum, parse_checksum
@@ -36,6 +38,8 @@ from .exceptions import (
 )
 from .models import (
     MAX_SEARCH_PAGE,
+    DeleteRequest,
+    DeleteResponse,
     FileInfo,
     FileSummary,
     PingResponse,
@@ -44,6 +48,8 @@ from .models import (
     StoreInfo,
     TokenCreateRequest,
     TokenCreateResponse,
+    TokenInfo,
+    TokenRevokeResponse,
 )
 
 __all__ = ["LibrarianClient"]
@@ -52,6 +58,7 @@ API = "/api/v2"
 USER_AGENT = "librarian-client/0.1"
 M = TypeVar("M", bound=BaseModel)
 _STORES = TypeAdapter(list[StoreInfo])
+_TOKENS = TypeAdapter(list[TokenInfo])
 
 
 def name_path(name: str) -> str:
@@ -60,7 +67,7 @@ def name_path(name: str) -> str:
     def segment(part: str) -> str:
         return part.replace(".", "%2E") if part in (".", "..") else quote(part, safe="")
 
-    return "/".join(segment(part) for part in name.split("/"))
+    return "/".join(segment(part) for part in unicodedata.normalize("NFC", name).split("/"))
 
 
 class LibrarianClient(ReplicationMixin, SneakernetMixin):
@@ -203,6 +210,19 @@ class LibrarianClient(ReplicationMixin, SneakernetMixin):
             TokenCreateResponse, "POST", f"{API}/tokens", json=body.model_dump(mode="json")
         )
 
+    def list_tokens(self, all_users: bool = False) -> list[TokenInfo]:
+        """Your live tokens (never their secrets); ``all_users`` (admins) lists everyone's."""
+        params = {"all": "true"} if all_users else None
+        response = self._send("GET", f"{API}/tokens", params=params)
+        try:
+            return _TOKENS.validate_json(response.content)
+        except ValidationError as exc:
+            raise ProtocolError(f"The server's token list is malformed: {exc}.") from exc
+
+    def revoke_token(self, token_id: int) -> TokenRevokeResponse:
+        """Revoke a token and every token minted from it; effective at once on the server."""
+        return self._call(TokenRevokeResponse, "DELETE", f"{API}/tokens/{int(token_id)}")
+
     # -- search -----------------------------------------------------------------------
 
     def search_page(
@@ -278,6 +298,28 @@ class LibrarianClient(ReplicationMixin, SneakernetMixin):
                 return
             cursor = page.next_cursor
 
+    def delete(
+        self,
+        names: Iterable[str] = (),
+        *,
+        prefix: str | None = None,
+        force: bool = False,
+        last_copy: bool = False,
+        dry_run: bool = False,
+    ) -> DeleteResponse:
+        """Delete files by name, or every file under ``prefix``: all of them or none.
+
+        Your own file within the site's grace period, while no other site has it, needs
+        nothing more; anything else needs an admin and ``force``, and a file that no
+        other site has confirmed holding also ``last_copy``. ``dry_run`` only checks.
+        """
+        body = DeleteRequest(
+            names=list(names), prefix=prefix, force=force, last_copy=last_copy, dry_run=dry_run
+        )
+        return self._call(
+            DeleteResponse, "POST", f"{API}/delete", json=body.model_dump(mode="json")
+        )
+
     # -- transfers ----------------------------------------------------------------------
 
     def upload(
@@ -296,13 +338,17 @@ class LibrarianClient(ReplicationMixin, SneakernetMixin):
         *,
         progress: ProgressCallback | None = None,
         batch_size: int = 1000,
+        resume: bool = True,
     ) -> list[UploadResult]:
         """Upload ``(local, dest)`` pairs: per batch one stage call, the bytes, one commit.
 
         Results come back in input order. Batches already committed stay committed
-        if a later batch fails; running the same upload again skips them.
+        if a later batch fails; running the same upload again skips them, and with
+        ``resume`` a large file cut off mid-way is sent on from where the server's
+        copy stops (the transfer is remembered under the user's cache directory).
         """
-        uploader = Uploader(self._send, progress_or_noop(progress))
+        state = ResumeState(self.url) if resume else None
+        uploader = Uploader(self._send, progress_or_noop(progress), state)
         return uploader.run(pairs, batch_size)
 
     def download(

@@ -12,11 +12,17 @@ from . import __version__
 from .api import api_router
 from .api.docs import install as install_docs
 from .api.errors import install as install_error_handlers
+from .api.guard import Guard
 from .background import Runner
+from .datadir_lock import lock_data_dir, unlock_data_dir
 from .db import make_engine, make_session_factory
+from .logs import configure_logging
+from .openapi import install as install_openapi
 from .services.auth import Authenticator
 from .services.maintenance import startup_cleanup
+from .services.processes import Heartbeat
 from .settings import ServerSettings, load_settings
+from .vospace import guard_fault as vospace_guard_fault
 from .vospace import housekeeping as vospace_housekeeping
 from .vospace import install as install_vospace
 
@@ -24,15 +30,28 @@ log = logging.getLogger(__name__)
 
 
 def create_app(settings: ServerSettings | None = None) -> FastAPI:
+    """The ASGI app; also the production entry ``uvicorn --factory ...:create_app``.
+
+    It configures logging as ``librarian-server run`` does (so the log file exists
+    whichever way the server is started) and, on SQLite, holds the data directory's
+    lock while it serves: a second server on the same SQLite catalogue is refused.
+    """
     settings = settings or load_settings()
+    configure_logging(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        lock_data_dir(settings)
         engine = make_engine(settings)
         app.state.engine = engine
         app.state.session_factory = make_session_factory(engine)
         app.state.authenticator = Authenticator(settings.auth_cache_seconds)
-        startup_cleanup(app.state.session_factory, settings)
+        # Registered before clean-up looks for others, so two processes starting
+        # together see each other and neither takes the other's uploads.
+        heartbeat = Heartbeat(app.state.session_factory)
+        app.state.heartbeat = heartbeat
+        heartbeat.start()
+        startup_cleanup(app.state.session_factory, settings, process_id=heartbeat.process_id)
         if settings.vospace_enabled:
             vospace_housekeeping(app.state.session_factory)
         # The runner also serves "run this task now" when the tasks run elsewhere.
@@ -50,7 +69,9 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
             yield
         finally:
             runner.stop()
+            heartbeat.stop()
             engine.dispose()
+            unlock_data_dir(settings)
 
     app = FastAPI(
         title="Librarian",
@@ -63,7 +84,9 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     app.state.settings = settings
     install_docs(app)
     install_error_handlers(app)
+    app.add_middleware(Guard, settings=settings, vospace_fault=vospace_guard_fault)
     app.include_router(api_router)
     if settings.vospace_enabled:
         install_vospace(app, settings)
+    install_openapi(app, settings)
     return app

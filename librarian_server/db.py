@@ -1,4 +1,11 @@
-"""Engine and session factory; SQLite gets WAL and case-sensitive LIKE like PostgreSQL."""
+"""Engine and session factory; SQLite gets WAL and case-sensitive LIKE like PostgreSQL.
+
+Acknowledged means durable on both databases: SQLite runs WAL with
+``synchronous=FULL`` (with NORMAL a power cut may roll back a committed
+transaction whose bytes were already fsynced, and start-up clean-up would then
+delete an acknowledged upload), and every PostgreSQL session sets
+``synchronous_commit=on`` whatever the server's default.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +20,7 @@ from .settings import ServerSettings
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     # Same semantics as PostgreSQL, and lets SQLite use the name index for prefixes.
@@ -33,7 +40,13 @@ def make_engine(settings: ServerSettings) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     return create_engine(
-        url, echo=settings.database_echo, pool_pre_ping=True, pool_size=10, max_overflow=20
+        url,
+        echo=settings.database_echo,
+        pool_pre_ping=True,
+        pool_size=10,
+        max_overflow=20,
+        # Set at connect, outside any transaction, so no rollback can undo it.
+        connect_args={"options": "-c synchronous_commit=on"},
     )
 
 

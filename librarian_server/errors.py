@@ -20,6 +20,10 @@ class LibrarianError(Exception):
             self.suggested_remedy = suggested_remedy
         super().__init__(self.reason)
 
+    def headers(self) -> dict[str, str]:
+        """HTTP headers the answer must carry besides the error body."""
+        return {}
+
 
 class InvalidRequest(LibrarianError):
     status_code = 400
@@ -29,8 +33,10 @@ class InvalidRequest(LibrarianError):
 
 class InvalidName(InvalidRequest):
     suggested_remedy = (
-        "Use a relative '/'-separated name without '.', '..', empty segments, "
-        "backslashes or control characters."
+        "Follow the name rule: a relative '/'-separated path, compared in Unicode NFC, with "
+        "no empty, '.', '..' or blank part, no part starting or ending with whitespace, and "
+        "no backslash, control or format (bidi, zero-width) character, nor any look-alike "
+        "of '/' or '.' (such as U+2215, U+FF0F, U+2024)."
     )
 
 
@@ -52,6 +58,18 @@ class NotFound(LibrarianError):
     suggested_remedy = "Check the name; `librarian search` lists what exists."
 
 
+class CopyFailedVerification(LibrarianError):
+    """Every copy this site holds of a file failed its checksum: serving one would hand
+    out damaged bytes as the catalogued file."""
+
+    status_code = 409
+    reason = "This site's copies of the file do not match its catalogue checksum."
+    suggested_remedy = (
+        "Fetch the file from another site that holds it (`librarian info` lists them), or "
+        "ask an administrator to restore a good copy."
+    )
+
+
 class FileAlreadyExists(LibrarianError):
     status_code = 409
     reason = "A file with this name already exists with different contents."
@@ -67,6 +85,20 @@ class RangeNotSatisfiable(LibrarianError):
     status_code = 416
     reason = "The requested byte range is not satisfiable."
     suggested_remedy = "Request a range within the file's size."
+
+    def __init__(
+        self,
+        reason: str | None = None,
+        suggested_remedy: str | None = None,
+        *,
+        size: int | None = None,
+    ) -> None:
+        super().__init__(reason, suggested_remedy)
+        self.size = size
+
+    def headers(self) -> dict[str, str]:
+        # RFC 9110 15.5.17: a 416 tells the client the representation's length.
+        return {} if self.size is None else {"Content-Range": f"bytes */{self.size}"}
 
 
 class VerificationFailed(LibrarianError):
@@ -87,6 +119,9 @@ class ConfigurationError(LibrarianError):
     suggested_remedy = "Check the server settings."
 
 
+_PEER_WIDE = frozenset({401, 403, 404, 407, 408, 429})
+
+
 class PeerError(LibrarianError):
     """A call to another site failed: unreachable, timed out, or refused."""
 
@@ -103,3 +138,50 @@ class PeerError(LibrarianError):
     ) -> None:
         super().__init__(reason, remedy)
         self.peer_status = peer_status
+
+    @property
+    def peer_wide(self) -> bool:
+        """Whether this speaks for the peer as a whole, not for one file: no answer or a
+        timeout, a server error, or a refusal of our credentials, URL or rate."""
+        status = self.peer_status
+        return status is None or status >= 500 or status in _PEER_WIDE
+
+
+class TooManyAttempts(LibrarianError):
+    """Failed logins locked this user or address out; ``retry_after`` is in whole seconds."""
+
+    status_code = 429
+    reason = "Too many failed logins."
+    suggested_remedy = "Wait, then log in with the right credentials."
+
+    def __init__(self, retry_after: int, what: str) -> None:
+        self.retry_after = max(1, retry_after)
+        super().__init__(
+            f"Too many failed logins for {what}; locked for {self.retry_after} s.",
+            f"Wait {self.retry_after} s (Retry-After), then use the right credentials.",
+        )
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
+
+
+class BodyTooLarge(LibrarianError):
+    status_code = 413
+    reason = "The request body is too large for this endpoint."
+
+    def __init__(self, limit: int, what: str) -> None:
+        super().__init__(
+            f"The request body is larger than {limit} bytes, the limit for {what}.",
+            "Send a smaller request: split a batch into several, or shorten the document.",
+        )
+
+
+class NameConflict(Conflict):
+    """A name that is both a file and a directory would make one of them unreachable."""
+
+    status_code = 409
+    reason = "The name clashes with a file or directory that exists."
+    suggested_remedy = (
+        "Choose another name: one name cannot be both a file and a directory "
+        "(e.g. 'run1.dat' beside 'run1/...', not 'run1')."
+    )

@@ -99,6 +99,23 @@ class ReplicationSettings(BaseModel):
     max_attempts: int = Field(default=8, ge=1)
     retry_backoff_seconds: float = Field(default=60.0, gt=0)
     retry_backoff_max_seconds: float = Field(default=3600.0, gt=0)
+    peer_backoff_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="After a batch fails because the peer is unreachable (or answers 5xx), "
+        "nothing goes to it for this long, doubling with each failure in a row; the files "
+        "wait without spending attempts.",
+    )
+    peer_backoff_max_seconds: float = Field(
+        default=1800.0, gt=0, description="The longest wait between tries of an unreachable peer."
+    )
+    peer_backoff_jitter: float = Field(
+        default=0.2,
+        ge=0,
+        le=1,
+        description="Each wait is shortened by a random part up to this fraction, so that "
+        "sites do not all come back at one instant.",
+    )
     stuck_after_seconds: float = Field(
         default=3600.0,
         gt=0,
@@ -197,6 +214,18 @@ class ServerSettings(BaseSettings):
     public_url: str | None = Field(
         default=None, description="URL clients use to reach this server; default http://host:port."
     )
+    workers: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="API processes `librarian-server run` starts; more than one needs the "
+        "background tasks in their own process and a start-up grace for uploads.",
+    )
+    forwarded_allow_ips: str = Field(
+        default="127.0.0.1",
+        description="Proxies (comma-separated IPs or networks, * for any) whose "
+        "X-Forwarded-For/-Proto headers are believed.",
+    )
 
     database_url: SecretStr | None = None
     database_url_file: Path | None = None
@@ -217,15 +246,43 @@ class ServerSettings(BaseSettings):
         gt=0,
         description="An upload idle this long is failed and its bytes removed.",
     )
-    staging_startup_grace_seconds: int = Field(
-        default=0,
+    delete_grace_seconds: int = Field(
+        default=86_400,
         ge=0,
-        description="At start-up, uploads idle longer than this are failed and their bytes "
-        "removed. Keep 0 for a single process; raise it when several API workers share a DB.",
+        description="For this long after upload, an uploader may delete their own file "
+        "if no other site has it; after that (or once replicated) only an admin with force.",
     )
 
     allow_anonymous_read: bool = False
     auth_cache_seconds: float = Field(default=300.0, ge=0)
+    token_max_lifetime_seconds: int = Field(
+        default=90 * 86_400,
+        gt=0,
+        le=100 * 365 * 86_400,
+        description="No bearer token lives longer than this; a token made with a token "
+        "also never outlives its parent.",
+    )
+    login_max_failures: int = Field(
+        default=5, ge=1, description="Failed logins (per user, per address) before a lock-out."
+    )
+    login_lockout_seconds: float = Field(
+        default=30.0, gt=0, description="The first lock-out; each further failure doubles it."
+    )
+    login_lockout_max_seconds: float = Field(default=3600.0, gt=0)
+    login_failure_window_seconds: float = Field(
+        default=900.0, gt=0, description="Failures are forgotten after this long without one."
+    )
+    max_json_body_bytes: int = Field(
+        default=1 << 20, ge=1024, description="Request bodies of the JSON API."
+    )
+    max_manifest_body_bytes: int = Field(
+        default=32 << 20,
+        ge=1024,
+        description="Batch manifests: upload stage/commit, clone stage/complete/status, check-ins.",
+    )
+    max_vospace_document_bytes: int = Field(
+        default=256 << 10, ge=1024, description="VOSpace node and transfer documents and forms."
+    )
     initial_admin_name: str = "admin"
     write_client_config: bool = Field(
         default=True,

@@ -35,6 +35,7 @@ def make_settings(
     tmp_path: Path, database_url: str | None, monkeypatch: pytest.MonkeyPatch
 ) -> Callable[..., ServerSettings]:
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))  # upload resume state
     for var in ("LIBRARIAN_URL", "LIBRARIAN_USERNAME", "LIBRARIAN_PASSWORD", "LIBRARIAN_TOKEN"):
         monkeypatch.delenv(var, raising=False)
 

@@ -96,6 +96,52 @@ def cmd_token_create(ctx: Context) -> int:
     return 0
 
 
+def cmd_token_list(ctx: Context) -> int:
+    with ctx.client() as client:
+        found = client.list_tokens(all_users=ctx.args.all_users)
+    if ctx.json:
+        print_json([t.model_dump(mode="json") for t in found])
+        return 0
+    if not found:
+        print("no tokens")
+        return 0
+    rows = [
+        (
+            str(t.id),
+            t.user,
+            t.created_time.strftime("%Y-%m-%d %H:%M"),
+            t.expires_at.strftime("%Y-%m-%d %H:%M") if t.expires_at else "never",
+            "-" if t.parent_id is None else str(t.parent_id),
+            t.description,
+        )
+        for t in found
+    ]
+    print_table(("ID", "USER", "CREATED", "EXPIRES", "PARENT", "DESCRIPTION"), rows)
+    return 0
+
+
+def cmd_token_revoke(ctx: Context) -> int:
+    with ctx.client() as client:
+        done = client.revoke_token(ctx.args.token_id)
+    if ctx.json:
+        print_json(done.model_dump(mode="json"))
+        return 0
+    children = len(done.revoked) - 1
+    extra = f" and {children} token(s) made with it" if children else ""
+    print(f"revoked token {ctx.args.token_id}{extra}")
+    return 0
+
+
+def _token_id(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a token id") from None
+    if not 1 <= value < 2**63:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a token id")
+    return value
+
+
 def _description(text: str) -> str:
     if len(text) > 200:
         raise argparse.ArgumentTypeError("at most 200 characters")
@@ -143,3 +189,21 @@ def register(
     )
     create.add_argument("--description", metavar="D", default="", type=_description)
     create.set_defaults(func=cmd_token_create)
+    listing = token_sub.add_parser(
+        "list",
+        parents=[common],
+        help="list your tokens",
+        description="List your live tokens: ids, expiry, the token each was made with.",
+    )
+    listing.add_argument(
+        "--all", dest="all_users", action="store_true", help="every user's (admins only)"
+    )
+    listing.set_defaults(func=cmd_token_list)
+    revoke = token_sub.add_parser(
+        "revoke",
+        parents=[common],
+        help="revoke a token and the tokens made with it",
+        description="Revoke token ID (see `librarian token list`) and every token made with it.",
+    )
+    revoke.add_argument("token_id", metavar="ID", type=_token_id)
+    revoke.set_defaults(func=cmd_token_revoke)

@@ -73,10 +73,16 @@ def cmd_info(ctx: Context) -> int:
     else:
         print("instances:")
         rows = [
-            (i.store, "yes" if i.available else "no", format_time(i.created_time), i.path)
+            (
+                i.store,
+                "yes" if i.available else "no",
+                i.verified_result.value if i.verified_result else "-",
+                format_time(i.created_time),
+                i.path,
+            )
             for i in info.instances
         ]
-        print_table(("STORE", "AVAILABLE", "CREATED", "PATH"), rows, indent="  ")
+        print_table(("STORE", "AVAILABLE", "VERIFIED", "CREATED", "PATH"), rows, indent="  ")
     if not info.remote_instances:
         print("remote instances: none known")
     else:

@@ -16,7 +16,7 @@ import httpx
 
 from ..checksum import ChecksumError
 from ..exceptions import LibrarianClientError
-from . import account, catalogue, replication, sneakernet, transfer
+from . import account, catalogue, remove, replication, sneakernet, transfer
 from .context import Context
 from .output import positive_float
 
@@ -51,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     transfer.register(sub, common)
     catalogue.register(sub, common)
+    remove.register(sub, common)
     account.register(sub, common)
     replication.register(sub, common)
     sneakernet.register(sub, common)

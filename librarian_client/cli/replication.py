@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from datetime import UTC, datetime
 
-from ..models import Direction, TransferRow, TransferStatus
-from .context import Context
+from ..models import Direction, PeerHealth, PeerInfo, TransferRow, TransferStatus
+from .context import CLIError, Context
 from .output import (
     format_size,
     format_time,
@@ -25,6 +25,18 @@ def format_age(when: datetime, now: datetime | None = None) -> str:
         if seconds >= size:
             return f"{seconds // size}{unit}"
     return f"{seconds}s"
+
+
+def format_health(peer: PeerInfo) -> str:
+    """ok; or e.g. 'backing-off (3 failures, next 14:02:11)'."""
+    if peer.health is PeerHealth.OK:
+        return "ok"
+    detail = []
+    if peer.consecutive_failures:
+        detail.append(f"{peer.consecutive_failures} failure(s)")
+    if peer.health is PeerHealth.BACKING_OFF and peer.next_attempt_after is not None:
+        detail.append(f"next {format_time(peer.next_attempt_after)}")
+    return f"{peer.health.value} ({', '.join(detail)})" if detail else peer.health.value
 
 
 def _transfer_row(t: TransferRow) -> tuple[str, ...]:
@@ -57,15 +69,39 @@ def cmd_transfers(ctx: Context) -> int:
 
 
 def cmd_transfer_action(ctx: Context) -> int:
+    args = ctx.args
+    if args.transfers_command == "retry" and args.transfer_id is None:
+        return _retry_many(ctx)
+    if args.retry_status is not None or args.retry_peer is not None:
+        raise CLIError("Give either a transfer ID or --status/--peer, not both.")
     with ctx.client() as client:
-        if ctx.args.transfers_command == "retry":
-            done = client.retry_transfer(ctx.args.transfer_id)
+        if args.transfers_command == "retry":
+            done = client.retry_transfer(args.transfer_id)
         else:
             done = client.cancel_transfer(ctx.args.transfer_id)
     if ctx.json:
         print_json(done.model_dump(mode="json"))
     else:
         print(f"transfer {done.id}: {done.status.value}")
+    return 0
+
+
+def _retry_many(ctx: Context) -> int:
+    args = ctx.args
+    if args.retry_status is None and args.retry_peer is None:
+        raise CLIError(
+            "Give a transfer ID to retry one, or --status and/or --peer to retry many.",
+            "e.g. `librarian transfers retry --status FAILED --peer SITE`.",
+        )
+    status = TransferStatus(args.retry_status or TransferStatus.FAILED.value)
+    with ctx.client() as client:
+        done = client.retry_transfers(status=status, peer=args.retry_peer, limit=args.retry_limit)
+    if ctx.json:
+        print_json(done.model_dump(mode="json"))
+    else:
+        where = f" to {args.retry_peer}" if args.retry_peer else ""
+        skipped = f"; {done.skipped} skipped (already under way)" if done.skipped else ""
+        print(f"requeued {done.requeued} {status.value} transfer(s){where}{skipped}")
     return 0
 
 
@@ -106,6 +142,7 @@ def cmd_peers(ctx: Context) -> int:
             p.name,
             ("forward" if p.forward else "yes") if p.push else "no",
             "yes" if p.enabled else "no",
+            format_health(p),
             ",".join(p.transfer_managers) or "any",
             format_time(p.last_contact) if p.last_contact else "never",
             p.url,
@@ -113,7 +150,8 @@ def cmd_peers(ctx: Context) -> int:
         )
         for p in peers
     ]
-    print_table(("NAME", "PUSH", "ENABLED", "MANAGERS", "LAST CONTACT", "URL", "LAST ERROR"), rows)
+    headers = ("NAME", "PUSH", "ENABLED", "HEALTH", "MANAGERS", "LAST CONTACT", "URL", "LAST ERROR")
+    print_table(headers, rows)
     return 0
 
 
@@ -162,13 +200,25 @@ def register(
     transfers.add_argument("--limit", metavar="N", type=positive_int, default=100)
     transfers.set_defaults(func=cmd_transfers)
     actions = transfers.add_subparsers(dest="transfers_command", metavar="ACTION")
-    for action, what in (
-        ("retry", "send a failed or cancelled transfer again"),
-        ("cancel", "stop an outgoing transfer"),
-    ):
-        parser = actions.add_parser(action, parents=[common], help=what)
-        parser.add_argument("transfer_id", metavar="ID", type=positive_int)
-        parser.set_defaults(func=cmd_transfer_action)
+    retry = actions.add_parser(
+        "retry",
+        parents=[common],
+        help="send a failed or cancelled transfer again, or many: --status FAILED --peer SITE",
+    )
+    retry.add_argument("transfer_id", metavar="ID", type=positive_int, nargs="?")
+    retry.add_argument(
+        "--status",
+        dest="retry_status",
+        type=str.upper,
+        choices=["FAILED", "CANCELLED", "INITIATED"],
+        help="retry every outgoing transfer in this state (FAILED if only --peer is given)",
+    )
+    retry.add_argument("--peer", dest="retry_peer", metavar="SITE", help="only those to SITE")
+    retry.add_argument("--limit", dest="retry_limit", metavar="N", type=positive_int)
+    retry.set_defaults(func=cmd_transfer_action)
+    cancel = actions.add_parser("cancel", parents=[common], help="stop an outgoing transfer")
+    cancel.add_argument("transfer_id", metavar="ID", type=positive_int)
+    cancel.set_defaults(func=cmd_transfer_action, retry_status=None, retry_peer=None)
 
     queues = sub.add_parser("queues", parents=[common], help="list send batches (admin)")
     queues.add_argument(

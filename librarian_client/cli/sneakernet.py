@@ -65,7 +65,8 @@ def _print_export(s: ExportSummary) -> None:
 
 def cmd_ingest(ctx: Context) -> int:
     with ctx.client() as client:
-        final = _follow(ctx, client.sneakernet_ingest(ctx.args.path), "ingest")
+        events = client.sneakernet_ingest(ctx.args.path, accept_unsigned=ctx.args.accept_unsigned)
+        final = _follow(ctx, events, "ingest")
     summary = final.ingest
     assert summary is not None  # noqa: S101 - a done event of an ingest carries it
     if ctx.json:
@@ -88,6 +89,8 @@ def _print_ingest(s: IngestSummary) -> None:
         [(str(s.committed), str(s.already_present), str(len(s.bad)), str(len(s.missing)),
           str(len(s.conflicts)))],
     )  # fmt: skip
+    for problem in s.unverified:
+        print(f"WARNING: {problem.name} was ingested by override although {problem.reason}")
     for kind, problems in (("bad", s.bad), ("missing", s.missing), ("conflict", s.conflicts)):
         for problem in problems:
             print(f"{kind}: {problem.name}: {problem.reason}")
@@ -150,6 +153,11 @@ def register(
 
     ingest = actions.add_parser("ingest", parents=[common], help="verify and commit a disk")
     ingest.add_argument("path", metavar="DIR", help="the disk, or one export directory on it")
+    ingest.add_argument(
+        "--accept-unsigned",
+        action="store_true",
+        help="ingest even if the manifest is unsigned or fails its signature (logged)",
+    )
     ingest.set_defaults(func=cmd_ingest)
 
     status = actions.add_parser("status", parents=[common], help="disks out and what is confirmed")

@@ -1,6 +1,13 @@
 """Wire schemas shared by the client and the server (the server imports these)."""
 
-from .admin import PingResponse, StoreInfo, TokenCreateRequest, TokenCreateResponse
+from .admin import (
+    PingResponse,
+    StoreInfo,
+    TokenCreateRequest,
+    TokenCreateResponse,
+    TokenInfo,
+    TokenRevokeResponse,
+)
 from .clone import (
     MAX_CLONE_BATCH,
     CheckinItem,
@@ -24,9 +31,21 @@ from .clone import (
     OutgoingStatusRequest,
     OutgoingStatusResponse,
 )
-from .common import ErrorResponse, PermissionLevel, TransferStatus, WireModel
+from .common import (
+    MAX_BYTES,
+    MAX_ID,
+    MAX_SECONDS,
+    ByteCount,
+    ErrorResponse,
+    Id,
+    PermissionLevel,
+    TransferStatus,
+    WireModel,
+)
+from .deletion import DeletedFile, DeleteRequest, DeleteResponse
 from .files import (
     MAX_SEARCH_PAGE,
+    CopyState,
     FileInfo,
     FileSummary,
     InstanceInfo,
@@ -35,7 +54,10 @@ from .files import (
     SearchResponse,
 )
 from .replication import (
+    BulkRetryRequest,
+    BulkRetryResponse,
     Direction,
+    PeerHealth,
     PeerInfo,
     SendQueueInfo,
     TaskInfo,
@@ -67,15 +89,24 @@ from .upload import (
     UploadCancelResponse,
     UploadCommitRequest,
     UploadCommitResponse,
+    UploadOffsetResponse,
     UploadPutResponse,
     UploadStageRequest,
     UploadStageResponse,
 )
 
 __all__ = [
+    "MAX_BYTES",
     "MAX_CLONE_BATCH",
+    "MAX_ID",
+    "MAX_SECONDS",
+    "ByteCount",
+    "Id",
     "MAX_SEARCH_PAGE",
+    "BulkRetryRequest",
+    "BulkRetryResponse",
     "CheckinItem",
+    "CopyState",
     "CheckinRequest",
     "CheckinResponse",
     "CloneBundleResponse",
@@ -93,6 +124,9 @@ __all__ = [
     "CloneStatusResponse",
     "CommitItem",
     "CommittedFile",
+    "DeleteRequest",
+    "DeleteResponse",
+    "DeletedFile",
     "Direction",
     "DiskEvent",
     "DiskInfo",
@@ -107,6 +141,7 @@ __all__ = [
     "LocalOffer",
     "OutgoingStatusRequest",
     "OutgoingStatusResponse",
+    "PeerHealth",
     "PeerInfo",
     "PermissionLevel",
     "PingResponse",
@@ -125,6 +160,8 @@ __all__ = [
     "TaskRunResult",
     "TokenCreateRequest",
     "TokenCreateResponse",
+    "TokenInfo",
+    "TokenRevokeResponse",
     "TransferActionResponse",
     "TransferInfo",
     "TransferListResponse",
@@ -136,6 +173,7 @@ __all__ = [
     "UploadCancelResponse",
     "UploadCommitRequest",
     "UploadCommitResponse",
+    "UploadOffsetResponse",
     "UploadPutResponse",
     "UploadStageRequest",
     "UploadStageResponse",

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import Field
 
-from .common import PermissionLevel, WireModel
+from .common import MAX_SECONDS, PermissionLevel, WireModel
 
 
 class PingResponse(WireModel):
@@ -18,7 +18,7 @@ class PingResponse(WireModel):
 
 
 class TokenCreateRequest(WireModel):
-    expires_in_seconds: int | None = Field(default=None, gt=0)
+    expires_in_seconds: int | None = Field(default=None, gt=0, le=MAX_SECONDS)
     description: str = Field(default="", max_length=200)
 
 
@@ -26,6 +26,22 @@ class TokenCreateResponse(WireModel):
     token: str
     user: str
     expires_at: datetime | None
+    id: int | None = None
+
+
+class TokenInfo(WireModel):
+    """A token as listed: never the token itself (only its digest is stored)."""
+
+    id: int
+    user: str
+    description: str
+    created_time: datetime
+    expires_at: datetime | None
+    parent_id: int | None = Field(default=None, description="The token that minted this one.")
+
+
+class TokenRevokeResponse(WireModel):
+    revoked: list[int] = Field(description="The token's id, then those of its descendants.")
 
 
 class StoreInfo(WireModel):

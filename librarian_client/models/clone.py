@@ -10,7 +10,7 @@ from enum import StrEnum
 
 from pydantic import Field
 
-from .common import WireModel
+from .common import ByteCount, Id, WireModel
 
 MAX_CLONE_BATCH = 10_000
 
@@ -22,6 +22,8 @@ class CloneOutcome(StrEnum):
     """The receiver holds this file (same checksum): nothing to send."""
     CONFLICT = "conflict"
     """The receiver holds the name with other contents: never send it there."""
+    REFUSED = "refused"
+    """The receiver's name rule refuses this name (see ``reason``): never send it there."""
     COMMITTED = "committed"
     """The copy is verified and catalogued at the receiver."""
     PENDING = "pending"
@@ -33,9 +35,9 @@ class CloneOutcome(StrEnum):
 
 
 class CloneStageItem(WireModel):
-    source_transfer_id: int
+    source_transfer_id: Id
     name: str
-    size: int = Field(ge=0)
+    size: ByteCount
     checksum: str
     origin: str = Field(description="Site where the file was first uploaded.")
     uploader: str
@@ -90,8 +92,8 @@ class CloneBundleResponse(WireModel):
 
 
 class CloneCompleteItem(WireModel):
-    transfer_id: int
-    source_transfer_id: int
+    transfer_id: Id
+    source_transfer_id: Id
 
 
 class CloneCompleteRequest(WireModel):
@@ -114,7 +116,7 @@ class CloneCompleteResponse(WireModel):
 
 class CloneStatusRequest(WireModel):
     source: str
-    source_transfer_ids: list[int] = Field(min_length=1, max_length=MAX_CLONE_BATCH)
+    source_transfer_ids: list[Id] = Field(min_length=1, max_length=MAX_CLONE_BATCH)
 
 
 class CloneStatusResponse(WireModel):
@@ -125,7 +127,7 @@ class CheckinItem(WireModel):
     """A sender's transfer committed or refused; or, with ``holder``, a notice to a file's
     origin that a third site holds it (then there is no transfer id)."""
 
-    source_transfer_id: int | None = None
+    source_transfer_id: Id | None = None
     name: str
     committed: bool
     checksum: str | None = None
@@ -145,7 +147,7 @@ class CheckinResponse(WireModel):
 
 class OutgoingStatusRequest(WireModel):
     site: str
-    source_transfer_ids: list[int] = Field(min_length=1, max_length=MAX_CLONE_BATCH)
+    source_transfer_ids: list[Id] = Field(min_length=1, max_length=MAX_CLONE_BATCH)
 
 
 class OutgoingStatusResponse(WireModel):

@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
 
-from .common import WireModel
+from .common import MAX_BYTES, WireModel, no_nul
+
+
+class CopyState(StrEnum):
+    """What the last check of a copy's bytes against the catalogue checksum found."""
+
+    OK = "ok"
+    BAD = "bad"
 
 
 class InstanceInfo(WireModel):
@@ -14,6 +22,14 @@ class InstanceInfo(WireModel):
     path: str
     available: bool
     created_time: datetime
+    verified_result: CopyState | None = Field(
+        default=None,
+        description="ok or bad after a check of the bytes; none if unchecked since written. "
+        "A bad copy is never served or sent.",
+    )
+    verified_time: datetime | None = None
+    verified_by: str | None = None
+    verified_detail: str | None = None
 
 
 class RemoteInstanceInfo(WireModel):
@@ -48,12 +64,14 @@ class SearchQuery(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
+    _no_nul = field_validator("*", mode="before")(no_nul)
+
     name: str | None = Field(default=None, description="Glob: '*' any run (across '/'), '?' one")
     prefix: str | None = None
     created_after: datetime | None = None
     created_before: datetime | None = None
-    min_size: int | None = Field(default=None, ge=0)
-    max_size: int | None = Field(default=None, ge=0)
+    min_size: int | None = Field(default=None, ge=0, le=MAX_BYTES)
+    max_size: int | None = Field(default=None, ge=0, le=MAX_BYTES)
     uploader: str | None = None
     limit: int = Field(default=1000, ge=1, le=MAX_SEARCH_PAGE)
     cursor: str | None = Field(default=None, description="next_cursor of the previous page")

@@ -11,6 +11,16 @@ from pydantic import Field
 from .common import TransferStatus, WireModel
 
 
+class PeerHealth(StrEnum):
+    """``ok``; ``failing``: its last batch failed but it may be tried now; ``backing-off``:
+    it could not be reached and nothing goes to it before ``next_attempt_after``."""
+
+    OK = "ok"
+    FAILING = "failing"
+    BACKING_OFF = "backing-off"
+    DISABLED = "disabled"
+
+
 class PeerInfo(WireModel):
     name: str
     url: str
@@ -24,6 +34,13 @@ class PeerInfo(WireModel):
     last_contact: datetime | None
     last_error: str | None
     created_time: datetime
+    health: PeerHealth = PeerHealth.OK
+    consecutive_failures: int = Field(
+        default=0, description="Batches in a row that failed because the peer was unreachable."
+    )
+    next_attempt_after: datetime | None = Field(
+        default=None, description="While backing off: nothing is sent to the peer before this."
+    )
 
 
 class Direction(StrEnum):
@@ -58,6 +75,23 @@ class TransferListResponse(WireModel):
 class TransferActionResponse(WireModel):
     id: int
     status: TransferStatus
+
+
+class BulkRetryRequest(WireModel):
+    """Which outgoing transfers to send again: by status (FAILED by default) and peer."""
+
+    status: TransferStatus = TransferStatus.FAILED
+    peer: str | None = None
+    limit: int = Field(default=10_000, ge=1, le=1_000_000)
+
+
+class BulkRetryResponse(WireModel):
+    requeued: int = Field(description="Transfers put back in the pool to be sent again.")
+    skipped: int = Field(
+        default=0,
+        description="Matching transfers left as they are: another transfer of the same file "
+        "to the same peer is already under way.",
+    )
 
 
 class SendQueueInfo(WireModel):

@@ -7,17 +7,22 @@ from typing import Literal
 
 from pydantic import Field
 
-from .common import WireModel
+from .common import MAX_BYTES, WireModel
 
 
 class SneakernetExportRequest(WireModel):
     peer: str
     path: str = Field(description="Where the disk is mounted on the server, e.g. /mnt/disk1.")
-    max_bytes: int | None = Field(default=None, ge=1)
+    max_bytes: int | None = Field(default=None, ge=1, le=MAX_BYTES)
 
 
 class SneakernetIngestRequest(WireModel):
     path: str = Field(description="A mounted disk, or one export directory on it.")
+    accept_unsigned: bool = Field(
+        default=False,
+        description="Ingest a disk whose manifest is unsigned or fails its signature "
+        "(its origin and uploader are then taken on trust); logged as a warning.",
+    )
 
 
 class DiskProblem(WireModel):
@@ -49,6 +54,11 @@ class IngestSummary(WireModel):
     bad: list[DiskProblem] = Field(default_factory=list)
     missing: list[DiskProblem] = Field(default_factory=list)
     conflicts: list[DiskProblem] = Field(default_factory=list)
+    unverified: list[DiskProblem] = Field(
+        default_factory=list,
+        description="Exports ingested by override although unsigned or mis-signed "
+        "(name: the export's label).",
+    )
 
 
 class DiskEvent(WireModel):

@@ -7,12 +7,12 @@ from enum import StrEnum
 
 from pydantic import Field
 
-from .common import TransferStatus, WireModel
+from .common import ByteCount, Id, TransferStatus, WireModel
 
 
 class StageItem(WireModel):
     name: str = Field(description="Destination name, a '/'-separated relative path.")
-    size: int = Field(ge=0)
+    size: ByteCount
     checksum: str | None = Field(
         default=None,
         description="'<algorithm>:<hex>'. Optional at stage; then the commit must carry it.",
@@ -59,13 +59,29 @@ class UploadPutResponse(WireModel):
     transfer_id: int
     size: int
     checksum: str
+    offset: int = Field(
+        default=0, description="Where this request's bytes started: > 0 when it resumed."
+    )
+
+
+class UploadOffsetResponse(WireModel):
+    """What the server durably holds of a staged transfer, for resuming its PUT."""
+
+    transfer_id: int
+    name: str
+    status: TransferStatus
+    expected_size: int
+    checksum_algorithm: str
+    offset: int = Field(
+        description="Bytes held on disk (fsynced); resume with PUT ...?offset=<this>."
+    )
 
 
 class UploadBundleHeader(WireModel):
     """First line (JSON, then a newline) of a bundle body; the bytes of each transfer
     follow back to back in this order, each exactly its staged size."""
 
-    transfer_ids: list[int] = Field(min_length=1, max_length=10_000)
+    transfer_ids: list[Id] = Field(min_length=1, max_length=10_000)
 
 
 class UploadBundleResponse(WireModel):
@@ -73,7 +89,7 @@ class UploadBundleResponse(WireModel):
 
 
 class CommitItem(WireModel):
-    transfer_id: int
+    transfer_id: Id
     checksum: str | None = Field(
         default=None, description="Required when the stage did not carry a checksum."
     )
@@ -84,7 +100,7 @@ class UploadCommitRequest(WireModel):
 
 
 class UploadCancelRequest(WireModel):
-    transfer_ids: list[int] = Field(min_length=1, max_length=10_000)
+    transfer_ids: list[Id] = Field(min_length=1, max_length=10_000)
 
 
 class UploadCancelResponse(WireModel):

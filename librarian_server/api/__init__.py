@@ -1,11 +1,22 @@
 """The /api/v2 router."""
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 
-from . import admin, checkin, clone, files, ping, replication, sneakernet, upload
+from . import (
+    admin,
+    checkin,
+    clone,
+    deletion,
+    files,
+    params,
+    ping,
+    replication,
+    sneakernet,
+    upload,
+)
 
-api_router = APIRouter(prefix="/api/v2")
-for _module in (ping, upload, files, admin, clone, checkin, replication, sneakernet):
+api_router = APIRouter(prefix="/api/v2", dependencies=[Depends(params.no_nul_in_url)])
+for _module in (ping, upload, files, deletion, admin, clone, checkin, replication, sneakernet):
     api_router.include_router(_module.router)
 
 __all__ = ["api_router"]

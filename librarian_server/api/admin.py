@@ -1,30 +1,68 @@
-"""Tokens for the logged-in user, and the store overview."""
+"""Tokens for the logged-in user (create, list, revoke), and the store overview."""
 
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Path, Query
 
-from librarian_client.models import StoreInfo, TokenCreateRequest, TokenCreateResponse
+from librarian_client.models import (
+    PermissionLevel,
+    StoreInfo,
+    TokenCreateRequest,
+    TokenCreateResponse,
+    TokenInfo,
+    TokenRevokeResponse,
+)
 
-from ..services import auth, stores
+from ..errors import PermissionDenied
+from ..services import stores, tokens
 from .deps import Admin, Authenticated, SessionDep, SettingsDep
 
 router = APIRouter(tags=["admin"])
+TokenId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
 @router.post("/tokens", response_model=TokenCreateResponse)
 def create_token(
-    body: TokenCreateRequest, session: SessionDep, user: Authenticated
+    body: TokenCreateRequest, session: SessionDep, settings: SettingsDep, user: Authenticated
 ) -> TokenCreateResponse:
-    expires = (
-        None if body.expires_in_seconds is None else timedelta(seconds=body.expires_in_seconds)
+    """A token made with a token is its child: it never outlives it and dies with it."""
+    token, row = tokens.create_token(
+        session,
+        user.id,
+        expires_in_seconds=body.expires_in_seconds,
+        max_lifetime=timedelta(seconds=settings.token_max_lifetime_seconds),
+        description=body.description,
+        parent_id=user.token_id,
+        parent_expires_at=user.token_expires_at,
     )
-    token, row = auth.create_token(
-        session, user.id, expires_in=expires, description=body.description
-    )
-    return TokenCreateResponse(token=token, user=user.name, expires_at=row.expires_at)
+    return TokenCreateResponse(token=token, user=user.name, expires_at=row.expires_at, id=row.id)
+
+
+@router.get("/tokens", response_model=list[TokenInfo])
+def list_tokens(
+    session: SessionDep,
+    user: Authenticated,
+    all_users: Annotated[bool, Query(alias="all")] = False,
+) -> list[TokenInfo]:
+    """Your live tokens; ``?all=true`` (admins only) lists everyone's."""
+    if all_users and user.permission is not PermissionLevel.ADMIN:
+        raise PermissionDenied("Only administrators may list every user's tokens.")
+    return tokens.list_tokens(session, user_id=None if all_users else user.id)
+
+
+@router.delete("/tokens/{token_id}", response_model=TokenRevokeResponse)
+def revoke_token(
+    token_id: TokenId, session: SessionDep, user: Authenticated
+) -> TokenRevokeResponse:
+    """Revoke one of your tokens (admins: anyone's) and every token minted from it.
+
+    The auth generation bump commits with the deletion, so every process's cache
+    stops serving the revoked tokens on their next request."""
+    revoked = tokens.revoke_token(session, token_id, user_id=user.id, permission=user.permission)
+    return TokenRevokeResponse(revoked=revoked)
 
 
 @router.get("/stores", response_model=list[StoreInfo])

@@ -17,6 +17,7 @@ from librarian_client.models import (
 
 from ..services import clone_receive, receive
 from .deps import Peer, RunnerDep, SessionDep, SessionFactoryDep, SettingsDep
+from .params import TransferIdPath
 
 router = APIRouter(prefix="/clone", tags=["replication"])
 
@@ -36,7 +37,11 @@ def stage(
 
 @router.put("/{transfer_id}", response_model=UploadPutResponse)
 async def put_bytes(
-    transfer_id: int, request: Request, response: Response, factory: SessionFactoryDep, user: Peer
+    transfer_id: TransferIdPath,
+    request: Request,
+    response: Response,
+    factory: SessionFactoryDep,
+    user: Peer,
 ) -> UploadPutResponse:
     result = await receive.receive(
         factory, transfer_id, request.stream(), user=user, caller="clone.put"

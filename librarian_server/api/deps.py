@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Callable, Iterator
 from typing import Annotated
 
@@ -13,9 +11,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from librarian_client.models import PermissionLevel
 
 from ..background import Runner
-from ..errors import AuthenticationRequired
-from ..services.auth import AuthenticatedUser, Authenticator, check_permission
+from ..services.auth import AuthenticatedUser, check_permission
 from ..settings import ServerSettings
+from .guard import USER_KEY, authenticate, credentials
 
 
 def get_settings(request: Request) -> ServerSettings:
@@ -50,35 +48,22 @@ SessionFactoryDep = Annotated[sessionmaker[Session], Depends(get_session_factory
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
-def _credentials(request: Request) -> tuple[str, str] | None:
-    header = request.headers.get("authorization")
-    if not header:
-        return None
-    scheme, _, value = header.partition(" ")
-    scheme = scheme.lower()
-    if scheme == "bearer" and value.strip():
-        return "bearer", value.strip()
-    if scheme == "basic":
-        try:
-            decoded = base64.b64decode(value.strip(), validate=True).decode()
-        except (binascii.Error, UnicodeDecodeError):
-            raise AuthenticationRequired("Malformed Basic credentials.") from None
-        if ":" in decoded:
-            return "basic", decoded
-    raise AuthenticationRequired("Unsupported Authorization header.")
-
-
 def optional_user(request: Request) -> AuthenticatedUser | None:
-    """The authenticated user, or None when no credentials were sent (bad ones: 401)."""
-    creds = _credentials(request)
+    """The authenticated user, or None when no credentials were sent (bad ones: 401).
+
+    The guard middleware has already checked the credentials before the body was
+    read; without it (an app built some other way) they are checked here.
+    """
+    if USER_KEY in request.scope:
+        found: AuthenticatedUser | None = request.scope[USER_KEY]
+        return found
+    creds = credentials(request.headers.get("authorization"))
     if creds is None:
         return None
-    authenticator: Authenticator = request.app.state.authenticator
-    with get_session_factory(request)() as session:
-        if creds[0] == "bearer":
-            return authenticator.bearer(session, creds[1])
-        username, _, password = creds[1].partition(":")
-        return authenticator.basic(session, username, password)
+    client = request.client
+    return authenticate(
+        request.app.state, creds, address=client.host if client else None, policy=None
+    )
 
 
 OptionalUser = Annotated[AuthenticatedUser | None, Depends(optional_user)]

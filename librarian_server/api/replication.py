@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 from anyio import to_thread
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 
 from librarian_client.models import (
+    BulkRetryRequest,
+    BulkRetryResponse,
     Direction,
     PeerInfo,
     SendQueueInfo,
@@ -21,6 +21,7 @@ from librarian_client.models import (
 from ..orm import QueueStatus
 from ..services import peers, transfer_admin
 from .deps import Admin, RunnerDep, SessionDep
+from .params import PageLimit, TransferIdPath
 
 router = APIRouter(tags=["replication"])
 
@@ -37,7 +38,7 @@ def list_transfers(
     direction: Direction = Direction.OUTGOING,
     status: TransferStatus | None = None,
     peer: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
+    limit: PageLimit = 100,
     cursor: str | None = None,
 ) -> TransferListResponse:
     return transfer_admin.list_transfers(
@@ -45,13 +46,20 @@ def list_transfers(
     )
 
 
+@router.post("/transfers/retry", response_model=BulkRetryResponse)
+def retry_many(request: BulkRetryRequest, session: SessionDep, _: Admin) -> BulkRetryResponse:
+    """Requeue every outgoing transfer matching the filter (FAILED by default), e.g. all
+    those to one peer after an outage that predates automatic backoff."""
+    return transfer_admin.retry_many(session, request)
+
+
 @router.post("/transfers/{transfer_id}/retry", response_model=TransferActionResponse)
-def retry(transfer_id: int, session: SessionDep, _: Admin) -> TransferActionResponse:
+def retry(transfer_id: TransferIdPath, session: SessionDep, _: Admin) -> TransferActionResponse:
     return transfer_admin.retry_outgoing(session, transfer_id)
 
 
 @router.post("/transfers/{transfer_id}/cancel", response_model=TransferActionResponse)
-def cancel(transfer_id: int, session: SessionDep, user: Admin) -> TransferActionResponse:
+def cancel(transfer_id: TransferIdPath, session: SessionDep, user: Admin) -> TransferActionResponse:
     return transfer_admin.cancel_outgoing(session, transfer_id, by=user.name)
 
 
@@ -61,7 +69,7 @@ def list_queues(
     _: Admin,
     status: QueueStatus | None = None,
     peer: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
+    limit: PageLimit = 100,
 ) -> list[SendQueueInfo]:
     return transfer_admin.list_queues(session, status=status, peer=peer, limit=limit)
 

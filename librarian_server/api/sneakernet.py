@@ -47,7 +47,9 @@ def ingest(
 ) -> StreamingResponse:
     """Verify and commit the files on a disk mounted on the server; streams progress."""
     path = sneakernet_export.disk_path(body.path, settings, writable=False)
-    readers = sneakernet_ingest.open_disk(path, settings)
+    readers = sneakernet_ingest.open_disk(
+        path, settings, factory, accept_unsigned=body.accept_unsigned, by=user.name
+    )
     work = partial(sneakernet_ingest.ingest_disk, factory, settings, readers=readers, user=user)
     return StreamingResponse(stream(lambda r: work(reporter=r), "ingest"), media_type=NDJSON)
 

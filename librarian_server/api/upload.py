@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
 
 from librarian_client.models import (
+    MAX_BYTES,
     UploadBundleResponse,
     UploadCancelRequest,
     UploadCancelResponse,
     UploadCommitRequest,
     UploadCommitResponse,
+    UploadOffsetResponse,
     UploadPutResponse,
     UploadStageRequest,
     UploadStageResponse,
 )
 
-from ..services import receive, transfers, upload
+from ..services import receive, resume, transfers, upload
 from .deps import SessionDep, SessionFactoryDep, SettingsDep, Writer
+from .params import TransferIdPath
 
 router = APIRouter(prefix="/upload", tags=["upload"])
 
@@ -30,11 +35,28 @@ def stage(
     )
 
 
+@router.get("/{transfer_id}", response_model=UploadOffsetResponse)
+def held_bytes(
+    transfer_id: TransferIdPath, factory: SessionFactoryDep, user: Writer
+) -> UploadOffsetResponse:
+    """How many bytes of a staged transfer the server holds (fsynced): resume from there."""
+    return resume.held_offset(factory, transfer_id, user)
+
+
 @router.put("/{transfer_id}", response_model=UploadPutResponse)
 async def put_bytes(
-    transfer_id: int, request: Request, response: Response, factory: SessionFactoryDep, user: Writer
+    transfer_id: TransferIdPath,
+    request: Request,
+    response: Response,
+    factory: SessionFactoryDep,
+    user: Writer,
+    offset: Annotated[
+        int, Query(ge=0, le=MAX_BYTES, description="Resume: the bytes start here.")
+    ] = 0,
 ) -> UploadPutResponse:
-    result = await receive.receive(factory, transfer_id, request.stream(), user=user)
+    result = await receive.receive(
+        factory, transfer_id, request.stream(), user=user, offset=offset, resumable=True
+    )
     if (digest := receive.digest_header(result.checksum)) is not None:
         response.headers["Digest"] = digest
     return result

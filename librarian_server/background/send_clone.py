@@ -17,7 +17,7 @@ class SendClone(Task):
     name = "send_clone"
 
     def run(self, ctx: TaskContext) -> dict[str, Any]:
-        queued = batches = sent = failed = postponed = 0
+        queued = batches = sent = failed = postponed = waiting = 0
         with ctx.factory() as session:
             peers = send_plan.pushing_peers(session)
         for peer in peers:
@@ -35,10 +35,12 @@ class SendClone(Task):
             sent += result.get("sent", 0) + result.get("submitted", 0)
             failed += result.get("failed", 0) + result.get("retried", 0)
             postponed += result.get("postponed", 0)
+            waiting += result.get("waiting", 0)  # their peer is unreachable: it backs off
         return {
             "queued": queued,
             "batches": batches,
             "sent": sent,
             "failed": failed,
             "postponed": postponed,
+            "waiting": waiting,
         }

@@ -7,11 +7,9 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from pydantic import ValidationError
-
-from ..errors import LibrarianError
-from . import background, peers, site
+from . import background, peers, site, stores, users
 from .common import CLIError
+from .errors import EXPECTED, error_lines
 
 __all__ = ["CLIError", "build_parser", "entrypoint", "main"]
 
@@ -23,7 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(prog="librarian-server", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    for module in (site, peers, background):
+    for module in (site, users, stores, peers, background):
         module.register(sub, common)
     return parser
 
@@ -33,9 +31,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     func: Callable[[argparse.Namespace], int] = args.func
     try:
         return func(args)
-    except (CLIError, LibrarianError, ValidationError, OSError) as exc:
-        message = exc.reason if isinstance(exc, LibrarianError) else str(exc).splitlines()[0]
-        print(f"librarian-server: error: {message}", file=sys.stderr)
+    except EXPECTED as exc:
+        for line in error_lines(exc):
+            print(f"librarian-server: error: {line}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

@@ -14,6 +14,7 @@ def cmd_background(args: argparse.Namespace) -> int:
 
     from ..background import Runner
     from ..logs import configure_logging
+    from ..services.processes import Heartbeat
 
     settings = settings_from(args)
     configure_logging(settings)
@@ -27,11 +28,16 @@ def cmd_background(args: argparse.Namespace) -> int:
                 print(f"{r.name}: {status} {json.dumps(r.summary)} ({r.seconds:.2f} s)")
             return 0 if all(r.ok for r in results) else 1
         signal.signal(signal.SIGTERM, lambda *_: runner.stop(timeout=0))
+        # It commits clones too: an API process starting meanwhile must know it is not alone.
+        heartbeat = Heartbeat(factory)
+        heartbeat.start()
         print(f"background tasks running: {', '.join(runner.enabled())}", flush=True)
         try:
             runner.run_forever()
         except KeyboardInterrupt:
             pass
+        finally:
+            heartbeat.stop()
         return 0
     finally:
         engine.dispose()

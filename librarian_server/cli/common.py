@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import getpass
+import os
 import sys
 from pathlib import Path
 
+from pydantic import ValidationError
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -18,12 +21,19 @@ class CLIError(Exception):
 
 
 def settings_from(args: argparse.Namespace) -> ServerSettings:
-    return load_settings(
-        args.config,
-        data_dir=args.data_dir,
-        host=getattr(args, "host", None),
-        port=getattr(args, "port", None),
-    )
+    try:
+        return load_settings(
+            args.config,
+            data_dir=args.data_dir,
+            host=getattr(args, "host", None),
+            port=getattr(args, "port", None),
+            workers=getattr(args, "workers", None),
+        )
+    except ValidationError:
+        raise
+    except ValueError as exc:  # TOML or JSON syntax in the settings file
+        where = args.config or os.environ.get("LIBRARIAN_SERVER_CONFIG_FILE")
+        raise CLIError(f"cannot parse the settings file {where}: {exc}") from None
 
 
 def open_catalogue(settings: ServerSettings) -> tuple[Engine, sessionmaker[Session]]:
@@ -52,3 +62,20 @@ def read_secret(path: str) -> str:
     if not secret:
         raise CLIError(f"{path} is empty")
     return secret
+
+
+def read_password(path: str | None, *, user: str) -> str:
+    """From ``--password-file`` (``-`` = stdin) or, without one, typed twice at a terminal.
+
+    Never from the command line: argv shows in ``ps`` and in shell history and logs.
+    """
+    if path is not None:
+        return read_secret(path)
+    if not sys.stdin.isatty():
+        raise CLIError("no terminal to ask for the password: pass --password-file FILE (- = stdin)")
+    first = getpass.getpass(f"New password for {user}: ")
+    if getpass.getpass("Again: ") != first:
+        raise CLIError("the two passwords differ; nothing changed")
+    if not first:
+        raise CLIError("empty password; nothing changed")
+    return first

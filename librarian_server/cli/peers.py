@@ -96,13 +96,20 @@ def cmd_peers(args: argparse.Namespace) -> int:
     if not infos:
         print("no peers; add one with `librarian-server add-peer NAME URL ...`")
         return 0
-    print(f"{'name':<16} {'push':<8} {'managers':<18} {'last contact':<20} url / last error")
+    print(
+        f"{'name':<16} {'push':<8} {'health':<12} {'managers':<18} {'last contact':<20} "
+        "url / last error"
+    )
     for i in infos:
         push = ("fwd" if i.forward else "yes") if i.push else "no"
         push = push if i.enabled else "disabled"
         contact = i.last_contact.strftime("%Y-%m-%d %H:%M:%S") if i.last_contact else "never"
         managers = ",".join(i.transfer_managers) or "any"
-        print(f"{i.name:<16} {push:<8} {managers:<18} {contact:<20} {i.url}")
+        print(f"{i.name:<16} {push:<8} {i.health.value:<12} {managers:<18} {contact:<20} {i.url}")
+        if i.consecutive_failures or i.next_attempt_after:
+            when = i.next_attempt_after
+            after = when.strftime("%Y-%m-%d %H:%M:%S") if when else "now"
+            print(f"{'':<16} {i.consecutive_failures} failure(s) in a row; next attempt {after}")
         if i.last_error:
             print(f"{'':<16} last error: {i.last_error}")
     return 0

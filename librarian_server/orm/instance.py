@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .base import NAME_TYPE, Base, UTCDateTime, utcnow
+from librarian_client.models import CopyState
+
+from .base import NAME_TYPE, Base, UTCDateTime, str_enum, utcnow
 
 if TYPE_CHECKING:
     from .file import File
@@ -27,6 +29,12 @@ class Instance(Base):
     path: Mapped[str] = mapped_column(String(2048))
     available: Mapped[bool] = mapped_column(default=True)
     created_time: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Set by whoever last hashed the bytes (a send, an audit). A BAD copy is never
+    # served or sent again; None means not checked since it was written.
+    verified_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    verified_result: Mapped[CopyState | None] = mapped_column(str_enum(CopyState, 8))
+    verified_by: Mapped[str | None] = mapped_column(String(128))
+    verified_detail: Mapped[str | None] = mapped_column(Text)
 
     file: Mapped[File] = relationship(back_populates="instances")
     store: Mapped[Store] = relationship()

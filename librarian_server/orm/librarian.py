@@ -31,6 +31,11 @@ class Librarian(Base):
     enabled: Mapped[bool] = mapped_column(default=True)
     last_contact: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
+    # Health: batches that failed in a row because the peer could not be reached; no
+    # batch goes to it before next_attempt_after (an exponential backoff), and the
+    # files wait with it without spending their attempts.
+    consecutive_failures: Mapped[int] = mapped_column(default=0, server_default="0")
+    next_attempt_after: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Planning: files created before this (less a look-back) were all considered, so a
     # run scans only newer ones; a full sweep (at swept_time) now and then checks all.
     planned_through: Mapped[datetime | None] = mapped_column(UTCDateTime)

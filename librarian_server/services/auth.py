@@ -2,7 +2,12 @@
 
 The KDF costs tens of milliseconds by design, so a verified username/password
 pair is remembered (keyed by a SHA-256 of the pair, never the password itself)
-for ``auth_cache_seconds``; afterwards an authenticated call costs a dict look-up.
+for ``auth_cache_seconds``. Each cached entry carries the auth generation (see
+``tokens.generation``) it was verified under; a hit is served only while the
+database's generation is unchanged, so a revoked token or a disabled user stops
+working in every process on its next request, not when the cache expires.
+Failed password logins are counted (``throttle``) and a locked-out login is refused
+before the password is checked.
 """
 
 from __future__ import annotations
@@ -13,16 +18,34 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from librarian_client.models import PermissionLevel
 
-from ..errors import AuthenticationRequired, Conflict, InvalidRequest, PermissionDenied
+from ..errors import (
+    AuthenticationRequired,
+    Conflict,
+    InvalidRequest,
+    NotFound,
+    PermissionDenied,
+)
 from ..orm import ApiToken, User, utcnow
-from .passwords import hash_password, new_token, token_digest, verify_password
+from . import throttle
+from .passwords import hash_password, token_digest, verify_password
+from .tokens import bump_generation, create_token, generation
+
+__all__ = [
+    "AuthenticatedUser",
+    "Authenticator",
+    "allows",
+    "check_permission",
+    "count_users",
+    "create_token",
+    "create_user",
+]
 
 
 @functools.cache
@@ -43,6 +66,9 @@ class AuthenticatedUser:
     id: int
     name: str
     permission: PermissionLevel
+    # Set when the request came with a bearer token: tokens it mints are capped by it.
+    token_id: int | None = None
+    token_expires_at: datetime | None = None
 
 
 def allows(have: PermissionLevel, need: PermissionLevel) -> bool:
@@ -64,50 +90,114 @@ def check_permission(user: AuthenticatedUser | None, need: PermissionLevel) -> A
     return user
 
 
+def _disabled(name: str) -> AuthenticationRequired:
+    return AuthenticationRequired(
+        f"The account {name!r} is disabled.", "Ask an administrator to enable it."
+    )
+
+
+@dataclass
+class _Entry:
+    user: AuthenticatedUser
+    expires: float  # time.monotonic()
+    generation: int
+    password_hash: str | None = None  # Basic entries: to re-check without the KDF
+
+
 class Authenticator:
     def __init__(self, cache_seconds: float) -> None:
         self.cache_seconds = cache_seconds
-        self._cache: dict[str, tuple[AuthenticatedUser, float]] = {}
+        self._cache: dict[str, _Entry] = {}
         self._lock = threading.Lock()
 
-    def _cached(self, key: str) -> AuthenticatedUser | None:
+    def _entry(self, session: Session, key: str) -> tuple[_Entry | None, int]:
+        """The live cache entry for ``key`` (None if absent or expired) and the generation."""
         with self._lock:
             hit = self._cache.get(key)
-            if hit is None:
-                return None
-            if hit[1] < time.monotonic():
+            if hit is not None and hit.expires < time.monotonic():
                 del self._cache[key]
-                return None
-            return hit[0]
+                hit = None
+        return hit, generation(session)
 
-    def _remember(self, key: str, user: AuthenticatedUser, ttl: float) -> None:
+    def _forget(self, key: str) -> None:
+        with self._lock:
+            self._cache.pop(key, None)
+
+    def _remember(self, key: str, entry: _Entry, ttl: float) -> None:
         if ttl <= 0:
             return
+        entry.expires = time.monotonic() + ttl
         with self._lock:
             if len(self._cache) > 10_000:
                 self._cache.clear()
-            self._cache[key] = (user, time.monotonic() + ttl)
+            self._cache[key] = entry
 
-    def basic(self, session: Session, username: str, password: str) -> AuthenticatedUser:
+    def _revalidate(self, session: Session, key: str, hit: _Entry, gen: int) -> AuthenticatedUser:
+        """After a generation change: the pair was verified, so re-read the account only.
+
+        Without this, every revocation anywhere would make every Basic client of every
+        process pay the KDF again at once; a disabled account is refused here at once.
+        """
+        user = session.get(User, hit.user.id)
+        if user is None or user.password_hash != hit.password_hash:
+            self._forget(key)
+            raise LookupError  # the caller verifies from scratch
+        if user.disabled:
+            self._forget(key)
+            raise _disabled(user.name)
+        hit.user = AuthenticatedUser(user.id, user.name, user.permission)
+        hit.generation = gen
+        return hit.user
+
+    def basic(
+        self,
+        session: Session,
+        username: str,
+        password: str,
+        *,
+        address: str | None = None,
+        policy: throttle.ThrottlePolicy | None = None,
+    ) -> AuthenticatedUser:
+        """Verify a password login; with ``policy``, refuse locked-out ones and count failures.
+
+        The lock-out is checked before the cache: otherwise a guesser could test
+        passwords against the cached pair of a user it had locked out.
+        """
+        login_keys = throttle.keys(username, address)
+        if policy is not None:
+            throttle.check(session, login_keys)
         key = "b:" + hashlib.sha256(f"{username}\0{password}".encode()).hexdigest()
-        if (cached := self._cached(key)) is not None:
-            return cached
+        hit, gen = self._entry(session, key)
+        if hit is not None:
+            if hit.generation == gen:
+                return hit.user
+            try:
+                return self._revalidate(session, key, hit, gen)
+            except LookupError:
+                pass
         user = session.scalar(select(User).where(User.name == username))
         # An unknown name costs the same KDF as a wrong password: timing reveals no names.
         encoded = user.password_hash if user is not None else _dummy_hash()
         if not verify_password(password, encoded) or user is None:
+            if policy is not None:
+                throttle.record_failure(session, login_keys, policy)
             raise AuthenticationRequired(
                 "Unknown user or wrong password.", "Check the username and password."
             )
+        if user.disabled:
+            raise _disabled(user.name)
+        if policy is not None:
+            throttle.forget_user(session, username)
         found = AuthenticatedUser(user.id, user.name, user.permission)
-        self._remember(key, found, self.cache_seconds)
+        self._remember(key, _Entry(found, 0.0, gen, user.password_hash), self.cache_seconds)
         return found
 
     def bearer(self, session: Session, token: str) -> AuthenticatedUser:
         digest = token_digest(token)
         key = "t:" + digest
-        if (cached := self._cached(key)) is not None:
-            return cached
+        hit, gen = self._entry(session, key)
+        if hit is not None and hit.generation == gen:
+            return hit.user
         row = session.execute(
             select(ApiToken, User)
             .join(User, ApiToken.user_id == User.id)
@@ -116,16 +206,25 @@ class Authenticator:
         now = utcnow()
         if row is None or (row[0].expires_at is not None and row[0].expires_at <= now):
             raise AuthenticationRequired(
-                "The bearer token is unknown or has expired.",
+                "The bearer token is unknown, revoked or expired.",
                 "Create a new token with `librarian token create`.",
             )
         token_row, user = row
-        found = AuthenticatedUser(user.id, user.name, user.permission)
+        if user.disabled:
+            raise _disabled(user.name)
+        found = AuthenticatedUser(
+            user.id, user.name, user.permission, token_row.id, token_row.expires_at
+        )
         ttl = self.cache_seconds
         if token_row.expires_at is not None:
             ttl = min(ttl, (token_row.expires_at - now).total_seconds())
-        self._remember(key, found, ttl)
+        self._remember(key, _Entry(found, 0.0, gen), ttl)
         return found
+
+
+def _check_password(password: str) -> None:
+    if len(password) < 8:
+        raise InvalidRequest("The password is too short.", "Use at least 8 characters.")
 
 
 def create_user(session: Session, name: str, password: str, permission: PermissionLevel) -> User:
@@ -133,29 +232,55 @@ def create_user(session: Session, name: str, password: str, permission: Permissi
         raise InvalidRequest(
             f"User name {name!r} is not valid.", "Use letters, digits and . _ - @ only."
         )
-    if len(password) < 8:
-        raise InvalidRequest("The password is too short.", "Use at least 8 characters.")
-    if session.scalar(select(User.id).where(User.name == name)) is not None:
-        raise Conflict(f"User {name!r} already exists.", "Choose another name.")
+    _check_password(password)
+    require_new_user(session, name)
     user = User(name=name, password_hash=hash_password(password), permission=permission)
     session.add(user)
     session.flush()
     return user
 
 
-def create_token(
-    session: Session, user_id: int, *, expires_in: timedelta | None, description: str = ""
-) -> tuple[str, ApiToken]:
-    token = new_token()
-    row = ApiToken(
-        user_id=user_id,
-        token_hash=token_digest(token),
-        description=description,
-        expires_at=None if expires_in is None else utcnow() + expires_in,
-    )
-    session.add(row)
+def require_new_user(session: Session, name: str) -> None:
+    """Refuse a taken name before anyone types a password for it."""
+    if session.scalar(select(User.id).where(User.name == name)) is not None:
+        raise Conflict(
+            f"User {name!r} already exists.",
+            f"To change its password: librarian-server set-password {name}",
+        )
+
+
+def require_user(session: Session, name: str) -> User:
+    user = session.scalar(select(User).where(User.name == name))
+    if user is None:
+        raise NotFound(
+            f"There is no user {name!r}.",
+            f"Create it: librarian-server create-user {name} --level LEVEL",
+        )
+    return user
+
+
+def set_password(session: Session, name: str, password: str) -> User:
+    """A new password; tokens already issued stay valid. The auth generation moves, so
+    every running process stops accepting the old password within a second."""
+    _check_password(password)
+    user = require_user(session, name)
+    user.password_hash = hash_password(password)
+    bump_generation(session)
     session.flush()
-    return token, row
+    return user
+
+
+def list_users(session: Session) -> list[tuple[User, int]]:
+    """Every user by name, with how many unexpired bearer tokens it holds."""
+    live = (ApiToken.expires_at.is_(None)) | (ApiToken.expires_at > utcnow())
+    tokens = (
+        select(func.count(ApiToken.id))
+        .where(ApiToken.user_id == User.id, live)
+        .correlate(User)
+        .scalar_subquery()
+    )
+    rows = session.execute(select(User, tokens).order_by(User.name)).all()
+    return [(user, int(count)) for user, count in rows]
 
 
 def count_users(session: Session) -> int:

@@ -28,6 +28,7 @@ from ..settings import ServerSettings
 from .auth import AuthenticatedUser
 from .commit import existing_files
 from .credentials import CredentialBox
+from .names import normalise
 from .outgoing import backoff, complete, record_remote_copies, retry_or_fail
 from .peers import check_caller, get_peer, note_contact, open_client
 
@@ -172,7 +173,7 @@ def record_checkins(
     matched: set[int] = set()
     for item in request.files:
         transfer = known.get(item.source_transfer_id or 0)
-        if transfer is None or transfer.file_name != item.name:
+        if transfer is None or normalise(transfer.file_name) != normalise(item.name):
             continue
         matched.add(transfer.id)
         if item.committed and item.checksum == transfer.checksum:
@@ -195,13 +196,14 @@ def _record_notices(session: Session, notices: list[CheckinItem]) -> None:
     checksum is ours (a notice about other bytes under the name is ignored)."""
     if not notices:
         return
-    ours = existing_files(session, {n.name for n in notices})
+    named = [(normalise(n.name), n) for n in notices]
+    ours = existing_files(session, {name for name, _ in named})
     record_remote_copies(
         session,
         (
-            (n.name, n.holder)
-            for n in notices
-            if n.holder and (f := ours.get(n.name)) is not None and f.checksum == n.checksum
+            (name, n.holder)
+            for name, n in named
+            if n.holder and (f := ours.get(name)) is not None and f.checksum == n.checksum
         ),
     )
 

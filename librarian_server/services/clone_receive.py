@@ -21,6 +21,7 @@ from librarian_client.models import (
     CloneOutcome,
     CloneResult,
     CloneStagedItem,
+    CloneStageItem,
     CloneStageRequest,
     CloneStageResponse,
     CloneStatusRequest,
@@ -33,16 +34,19 @@ from librarian_client.models import (
     TransferStatus,
 )
 
+from ..errors import InvalidName
 from ..orm import HOLDING_STATUSES, IncomingTransfer, Store, utcnow
 from ..settings import ServerSettings
 from ..stores import backend_for
+from . import namespace
 from .auth import AuthenticatedUser
 from .checkins import queue_checkins
 from .commit import CommitHook, commit_each, existing_files
+from .names import validate_name
 from .outgoing import record_remote_copies
 from .peers import check_caller
 from .transfers import NewTransfer, open_transfers
-from .upload import check_batch, checksum_or_400
+from .upload import check_batch_size, checksum_or_400
 
 CLONE_MANAGER = "clone"
 BACKGROUND = AuthenticatedUser(0, "background", PermissionLevel.ADMIN)
@@ -81,15 +85,16 @@ def stage_clones(
     receivable: list[str],
 ) -> CloneStageResponse:
     check_caller(user, request.source)
-    check_batch([f.name for f in request.files], settings)
-    declared = {f.name: checksum_or_400(f.checksum, f.name) for f in request.files}
+    check_batch_size(len(request.files), settings)
+    files, results = _named(request.files, settings)
+    declared = {f.name: checksum_or_400(f.checksum, f.name) for f in files}
     existing = existing_files(session, declared)
-    earlier = _latest_by_key(session, request.source, [f.source_transfer_id for f in request.files])
-    results: dict[int, CloneStagedItem] = {}
+    clashes = namespace.conflicts(session, (n for n in declared if n not in existing))
+    earlier = _latest_by_key(session, request.source, [f.source_transfer_id for f in files])
     staged_at: dict[int, tuple[Store, Path]] = {}  # where each staged file's bytes go
     present: list[str] = []
     new: list[NewTransfer] = []
-    for item in request.files:
+    for item in files:
         key = item.source_transfer_id
         have = existing.get(item.name)
         before = earlier.get(key)
@@ -106,6 +111,12 @@ def stage_clones(
                     checksum=have.checksum,
                     reason=f"{item.name!r} is here with {have.checksum}, {have.size} bytes",
                 )
+        elif item.name in clashes:
+            results[key] = CloneStagedItem(
+                source_transfer_id=key,
+                outcome=CloneOutcome.CONFLICT,
+                reason=f"name clash: {clashes[item.name]}",
+            )
         elif before is not None and before.status in HOLDING_STATUSES:
             results[key] = _stage_again(session, before, staged_at)
         else:
@@ -137,6 +148,38 @@ def stage_clones(
     )
     _add_offers(response, staged_at, settings)
     return response
+
+
+def _named(
+    items: list[CloneStageItem], settings: ServerSettings
+) -> tuple[list[CloneStageItem], dict[int, CloneStagedItem]]:
+    """The batch's files under their stored (NFC) names, and the answers for those refused.
+
+    A name the rule refuses is answered for that file alone: refusing the batch would
+    make the sender spend an attempt of every good file in it, on every retry.
+    """
+    good: list[CloneStageItem] = []
+    refused: dict[int, CloneStagedItem] = {}
+    seen: set[str] = set()
+    for item in items:
+        key = item.source_transfer_id
+        try:
+            name = validate_name(item.name, max_length=settings.max_name_length)
+        except InvalidName as exc:
+            refused[key] = CloneStagedItem(
+                source_transfer_id=key, outcome=CloneOutcome.REFUSED, reason=exc.reason
+            )
+            continue
+        if name in seen:
+            refused[key] = CloneStagedItem(
+                source_transfer_id=key,
+                outcome=CloneOutcome.REFUSED,
+                reason=f"{name!r} is in this batch twice (names are compared in Unicode NFC)",
+            )
+            continue
+        seen.add(name)
+        good.append(item if name == item.name else item.model_copy(update={"name": name}))
+    return good, refused
 
 
 def _staged(key: int, transfer_id: int) -> CloneStagedItem:

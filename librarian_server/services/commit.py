@@ -2,7 +2,8 @@
 
 Uploads, clones from peers (and later disks) all end here. The steps are ordered
 so that a crash anywhere leaves either nothing or a whole, verified file: verify,
-insert File + Instance + status and flush (so name clashes surface first), move
+claim the transfers by compare-and-set (clean-up may have taken one: 409), insert
+File + Instance and flush (so name clashes surface first), move
 the bytes into the store, then commit the transaction; if that commit fails the
 bytes are moved back. These functions therefore own their transactions and take
 a session *factory*.
@@ -22,10 +23,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from librarian_client.checksum import checksum_file, normalise_checksum, parse_checksum
 from librarian_client.models import CommitItem, CommittedFile, TransferStatus
 
-from ..errors import FileAlreadyExists
+from ..errors import FileAlreadyExists, NameConflict
 from ..orm import File, IncomingTransfer, Instance, Store, utcnow
 from ..stores import backend_for
+from . import namespace
 from .auth import AuthenticatedUser
+from .transfer_cas import TransferClosed
+from .transfer_cas import claim as claim_rows
 from .transfers import fail_many, owned_transfers
 
 _CHUNK = 500  # names per IN (...) query
@@ -155,6 +159,7 @@ def commit_each(
     """
     loaded = load(factory, items, user)
     verified, failures = verify_all(loaded.pending)
+    verified = _without_name_clashes(factory, verified, failures)
     if failures:
         fail_many(factory, failures, caller=caller)
     outcome: dict[int, CommittedFile | str] = {**loaded.done, **loaded.unusable, **failures}
@@ -164,9 +169,32 @@ def commit_each(
     try:
         for result in commit_with_retry(factory, verified, caller=caller, hook=hook):
             outcome[result.transfer_id] = result
-    except FileAlreadyExists as exc:
+    except TransferClosed as exc:
+        # Taken by clean-up meanwhile: those are refused, the rest committed on their own.
+        taken = set(exc.transfer_ids)
+        outcome.update({i: f"not committed: {exc.reason}" for i in taken})
+        rest = [v for v in verified if v.transfer.id not in taken]
+        for result in commit_with_retry(factory, rest, caller=caller, hook=hook):
+            outcome[result.transfer_id] = result
+    except (FileAlreadyExists, NameConflict) as exc:
         outcome.update({v.transfer.id: f"not committed: {exc.reason}" for v in verified})
     return outcome
+
+
+def _without_name_clashes(
+    factory: sessionmaker[Session], verified: list[Verified], failures: dict[int, str]
+) -> list[Verified]:
+    """Fail, each on its own, the files whose names clash with the namespace now.
+
+    So that one bad name does not sink a peer's whole batch; the commit checks
+    again in its transaction, for the names that race in meanwhile.
+    """
+    with factory() as session:
+        why = namespace.conflicts(session, (v.transfer.name for v in verified))
+    for v in verified:
+        if v.transfer.name in why:
+            failures[v.transfer.id] = f"name clash: {why[v.transfer.name]}"
+    return [v for v in verified if v.transfer.name not in why]
 
 
 def committed_file(file: File, transfer_id: int) -> CommittedFile:
@@ -190,8 +218,10 @@ def commit_with_retry(
     """Commit; a lost race is retried (same bytes then succeed, as for any duplicate).
 
     A name that turns out taken by different bytes fails the whole batch: every
-    transfer in it is failed and its staged bytes deleted, so nothing lingers.
+    transfer in it is failed and its staged bytes deleted, so nothing lingers; so
+    does a name that became a directory (or went under a file) meanwhile.
     """
+    clash: FileAlreadyExists | NameConflict
     for attempt in range(attempts):
         try:
             return _commit_verified(factory, verified, hook)
@@ -202,7 +232,7 @@ def commit_with_retry(
                     "Upload the batch again.",
                 )
                 break
-        except FileAlreadyExists as exc:
+        except (FileAlreadyExists, NameConflict) as exc:
             clash = exc
             break
     reason = f"not committed: {clash.reason}"
@@ -221,6 +251,19 @@ def _commit_verified(
     now = utcnow()
     try:
         with factory.begin() as session:
+            # Claim first, by compare-and-set: a transfer clean-up took meanwhile has
+            # no bytes any more and must not be catalogued. The claim holds the rows
+            # until this transaction ends, so clean-up cannot take them after it.
+            ids = [v.transfer.id for v in verified]
+            won = claim_rows(
+                session,
+                ids,
+                statuses=COMMITTABLE,
+                values={"status": TransferStatus.COMPLETED, "error": None, "updated_time": now},
+            )
+            if len(won) != len(ids):
+                raise TransferClosed(set(ids) - won, "Not committed")
+            namespace.lock_names(session, (v.transfer.name for v in verified))
             clash = existing_files(session, (v.transfer.name for v in verified))
             fresh: list[Verified] = []
             for v in verified:
@@ -243,12 +286,9 @@ def _commit_verified(
                     )
             if fresh:
                 _insert_catalogue_rows(session, fresh, now)
+                # After the first write (SQLite's write lock is ours) and the lock above.
+                namespace.check_free(session, (v.transfer.name for v in fresh))
                 moved_names.update(v.transfer.name for v in fresh)
-            session.execute(
-                update(IncomingTransfer)
-                .where(IncomingTransfer.id.in_([v.transfer.id for v in verified]))
-                .values(status=TransferStatus.COMPLETED, error=None, updated_time=now)
-            )
             if hook is not None:
                 hook(session, results)
             by_store: dict[int, tuple[Store, list[tuple[Path, str]]]] = {}

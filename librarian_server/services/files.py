@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -12,6 +13,7 @@ from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.orm import Session, selectinload
 
 from librarian_client.models import (
+    CopyState,
     FileInfo,
     FileSummary,
     InstanceInfo,
@@ -20,19 +22,24 @@ from librarian_client.models import (
     SearchResponse,
 )
 
-from ..errors import InvalidRequest, NotFound, RangeNotSatisfiable
+from ..errors import CopyFailedVerification, InvalidRequest, NotFound, RangeNotSatisfiable
 from ..orm import File, Instance, RemoteInstance
 from ..stores import backend_for
+from .names import normalise
 
 _Q = TypeVar("_Q", bound=Select[Any])
 
 
 def _get(session: Session, name: str) -> File:
-    file = session.scalar(
+    """The file by its stored (NFC) name, so that an NFD spelling finds it too; a name
+    catalogued before names were normalised is still found by its exact spelling."""
+    spellings = list(dict.fromkeys([normalise(name), name]))
+    file = session.scalars(
         select(File)
-        .where(File.name == name)
+        .where(File.name.in_(spellings))
         .options(selectinload(File.instances).selectinload(Instance.store))
-    )
+        .order_by(File.name != spellings[0])
+    ).first()
     if file is None:
         raise NotFound(f"No file named {name!r}.")
     return file
@@ -49,7 +56,14 @@ def file_info(session: Session, name: str) -> FileInfo:
         created_time=file.created_time,
         instances=[
             InstanceInfo(
-                store=i.store.name, path=i.path, available=i.available, created_time=i.created_time
+                store=i.store.name,
+                path=i.path,
+                available=i.available,
+                created_time=i.created_time,
+                verified_result=i.verified_result,
+                verified_time=i.verified_time,
+                verified_by=i.verified_by,
+                verified_detail=i.verified_detail,
             )
             for i in file.instances
         ],
@@ -77,40 +91,66 @@ class Download:
         return self.end - self.start + 1
 
 
+_BYTE_RANGE = re.compile(r"\d+-\d*|-\d+", re.ASCII)
+
+
 def _parse_range(header: str | None, size: int) -> tuple[int, int] | None:
-    """One ``bytes=`` range (the only kind clients use for resumption); None means whole."""
+    """One ``bytes=`` range (the only kind clients use for resumption); None means whole.
+
+    A unit other than ``bytes`` is ignored (RFC 9110 14.2: the whole file, 200); a
+    ``bytes`` range that cannot be served is a 416 that states the size.
+    """
     if not header:
         return None
     unit, _, spec = header.partition("=")
-    if unit.strip() != "bytes" or "," in spec:
-        raise RangeNotSatisfiable(f"Unsupported Range {header!r}.", "Send one 'bytes=a-b' range.")
+    if unit.strip().lower() != "bytes":
+        return None
+    if "," in spec:
+        raise RangeNotSatisfiable(
+            f"Unsupported Range {header!r}.", "Send one 'bytes=a-b' range.", size=size
+        )
+    if not _BYTE_RANGE.fullmatch(spec.strip()):
+        raise RangeNotSatisfiable(f"Malformed Range {header!r}.", size=size)
     first, _, last = spec.strip().partition("-")
     try:
         if first == "":
             length = int(last)
             if length <= 0:
-                raise RangeNotSatisfiable()
+                raise RangeNotSatisfiable(size=size)
             start, end = max(size - length, 0), size - 1
         else:
             start = int(first)
             end = int(last) if last else size - 1
     except ValueError:
-        raise RangeNotSatisfiable(f"Malformed Range {header!r}.") from None
+        raise RangeNotSatisfiable(f"Malformed Range {header!r}.", size=size) from None
     end = min(end, size - 1)
     if start >= size or start > end or start < 0:
-        raise RangeNotSatisfiable(f"Range {header!r} is outside the file's {size} bytes.")
+        raise RangeNotSatisfiable(
+            f"Range {header!r} is outside the file's {size} bytes.", size=size
+        )
     return start, end
 
 
 def prepare_download(session: Session, name: str, range_header: str | None) -> Download:
+    """The first usable copy whose bytes are there. A copy known to be bad is never
+    served: with only bad copies left, the answer is 409, not damaged bytes."""
     file = _get(session, name)
+    bad = 0
     for instance in file.instances:
         if not instance.available:
+            continue
+        if instance.verified_result is CopyState.BAD:
+            bad += 1
             continue
         backend = backend_for(instance.store)
         if backend.exists(instance.path):
             start, end = _parse_range(range_header, file.size) or (0, file.size - 1)
             return Download(backend.local_path(instance.path), file.size, file.checksum, start, end)
+    if bad:
+        raise CopyFailedVerification(
+            f"Every copy of {name!r} on this site failed verification against its checksum "
+            f"{file.checksum}; it is not served."
+        )
     raise NotFound(
         f"{name!r} is catalogued but no copy is available on this site's stores.",
         "Ask an administrator; `librarian info` shows where copies are.",
@@ -164,9 +204,9 @@ def search(session: Session, filters: SearchQuery) -> SearchResponse:
     f = filters
     query = select(File)
     if f.prefix:
-        query = prefix_range(query, f.prefix)
+        query = prefix_range(query, normalise(f.prefix))
     if f.name:
-        like, literal = glob_to_like(f.name)
+        like, literal = glob_to_like(normalise(f.name))
         query = prefix_range(query, literal).where(File.name.like(like, escape="\\"))
     if f.created_after is not None:
         query = query.where(File.created_time >= f.created_after)

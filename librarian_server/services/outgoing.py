@@ -8,7 +8,7 @@ operator cancelled stays cancelled whatever a late answer says.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
@@ -164,13 +164,18 @@ def retry_or_fail(
 def postpone(session: Session, reasons: dict[int, str], *, settings: ReplicationSettings) -> int:
     """Back to the pool after the first backoff step, the attempt count unchanged: used
     when nothing was tried (the transfer service was busy). Returns how many."""
-    later = utcnow() + backoff(1, settings)
+    return wait_for_peer(session, reasons, until=utcnow() + backoff(1, settings))
+
+
+def wait_for_peer(session: Session, reasons: dict[int, str], *, until: datetime) -> int:
+    """Back to the pool until ``until``, the attempt count unchanged: the failure was not
+    the files' (the peer was unreachable, or busy). Returns how many."""
     rows = live_transfers(session, reasons)
     for row in rows:
         row.error = reasons[row.id]
         row.status = TransferStatus.INITIATED
         row.send_queue_id = None
-        row.next_attempt_at = later
+        row.next_attempt_at = until
     return len(rows)
 
 

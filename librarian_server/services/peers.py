@@ -18,6 +18,7 @@ from ..settings import ServerSettings
 from ..transfer import KNOWN
 from .auth import AuthenticatedUser
 from .credentials import CredentialBox
+from .peer_health import health
 from .sql import execute_count
 
 SITE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -122,8 +123,10 @@ def update_peer(
         peer.push_created_after = created_after  # type: ignore[assignment]
     if managers is not None:
         peer.transfer_managers = _check_managers(managers)
-    # What the peer should get may have changed: the next plan sweeps every file.
+    # What the peer should get may have changed: the next plan sweeps every file; and
+    # a peer fixed by its operator (a new URL, say) is tried at once, not after a backoff.
     peer.planned_through = peer.swept_time = None
+    peer.next_attempt_after = None
     session.flush()
     return peer
 
@@ -158,7 +161,7 @@ def list_peers(session: Session) -> list[Librarian]:
 
 
 def peer_info(peer: Librarian) -> PeerInfo:
-    return PeerInfo.model_validate(peer)
+    return PeerInfo.model_validate(peer).model_copy(update={"health": health(peer)})
 
 
 def open_client(peer: Librarian, settings: ServerSettings, box: CredentialBox) -> PeerClient:

@@ -12,6 +12,9 @@ about it.
 from __future__ import annotations
 
 import base64
+import contextlib
+import errno
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +22,7 @@ from typing import BinaryIO
 
 from anyio import to_thread
 from pydantic import ValidationError
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from librarian_client.checksum import Hasher, format_checksum, new_hasher
@@ -30,15 +33,18 @@ from librarian_client.models import (
     UploadPutResponse,
 )
 
-from ..errors import InvalidRequest, VerificationFailed
+from ..errors import InsufficientStorage, InvalidRequest, VerificationFailed
 from ..orm import IncomingTransfer, utcnow
 from ..stores.posix import start_writeback
 from .auth import AuthenticatedUser
+from .resume import exclusive, hash_prefix, keep_partial
+from .transfer_cas import TransferClosed, claim
 from .transfers import fail_many, owned_transfers
 
 SLICE = 1 << 20
 INLINE = 64 * 1024  # below this, hashing + writing in the loop beats a thread hop
 MAX_HEADER = 1 << 20
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -139,13 +145,23 @@ class _Stream:
         return not self._pending and not await self._more()
 
 
-async def _receive_one(stream: _Stream, target: _Target) -> tuple[int, str]:
-    """Write exactly the target's declared size (or less, if the body ends) to staging."""
+async def _receive_one(
+    stream: _Stream, target: _Target, *, offset: int = 0, resumable: bool = False
+) -> tuple[int, str]:
+    """Write the target's declared size (or less, if the body ends) to staging.
+
+    From ``offset`` on when resuming: the bytes held before it are hashed first. A
+    ``resumable`` receive that is cut short keeps what arrived, fsynced, for a resume.
+    """
     hasher = new_hasher(target.algorithm)
-    size = 0
-    try:
-        with open(target.path, "wb") as handle:
-            buffer = bytearray()
+    size = offset
+    with exclusive(target.path) as handle:
+        if offset:
+            await to_thread.run_sync(hash_prefix, handle, hasher, offset)
+        handle.truncate(offset)
+        handle.seek(offset)
+        buffer = bytearray()
+        try:
             while size < target.expected_size:
                 piece = await stream.read_upto(target.expected_size - size)
                 if not piece:
@@ -159,11 +175,31 @@ async def _receive_one(stream: _Stream, target: _Target) -> tuple[int, str]:
                 await to_thread.run_sync(_write, handle, hasher, buffer)
             elif buffer:
                 _write(handle, hasher, buffer)
-    except BaseException:
-        # Client went away or the disk failed: drop the partial bytes, keep the transfer
-        # open so that the client may send again.
-        target.path.unlink(missing_ok=True)
-        raise
+        except BaseException as exc:
+            # Client went away or the disk failed. Keep the transfer open so that the
+            # client may send again: from where it stopped if resumable, else from zero.
+            # A full disk keeps nothing: the partial bytes are what it needs back.
+            full = isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
+            if resumable and not full:
+                with contextlib.suppress(OSError):  # a resume re-reads what is on disk
+                    handle.write(buffer)
+                    keep_partial(handle)
+                log.info(
+                    "transfer %d interrupted: %d of %d bytes held for a resume",
+                    target.transfer_id,
+                    handle.tell(),
+                    target.expected_size,
+                )
+            else:
+                target.path.unlink(missing_ok=True)
+            if full:
+                raise InsufficientStorage(
+                    f"The store's disk filled while receiving transfer {target.transfer_id}; "
+                    "its partial bytes were removed.",
+                    "Free space on the store (or add a store) and send the bytes again; the "
+                    "transfer stays open until the staging timeout.",
+                ) from None
+            raise
     return size, format_checksum(target.algorithm, hasher.hexdigest())
 
 
@@ -175,22 +211,43 @@ def _problem(target: _Target, size: int, checksum: str) -> str | None:
     return None
 
 
-def mark_staged(factory: sessionmaker[Session], received: list[UploadPutResponse]) -> None:
+def mark_staged(factory: sessionmaker[Session], received: list[UploadPutResponse]) -> set[int]:
+    """Mark the transfers STAGED by compare-and-set; returns the ids closed meanwhile.
+
+    A transfer that clean-up or a cancel closed while its bytes arrived is not
+    reopened: its freshly written bytes are deleted here and the caller refuses it.
+    """
     now = utcnow()
     with factory.begin() as session:
-        session.execute(  # ORM bulk UPDATE by primary key: one executemany
-            update(IncomingTransfer),
-            [
-                {
-                    "id": r.transfer_id,
-                    "status": TransferStatus.STAGED,
-                    "received_size": r.size,
-                    "received_checksum": r.checksum,
-                    "updated_time": now,
-                }
-                for r in received
-            ],
+        won = claim(
+            session,
+            [r.transfer_id for r in received],
+            statuses=(TransferStatus.INITIATED, TransferStatus.STAGED),
+            values={"updated_time": now},
         )
+        if won:
+            session.execute(  # ORM bulk UPDATE by primary key: one executemany
+                update(IncomingTransfer),
+                [
+                    {
+                        "id": r.transfer_id,
+                        "status": TransferStatus.STAGED,
+                        "received_size": r.size,
+                        "received_checksum": r.checksum,
+                        "updated_time": now,
+                    }
+                    for r in received
+                    if r.transfer_id in won
+                ],
+            )
+        closed = {r.transfer_id for r in received} - won
+        if closed:
+            paths = session.scalars(
+                select(IncomingTransfer.staging_path).where(IncomingTransfer.id.in_(closed))
+            ).all()
+            for path in paths:
+                Path(path).unlink(missing_ok=True)
+    return closed
 
 
 async def _settle(
@@ -205,7 +262,9 @@ async def _settle(
         await to_thread.run_sync(lambda: fail_many(factory, failures, caller=caller))
     good = [r for r in received if r.transfer_id not in failures]
     if good:
-        await to_thread.run_sync(mark_staged, factory, good)
+        closed = await to_thread.run_sync(mark_staged, factory, good)
+        if closed:
+            raise TransferClosed(closed, "Bytes not kept")
     return good
 
 
@@ -234,15 +293,38 @@ async def receive(
     *,
     user: AuthenticatedUser,
     caller: str = "upload.put",
+    offset: int = 0,
+    resumable: bool = False,
 ) -> UploadPutResponse:
+    """One transfer's bytes from ``offset`` on (0: the whole file; more: a resume).
+
+    ``resumable``: a body cut short keeps what arrived for a resume (uploads); else
+    (peers and VOSpace pushes, which start over) the partial bytes are deleted.
+    """
     (target,) = await to_thread.run_sync(_open_targets, factory, [transfer_id], user)
+    if offset > target.expected_size:
+        raise InvalidRequest(
+            f"Offset {offset} is beyond the {target.expected_size} bytes staged.",
+            "Ask GET on the transfer's URL for the offset to resume from.",
+        )
     stream = _Stream(chunks)
-    size, checksum = await _receive_one(stream, target)
+    size, checksum = await _receive_one(stream, target, offset=offset, resumable=resumable)
+    if offset:
+        log.info(
+            "transfer %d resumed at byte %d: received %d bytes",
+            target.transfer_id,
+            offset,
+            size - offset,
+        )
     problem = _problem(target, size, checksum)
     if problem is None and not await stream.at_end():
         problem = f"more bytes than the {target.expected_size} declared at stage"
     failures = {} if problem is None else {target.transfer_id: problem}
-    received = [UploadPutResponse(transfer_id=target.transfer_id, size=size, checksum=checksum)]
+    received = [
+        UploadPutResponse(
+            transfer_id=target.transfer_id, size=size, checksum=checksum, offset=offset
+        )
+    ]
     (result,) = await _finish(factory, received, failures, caller=caller)
     return result
 
@@ -260,13 +342,20 @@ async def _receive_bundle(
     targets = await to_thread.run_sync(_open_targets, factory, header.transfer_ids, user)
     received: list[UploadPutResponse] = []
     failures: dict[int, str] = {}
-    for target in targets:
-        size, checksum = await _receive_one(stream, target)
-        received.append(
-            UploadPutResponse(transfer_id=target.transfer_id, size=size, checksum=checksum)
-        )
-        if (problem := _problem(target, size, checksum)) is not None:
-            failures[target.transfer_id] = problem
+    try:
+        for target in targets:
+            size, checksum = await _receive_one(stream, target)
+            received.append(
+                UploadPutResponse(transfer_id=target.transfer_id, size=size, checksum=checksum)
+            )
+            if (problem := _problem(target, size, checksum)) is not None:
+                failures[target.transfer_id] = problem
+    except BaseException:
+        # Disk full or the client gone mid-bundle: the files already written for these
+        # still-open transfers would wait for the staging timeout; remove them now.
+        for done in targets[: len(received)]:
+            done.path.unlink(missing_ok=True)
+        raise
     if not await stream.at_end():
         for target in targets:
             failures.setdefault(target.transfer_id, "the bundle held more bytes than declared")
@@ -292,7 +381,10 @@ async def receive_bundle_each(
 ) -> list[CloneReceived]:
     """A peer's bundle: each file accepted or refused on its own, with its reason."""
     received, failures = await _receive_bundle(factory, chunks, user)
-    await _settle(factory, received, failures, caller="clone.bundle")
+    try:
+        await _settle(factory, received, failures, caller="clone.bundle")
+    except TransferClosed as exc:
+        failures.update({i: exc.reason for i in exc.transfer_ids})
     return [
         CloneReceived(
             transfer_id=r.transfer_id,

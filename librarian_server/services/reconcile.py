@@ -63,7 +63,7 @@ def abandon_orphaned_batches(sender: Sender) -> int:
         else:
             lease = Lease(sender.factory, queue_id, sender.worker, sender.lease_seconds)
             reason = "the worker sending this batch stopped"
-            sender.fail_batch(queue, reason, lease, peer_error=False)
+            sender.fail_batch(queue, reason, lease)
         count += 1
 
 

@@ -1,6 +1,7 @@
 """Deciding what to send: the files a peer lacks, grouped into send queues.
 
-A file is due for a peer when the peer's policy takes it, this site has it on
+A peer backing off after an outage (``peer_health``) is skipped until its next
+attempt. A file is due for a peer when the peer's policy takes it, this site has it on
 disk, the peer is not known to hold it, it did not come from that peer, and no
 transfer of it to that peer is live, failed or cancelled (those wait for an
 operator's ``retry``). Transfers whose backoff has passed rejoin first.
@@ -35,6 +36,7 @@ from ..orm import (
     utcnow,
 )
 from ..settings import ServerSettings
+from .copies import usable
 from .files import glob_to_like, name_prefix
 from .sql import insert_ignoring_conflicts
 
@@ -50,7 +52,7 @@ def lacking(
         OutgoingTransfer.status != TransferStatus.COMPLETED,
     )
     held = exists().where(RemoteInstance.file_name == File.name, RemoteInstance.site == peer.name)
-    on_disk = exists().where(Instance.file_name == File.name, Instance.available)
+    on_disk = exists().where(Instance.file_name == File.name, usable())
     query = select(File.name, File.size, File.checksum, File.source, File.uploader).where(
         ~blocked, ~held, on_disk, File.source != peer.name
     )
@@ -87,6 +89,11 @@ def plan(
             # over the network, not even retries (what a disk did not deliver waits for
             # the next disk).
             return {"queued": 0, "batches": 0}
+        if peer.next_attempt_after is not None and peer.next_attempt_after > now:
+            # Unreachable lately and backing off: nothing is planned for it until its next
+            # attempt; what it lacks meanwhile is found then (the scan starts where the
+            # last one stopped).
+            return {"queued": 0, "batches": 0, "backing_off": 1}
         rows = session.execute(lacking(peer, settings, limit, since=_since(peer, settings))).all()
         _advance(peer, settings, now, exhausted=len(rows) < limit)
         insert_ignoring_conflicts(

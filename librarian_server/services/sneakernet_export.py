@@ -33,6 +33,7 @@ from . import outgoing
 from .copies import local_copies
 from .peers import get_peer
 from .send_plan import lacking
+from .sneakernet_keys import check_account, export_key
 from .sql import insert_ignoring_conflicts
 
 MANAGER = "sneakernet"
@@ -41,6 +42,10 @@ _PLAN_LIMIT = 1_000_000
 
 def disk_path(path: str, settings: ServerSettings, *, writable: bool) -> Path:
     """A server-side directory an administrator named: absolute, present, allowed."""
+    if "\x00" in path:
+        raise InvalidRequest(
+            "A path cannot contain a NUL character.", "Give where the disk is mounted."
+        )
     given = Path(path)
     if not given.is_absolute():
         raise InvalidRequest(
@@ -62,6 +67,7 @@ def disk_path(path: str, settings: ServerSettings, *, writable: bool) -> Path:
 
 def check_peer(session: Session, name: str) -> Librarian:
     peer = get_peer(session, name)
+    check_account(session, name)  # the disk must be signed
     if peer.transfer_managers and MANAGER not in peer.transfer_managers:
         raise InvalidRequest(
             f"Peer {name!r} accepts only {', '.join(peer.transfer_managers)}.",
@@ -130,6 +136,8 @@ def export_disk(
     if not candidates:
         summary.stopped = "nothing_to_send"
         return DiskEvent(event="done", export=summary)
+    with factory() as session:
+        signing = export_key(session, source=settings.site_name, peer=peer, label=label)
     with factory.begin() as session:
         queue = SendQueue(
             destination=peer,
@@ -142,8 +150,14 @@ def export_disk(
         session.add(queue)
         session.flush()
         queue_id = queue.id
-    header = DiskHeader(label=label, source=settings.site_name, destination=peer, created_time=now)
-    writer = DiskWriter(root, header)
+    header = DiskHeader(
+        label=label,
+        source=settings.site_name,
+        destination=peer,
+        created_time=now,
+        key=signing.spec,
+    )
+    writer = DiskWriter(root, header, signing.key)
     summary.path = str(writer.directory)
     step = settings.sneakernet.chunk_files
     try:

@@ -11,6 +11,7 @@ here. Ingesting the same disk again changes nothing but sending the news again.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from itertools import islice
@@ -41,17 +42,37 @@ from .auth import AuthenticatedUser
 from .checkins import queue_checkins
 from .clone_receive import remember_sender
 from .commit import commit_each, existing_files
+from .credentials import CredentialBox
 from .names import validate_name
 from .outgoing import record_remote_copies
 from .receive import mark_staged
+from .sneakernet_keys import ingest_key
 from .transfers import NewTransfer, OpenedTransfer, close_transfer, fail_many, open_transfers
 
 MANAGER = "sneakernet"
 BATCH = 500
+log = logging.getLogger(__name__)
 
 
-def open_disk(path: Path, settings: ServerSettings) -> list[DiskReader]:
-    """Every export on the disk, all of them for this site, or a clear refusal."""
+@dataclass(frozen=True)
+class OpenedExport:
+    """One export on the disk, its file lines read once, and why it is not verified."""
+
+    reader: DiskReader
+    entries: list[DiskEntry]
+    unverified: str | None = None
+
+
+def open_disk(
+    path: Path,
+    settings: ServerSettings,
+    factory: sessionmaker[Session],
+    *,
+    accept_unsigned: bool = False,
+    by: str = "?",
+) -> list[OpenedExport]:
+    """Every export on the disk, all for this site and all correctly signed by the site
+    they name (or accepted by an administrator's override), or a clear refusal."""
     try:
         readers = [DiskReader(d) for d in DiskReader.find(path)]
     except DiskFormatError as exc:
@@ -68,7 +89,36 @@ def open_disk(path: Path, settings: ServerSettings) -> list[DiskReader]:
                 f"and this is {settings.site_name!r}.",
                 "Carry the disk to the site it was made for.",
             )
-    return readers
+    box = CredentialBox.for_settings(settings)
+    opened = []
+    for reader in readers:
+        with factory() as session:
+            key = ingest_key(session, reader.header, box)
+        entries, problem = reader.listed(key if isinstance(key, bytes) else None)
+        why = key if isinstance(key, str) else None if problem is None else f"mis-signed: {problem}"
+        if why is not None:
+            _refuse_or_override(reader, why, accept_unsigned=accept_unsigned, by=by)
+        opened.append(OpenedExport(reader, entries, why))
+    return opened
+
+
+def _refuse_or_override(reader: DiskReader, why: str, *, accept_unsigned: bool, by: str) -> None:
+    name, source = reader.directory.name, reader.header.source
+    if not accept_unsigned:
+        raise InvalidRequest(
+            f"Disk export {name} is {why}. Its origin and uploader fields cannot be trusted, "
+            "so nothing on it was ingested.",
+            f"Ask {source!r} for a new disk; or, if you know where this disk comes from (e.g. "
+            f"the peer password changed since it was written), ingest it with "
+            "--accept-unsigned (logged).",
+        )
+    log.warning(
+        "SNEAKERNET SIGNATURE OVERRIDE: %s ingests %s (from %r) although it is %s",
+        by,
+        reader.directory,
+        source,
+        why,
+    )
 
 
 def _batches(entries: Iterator[DiskEntry]) -> Iterator[list[DiskEntry]]:
@@ -80,19 +130,25 @@ def ingest_disk(
     factory: sessionmaker[Session],
     settings: ServerSettings,
     *,
-    readers: list[DiskReader],
+    readers: list[OpenedExport],
     user: AuthenticatedUser,
     reporter: Reporter,
 ) -> DiskEvent:
-    listed = [list(r.entries()) for r in readers]
+    listed = [o.entries for o in readers]
     reporter.start(sum(map(len, listed)), sum(e.size for lst in listed for e in lst))
     summary = IngestSummary(
-        labels=[r.header.label for r in readers], files=reporter.total_files or 0
+        labels=[o.reader.header.label for o in readers],
+        files=reporter.total_files or 0,
+        unverified=[
+            DiskProblem(name=o.reader.header.label, reason=o.unverified)
+            for o in readers
+            if o.unverified is not None
+        ],
     )
     try:
-        for reader, entries in zip(readers, listed, strict=True):
-            for batch in _batches(iter(entries)):
-                _Batch(factory, settings, reader, user, summary, reporter).ingest(batch)
+        for opened in readers:
+            for batch in _batches(iter(opened.entries)):
+                _Batch(factory, settings, opened.reader, user, summary, reporter).ingest(batch)
     except Stopped:
         pass  # the client went away; what was committed stays, the rest waits
     return DiskEvent(event="done", ingest=summary)
@@ -130,9 +186,22 @@ class _Batch:
         kind.append(DiskProblem(name=entry.name, reason=reason))
         self.owe(entry, reason=f"{reason} (disk {self.reader.header.label})")
 
-    def ingest(self, batch: list[DiskEntry]) -> None:
+    def _named(self, batch: list[DiskEntry]) -> list[DiskEntry]:
+        """The entries under their stored (NFC) names; those the name rule refuses, refused."""
+        good: list[DiskEntry] = []
+        for entry in batch:
+            try:
+                name = validate_name(entry.name, max_length=self.settings.max_name_length)
+            except InvalidName as exc:
+                self.refuse(entry, self.summary.bad, exc.reason)
+                continue
+            good.append(entry if name == entry.name else entry.model_copy(update={"name": name}))
+        return good
+
+    def ingest(self, listed: list[DiskEntry]) -> None:
         todo: list[tuple[DiskEntry, Path]] = []
         present: list[DiskEntry] = []
+        batch = self._named(listed)
         with self.factory.begin() as session:
             here = existing_files(session, (e.name for e in batch))
             for entry in batch:
@@ -159,10 +228,9 @@ class _Batch:
     def _check(self, entry: DiskEntry) -> tuple[list[DiskProblem], str] | None:
         """Why the disk's copy cannot be right, before reading it; None if it may be."""
         try:
-            validate_name(entry.name, max_length=self.settings.max_name_length)
             path = self.reader.path_of(entry)
-        except (InvalidName, ValueError) as exc:
-            return self.summary.bad, exc.reason if isinstance(exc, InvalidName) else str(exc)
+        except ValueError as exc:
+            return self.summary.bad, str(exc)
         if not path.is_file():
             return self.summary.missing, "not on the disk"
         size = path.stat().st_size

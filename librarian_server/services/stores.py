@@ -5,13 +5,13 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from librarian_client.models import StoreInfo
 
-from ..errors import Conflict, InsufficientStorage, InvalidRequest
-from ..orm import HOLDING_STATUSES, IncomingTransfer, Store, StoreKind
+from ..errors import Conflict, InsufficientStorage, InvalidRequest, NotFound
+from ..orm import HOLDING_STATUSES, IncomingTransfer, Instance, Store, StoreKind
 from ..stores import PosixStore, backend_for
 
 
@@ -49,6 +49,60 @@ def add_store(
 
 def get_stores(session: Session) -> list[Store]:
     return list(session.scalars(select(Store).order_by(Store.id)))
+
+
+def get_store(session: Session, name: str) -> Store:
+    store = session.scalar(select(Store).where(Store.name == name))
+    if store is None:
+        raise NotFound(f"There is no store {name!r}.", "`librarian-server stores` lists them.")
+    return store
+
+
+def set_store_enabled(session: Session, name: str, enabled: bool) -> Store:
+    """A disabled store takes no new uploads or clones; its files are still read and served."""
+    store = get_store(session, name)
+    store.enabled = enabled
+    session.flush()
+    return store
+
+
+def remove_store(session: Session, name: str, *, may_remove_last: bool = True) -> int:
+    """Forget an empty store; returns how many finished uploads into it were forgotten too.
+
+    Refused while the catalogue knows any instance on it or an upload into it is in
+    flight: the catalogue must never point at a store it no longer knows. Its directory
+    is left on disk for the operator. The embedded default (``may_remove_last=False``)
+    keeps its last store, which it would otherwise recreate on the same directory.
+    """
+    store = get_store(session, name)
+    held = session.scalar(select(func.count(Instance.id)).where(Instance.store_id == store.id))
+    if held:
+        raise Conflict(
+            f"Store {name!r} holds {held} file instance(s).",
+            "Move or delete them first; `librarian-server store disable` stops new uploads.",
+        )
+    in_flight = session.scalar(
+        select(func.count(IncomingTransfer.id)).where(
+            IncomingTransfer.store_id == store.id,
+            IncomingTransfer.status.in_(HOLDING_STATUSES),
+        )
+    )
+    if in_flight:
+        raise Conflict(
+            f"Store {name!r} has {in_flight} upload(s) in flight.",
+            "Disable it (`librarian-server store disable`) and wait for them to finish.",
+        )
+    if not may_remove_last and len(get_stores(session)) == 1:
+        raise Conflict(
+            f"Store {name!r} is the only store of the embedded default, which needs one.",
+            "Add another store first, or disable this one (`librarian-server store disable`).",
+        )
+    of_store = IncomingTransfer.store_id == store.id
+    history = session.scalar(select(func.count(IncomingTransfer.id)).where(of_store)) or 0
+    session.execute(delete(IncomingTransfer).where(of_store))
+    session.delete(store)
+    session.flush()
+    return int(history)
 
 
 def _in_flight_bytes(session: Session, store_id: int) -> int:

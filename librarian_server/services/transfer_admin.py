@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Select, delete, select
+from sqlalchemy import Select, Update, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from librarian_client.models import (
+    BulkRetryRequest,
+    BulkRetryResponse,
     Direction,
     SendQueueInfo,
     TransferActionResponse,
@@ -156,6 +158,61 @@ def retry_outgoing(session: Session, transfer_id: int) -> TransferActionResponse
             "Let it finish.",
         ) from None
     return TransferActionResponse(id=row.id, status=row.status)
+
+
+_RETRYABLE = (TransferStatus.FAILED, TransferStatus.CANCELLED, TransferStatus.INITIATED)
+
+
+def retry_many(session: Session, request: BulkRetryRequest) -> BulkRetryResponse:
+    """Send again, from scratch, every outgoing transfer matching the filter (oldest
+    first, up to ``limit``): failed or cancelled ones get their attempts back, waiting
+    ones go now. One whose file already has another transfer under way to the same
+    peer is skipped and counted."""
+    if request.status not in _RETRYABLE:
+        raise InvalidRequest(
+            f"Transfers that are {request.status.value} cannot be retried.",
+            "Give --status FAILED, CANCELLED or INITIATED.",
+        )
+    query = select(OutgoingTransfer.id).where(OutgoingTransfer.status == request.status)
+    if request.status is TransferStatus.INITIATED:
+        query = query.where(OutgoingTransfer.send_queue_id.is_(None))
+    if request.peer is not None:
+        query = query.where(OutgoingTransfer.destination == request.peer)
+    ids = list(session.scalars(query.order_by(OutgoingTransfer.id).limit(request.limit)))
+    requeued = skipped = 0
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        try:
+            with session.begin_nested():
+                requeued += execute_count(session, _requeue(chunk, request.status))
+            continue
+        except IntegrityError:
+            pass  # some file is already under way again: one by one, skipping those
+        for transfer_id in chunk:
+            try:
+                with session.begin_nested():
+                    requeued += execute_count(session, _requeue([transfer_id], request.status))
+            except IntegrityError:
+                skipped += 1
+    return BulkRetryResponse(requeued=requeued, skipped=skipped)
+
+
+def _requeue(ids: list[int], status: TransferStatus) -> Update:
+    values: dict[str, object] = {
+        "status": TransferStatus.INITIATED,
+        "send_queue_id": None,
+        "error": None,
+        "next_attempt_at": utcnow(),
+        "updated_time": utcnow(),
+    }
+    if status is not TransferStatus.INITIATED:
+        values |= {"attempts": 0, "completed_time": None}
+    return (
+        update(OutgoingTransfer)
+        .where(OutgoingTransfer.id.in_(ids), OutgoingTransfer.status == status)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def cancel_outgoing(session: Session, transfer_id: int, *, by: str) -> TransferActionResponse:

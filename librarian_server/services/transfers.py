@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import itertools
+import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -116,34 +116,31 @@ def open_transfers(
 
 
 def free_store_paths(session: Session, store: Store, names: list[str]) -> dict[str, str]:
-    """Each name's path in the store, avoiding paths that instances already hold.
+    """Each name's path in the store: unique per transfer, never one an instance holds.
 
-    A path derives from the name, but a File renamed in the catalogue (a VOSpace move)
-    keeps its bytes where they are; a later upload of the old name then gets a
-    variant path instead of colliding with them.
+    A path derives from the name (recognisable to an operator) plus a random part,
+    so two uploads of one name, or a name reused after a VOSpace move, never share
+    bytes: whatever clean-up does to one transfer's path cannot touch another's.
     """
     backend = backend_for(store)
-    paths = {name: backend.path_for(name) for name in names}
-    wanted = list(paths.values())
-    taken: set[str] = set()
-    for start in range(0, len(wanted), 500):
-        taken.update(
-            session.scalars(
-                select(Instance.path).where(
-                    Instance.store_id == store.id, Instance.path.in_(wanted[start : start + 500])
+    paths = {name: backend.path_for(name, secrets.token_hex(6)) for name in names}
+    while True:
+        wanted = list(paths.values())
+        taken: set[str] = set()
+        for start in range(0, len(wanted), 500):
+            taken.update(
+                session.scalars(
+                    select(Instance.path).where(
+                        Instance.store_id == store.id,
+                        Instance.path.in_(wanted[start : start + 500]),
+                    )
                 )
             )
-        )
-    for name in [n for n, p in paths.items() if p in taken]:
-        for attempt in itertools.count(1):
-            candidate = backend.path_for(f"{name}.{attempt}")
-            held = session.scalar(
-                select(Instance.id).where(Instance.store_id == store.id, Instance.path == candidate)
-            )
-            if held is None:
-                paths[name] = candidate
-                break
-    return paths
+        clashing = [n for n, p in paths.items() if p in taken]
+        if not clashing:
+            return paths
+        for name in clashing:
+            paths[name] = backend.path_for(name, secrets.token_hex(6))
 
 
 def owned_transfers(

@@ -21,6 +21,7 @@ from librarian_client.models import (
 from ..errors import FileAlreadyExists, InvalidRequest, VerificationFailed
 from ..settings import ServerSettings
 from . import commit as committer
+from . import namespace
 from .auth import AuthenticatedUser
 from .commit import existing_files
 from .names import validate_name
@@ -38,19 +39,32 @@ def checksum_or_400(value: str, name: str) -> str:
         raise InvalidRequest(f"{name}: {exc}", "Send '<algorithm>:<hex>', e.g. 'md5:…'.") from None
 
 
-def check_batch(names: list[str], settings: ServerSettings) -> None:
-    """Size limit, valid names, no name twice: a batch is refused whole, before any work."""
-    if len(names) > settings.max_batch_size:
+def check_batch_size(count: int, settings: ServerSettings) -> None:
+    if count > settings.max_batch_size:
         raise InvalidRequest(
-            f"{len(names)} files in one request; the limit is {settings.max_batch_size}.",
+            f"{count} files in one request; the limit is {settings.max_batch_size}.",
             "Split the batch.",
         )
+
+
+def check_batch(names: list[str], settings: ServerSettings) -> list[str]:
+    """Size limit, valid names, no name twice: a batch is refused whole, before any work.
+
+    Returns the names in their stored (NFC) form, in order.
+    """
+    check_batch_size(len(names), settings)
+    stored: list[str] = []
     seen: set[str] = set()
-    for name in names:
-        validate_name(name, max_length=settings.max_name_length)
+    for given in names:
+        name = validate_name(given, max_length=settings.max_name_length)
         if name in seen:
-            raise InvalidRequest(f"{name!r} appears twice in one request.")
+            raise InvalidRequest(
+                f"{name!r} appears twice in one request (names are compared in Unicode NFC).",
+                "Send each file once.",
+            )
         seen.add(name)
+        stored.append(name)
+    return stored
 
 
 def stage(
@@ -66,7 +80,8 @@ def stage(
     ``algorithm`` is the checksum algorithm for files that declare no checksum
     (default: the site's).
     """
-    check_batch([i.name for i in items], settings)
+    names = check_batch([i.name for i in items], settings)
+    items = [i.model_copy(update={"name": n}) for i, n in zip(items, names, strict=True)]
     declared = {
         i.name: None if i.checksum is None else checksum_or_400(i.checksum, i.name) for i in items
     }
@@ -91,6 +106,7 @@ def stage(
         )
 
     new = [NewTransfer(i.name, i.size, declared[i.name]) for i in items if i.name not in results]
+    namespace.check_free(session, [spec.name for spec in new])
     if new:
         opened = open_transfers(
             session,

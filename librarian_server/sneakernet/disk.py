@@ -9,7 +9,9 @@ The manifest is append-only JSON lines. A file's line is appended (and fsynced)
 only after its bytes were written, fsynced, and read back from the disk with the
 right checksum, so whatever kills an export, the manifest lists whole, verified
 files only; a torn last line is ignored when reading. The end line says how the
-export stopped. Nothing here touches the database.
+export stopped. Given a key, every line is signed as it is written, and a reader
+reports the first line whose signature fails (signing.py). Nothing here touches the
+database.
 """
 
 from __future__ import annotations
@@ -21,11 +23,13 @@ import os
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Literal
+from typing import IO, Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
 from librarian_client.checksum import checksum_file, format_checksum, new_hasher, parse_checksum
+
+from .signing import SIG, DiskKeySpec, sign, verifies
 
 FORMAT: Literal["librarian-disk"] = "librarian-disk"
 VERSION = 1
@@ -42,6 +46,7 @@ class DiskHeader(BaseModel):
     source: str
     destination: str
     created_time: datetime
+    key: DiskKeySpec | None = None  # absent: an unsigned disk
 
 
 class DiskEntry(BaseModel):
@@ -86,18 +91,26 @@ def _fsync_dir(path: Path) -> None:
 class DiskWriter:
     """Writes one export directory; every method leaves the disk consistent."""
 
-    def __init__(self, root: Path, header: DiskHeader) -> None:
+    def __init__(self, root: Path, header: DiskHeader, key: bytes | None = None) -> None:
+        """``key`` signs every line (see signing.py); without it the disk is unsigned."""
+        self.key = key
         self.directory = root / f"{PREFIX}{header.label}"
         self.directory.mkdir()
         self.files = self.bytes = 0
         self.listed_ids: set[int] = set()
         self._manifest: IO[str] = open(self.directory / MANIFEST, "x", encoding="utf-8")  # noqa: SIM115
-        self._append([header.model_dump_json()])
+        self._append([header])
         _fsync_dir(self.directory)
         _fsync_dir(root)
 
-    def _append(self, lines: list[str]) -> None:
-        self._manifest.write("".join(line + "\n" for line in lines))
+    def _line(self, model: BaseModel) -> str:
+        record = model.model_dump(mode="json", exclude_none=True)
+        if self.key is not None:
+            record = sign(self.key, record)
+        return json.dumps(record, ensure_ascii=False, separators=(",", ":"))
+
+    def _append(self, models: list[BaseModel]) -> None:
+        self._manifest.write("".join(self._line(m) + "\n" for m in models))
         self._manifest.flush()
         os.fsync(self._manifest.fileno())
 
@@ -142,14 +155,14 @@ class DiskWriter:
     def list(self, entries: list[DiskEntry]) -> None:
         """Add written files to the manifest: from now on they are on the disk."""
         if entries:
-            self._append([e.model_dump_json() for e in entries])
+            self._append(list(entries))
             self.files += len(entries)
             self.bytes += sum(e.size for e in entries)
             self.listed_ids.update(e.transfer_id for e in entries)
 
     def finish(self, stopped: str, now: datetime) -> None:
         end = DiskEnd(files=self.files, bytes=self.bytes, stopped=stopped, finished_time=now)
-        self._append([end.model_dump_json()])
+        self._append([end])
         self._manifest.close()
 
 
@@ -174,8 +187,16 @@ class DiskReader:
                 f"{directory / MANIFEST} has format version {raw.get('version')}; this "
                 f"Librarian reads version {VERSION}"
             )
-        self.header = DiskHeader.model_validate(raw)
+        try:
+            self.header = DiskHeader.model_validate(raw)
+        except ValidationError as exc:
+            raise DiskFormatError(f"{directory / MANIFEST} has a damaged header: {exc}") from None
+        self.raw_header: dict[str, object] = raw
         self.end: DiskEnd | None = None
+
+    @property
+    def signed(self) -> bool:
+        return self.header.key is not None or SIG in self.raw_header
 
     @staticmethod
     def find(path: Path) -> list[Path]:
@@ -186,24 +207,44 @@ class DiskReader:
             p for p in path.iterdir() if p.name.startswith(PREFIX) and (p / MANIFEST).is_file()
         )
 
-    def entries(self) -> Iterator[DiskEntry]:
-        """Every file line; a torn or damaged line (an export killed mid-write) is skipped."""
+    def _records(self) -> Iterator[tuple[int, dict[str, Any]]]:
+        """(line number, object) of every whole line after the header; a torn last line
+        (an export killed mid-write) or one that is not a JSON object is skipped."""
         with open(self.directory / MANIFEST, encoding="utf-8") as handle:
             handle.readline()
-            for line in handle:
+            for number, line in enumerate(handle, start=2):
                 if not line.endswith("\n"):
                     return  # torn: the export stopped while writing it
                 try:
                     raw = json.loads(line)
                 except json.JSONDecodeError:
                     continue
-                if isinstance(raw, dict) and raw.get("end") is True:
+                if isinstance(raw, dict):
+                    yield number, raw
+
+    def listed(self, key: bytes | None = None) -> tuple[list[DiskEntry], str | None]:
+        """Every file line; and, given the disk's key, why the manifest fails its
+        signatures (the first line that does not verify), or None if every line does."""
+        problem = None
+        if key is not None and not verifies(key, self.raw_header):
+            problem = "its header (line 1) does not match its signature"
+        entries: list[DiskEntry] = []
+        for number, raw in self._records():
+            if key is not None and problem is None and not verifies(key, raw):
+                what = repr(raw["name"]) if isinstance(raw.get("name"), str) else "a record"
+                problem = f"line {number} ({what}) does not match its signature"
+            try:
+                if raw.get("end") is True:
                     self.end = DiskEnd.model_validate(raw)
-                    continue
-                try:
-                    yield DiskEntry.model_validate(raw)
-                except ValidationError:
-                    continue
+                else:
+                    entries.append(DiskEntry.model_validate(raw))
+            except ValidationError:
+                continue
+        return entries, problem
+
+    def entries(self) -> Iterator[DiskEntry]:
+        """Every file line, unverified; a torn or damaged line is skipped."""
+        yield from self.listed()[0]
 
     def path_of(self, entry: DiskEntry) -> Path:
         """Where the entry's bytes are; refuses a path that leaves the export directory."""

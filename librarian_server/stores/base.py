@@ -13,8 +13,8 @@ class StoreBackend(ABC):
     uuid: str
 
     @abstractmethod
-    def path_for(self, name: str) -> str:
-        """Store-relative path a committed file of this name gets."""
+    def path_for(self, name: str, unique: str = "") -> str:
+        """Store-relative path a committed file of this name gets; ``unique`` varies it."""
 
     @abstractmethod
     def new_staging_path(self) -> Path:

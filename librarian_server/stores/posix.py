@@ -3,10 +3,12 @@
 Layout under the root::
 
     .librarian-store            marker holding the store's UUID (same-filesystem detection)
-    files/abc/<hash>-<basename> committed files: 4,096 buckets from SHA-256(name), made
+    files/abc/<hash>.<random>-<basename>  committed files: 4,096 buckets from SHA-256(name), made
                                 with the store, so no directory grows to millions of
                                 entries (~24k at 100 M files) and a commit never mkdirs;
-                                the basename keeps a path recognisable to an operator
+                                the basename keeps a path recognisable to an operator;
+                                the random part is per transfer, so two uploads of one
+                                name never share bytes
     staging/<random>            one file per transfer in a private (0700) directory on the
                                 same filesystem, so a commit is a rename
 
@@ -156,10 +158,11 @@ class PosixStore(StoreBackend):
     def marker_path(self) -> Path:
         return self.root / MARKER
 
-    def path_for(self, name: str) -> str:
+    def path_for(self, name: str, unique: str = "") -> str:
         digest = hashlib.sha256(name.encode()).hexdigest()
         basename = name.rsplit("/", 1)[-1].encode()[:MAX_BASENAME].decode(errors="ignore")
-        return f"{digest[:BUCKET_DIGITS]}/{digest[BUCKET_DIGITS:32]}-{basename}"
+        middle = digest[BUCKET_DIGITS:32] + (f".{unique}" if unique else "")
+        return f"{digest[:BUCKET_DIGITS]}/{middle}-{basename}"
 
     def local_path(self, store_path: str) -> Path:
         return self.files_dir / store_path

@@ -59,6 +59,9 @@ class BatchOutcome:
     """Transfers that failed, with the reason."""
     external_id: str | None = None
     """Asynchronous managers: the id to poll (e.g. a Globus task id)."""
+    bad_copies: dict[int, str] = field(default_factory=dict)
+    """Transfers whose source, this site's own copy, did not read back as catalogued (its
+    checksum or size differs): the copy is bad, not the trip. Also in ``failed``."""
 
 
 class TransferError(Exception):

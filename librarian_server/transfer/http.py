@@ -45,6 +45,10 @@ class HttpManager(TransferManager):
                 # Our side failed mid-bundle: the peer saw a short body and refused it.
                 for item in group:
                     outcome.failed[item.transfer_id] = f"reading this site's copy failed: {exc}"
+                if isinstance(exc, LocalFileChanged):
+                    # Files are read in order: the last one opened is the one that changed.
+                    opened = sum(1 for f in files if f.reader is not None)
+                    outcome.bad_copies[group[max(opened - 1, 0)].transfer_id] = str(exc)
                 continue
             reasons = {r.transfer_id: r.reason for r in answer.files}
             for item, sent in zip(group, files, strict=True):
@@ -58,10 +62,13 @@ class HttpManager(TransferManager):
                 batch.peer.put(item.staged.put_path or "", sent)
                 reason = None
             except PeerError as exc:
-                if exc.peer_status != 422:
+                if exc.peer_wide:
                     raise  # the peer or the network, not this file: fail the batch
                 reason = exc.reason
-            except (OSError, LocalFileChanged) as exc:
+            except LocalFileChanged as exc:
+                reason = f"this site's copy is not as catalogued: {exc}"
+                outcome.bad_copies[item.transfer_id] = str(exc)
+            except OSError as exc:
                 reason = f"reading this site's copy failed: {exc}"
             self._settle(item, sent, reason, outcome)
         return outcome
@@ -69,7 +76,7 @@ class HttpManager(TransferManager):
     @staticmethod
     def _settle(item: SendItem, sent: SentFile, refused: str | None, out: BatchOutcome) -> None:
         if sent.checksum is not None and sent.checksum != item.checksum:
-            out.failed[item.transfer_id] = (
+            out.failed[item.transfer_id] = out.bad_copies[item.transfer_id] = (
                 f"this site's copy of {item.name} hashes to {sent.checksum}, not {item.checksum}"
             )
         elif refused is not None:

@@ -44,11 +44,16 @@ class LocalCopyManager(TransferManager):
             algorithm = parse_checksum(item.checksum)[0]
             try:
                 copied = copy_hashing(str(item.source_path), target, item.size, algorithm, progress)
-            except (OSError, LocalFileChanged) as exc:
+            except LocalFileChanged as exc:
+                outcome.failed[item.transfer_id] = outcome.bad_copies[item.transfer_id] = (
+                    f"this site's copy is not as catalogued: {exc}"
+                )
+                continue
+            except OSError as exc:
                 outcome.failed[item.transfer_id] = f"local copy to {target} failed: {exc}"
                 continue
             if copied != item.checksum:
-                outcome.failed[item.transfer_id] = (
+                outcome.failed[item.transfer_id] = outcome.bad_copies[item.transfer_id] = (
                     f"this site's copy of {item.name} hashes to {copied}, not {item.checksum}"
                 )
                 continue

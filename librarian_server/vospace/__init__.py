@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import logging
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..settings import ServerSettings
 from . import jobs
+from .handlers import guard_fault
 from .protocols import ProtocolRegistry, add_transfer_managers, default_registry
 from .uris import NodeURIs
 
@@ -24,9 +25,10 @@ log = logging.getLogger(__name__)
 def make_router() -> APIRouter:
     # Imported here, not at the top: background tasks import this package for its
     # services, and the routers import the API's dependencies, which import them.
+    from ..api.params import no_nul_in_url
     from . import router, router_data, router_transfers
 
-    vospace = APIRouter()
+    vospace = APIRouter(dependencies=[Depends(no_nul_in_url)])
     for module in (router, router_transfers, router_data):
         vospace.include_router(module.router)
     return vospace
@@ -53,4 +55,4 @@ def housekeeping(factory: sessionmaker[Session]) -> None:
     jobs.housekeeping(factory)
 
 
-__all__ = ["ProtocolRegistry", "housekeeping", "install"]
+__all__ = ["ProtocolRegistry", "guard_fault", "housekeeping", "install"]

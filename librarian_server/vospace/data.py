@@ -25,7 +25,13 @@ from ..services import receive, upload
 from ..services.auth import AuthenticatedUser
 from ..settings import ServerSettings
 from . import moves, nodes
-from .faults import DuplicateNode, InvalidArgument, LinkFound, from_librarian_error
+from .faults import (
+    DuplicateNode,
+    InvalidArgument,
+    LinkFound,
+    PermissionDenied,
+    from_librarian_error,
+)
 from .uris import NodeURIs
 
 
@@ -42,6 +48,8 @@ def account(session: Session, name: str) -> AuthenticatedUser:
     user = session.scalar(select(User).where(User.name == name))
     if user is None:
         raise InvalidArgument(f"the account {name!r} no longer exists")
+    if user.disabled:  # a job or endpoint made before the account was disabled
+        raise PermissionDenied(f"the account {name!r} is disabled")
     return AuthenticatedUser(user.id, user.name, user.permission)
 
 

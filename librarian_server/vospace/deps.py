@@ -8,9 +8,10 @@ from urllib.parse import parse_qsl
 from fastapi import Depends, Request
 
 from ..api.deps import OptionalUser, SettingsDep
+from ..settings import ServerSettings
 from .faults import InvalidArgument
 from .protocols import ProtocolRegistry, default_registry
-from .transfers import Context
+from .transfers import Context, check_reader
 from .uris import NodeURIs
 
 MOUNT = "/vospace"
@@ -39,8 +40,13 @@ def context(request: Request, settings: SettingsDep, user: OptionalUser) -> Cont
 ContextDep = Annotated[Context, Depends(context)]
 
 
-async def parameters(request: Request) -> dict[str, list[str]]:
-    """UWS/DALI parameters from the query string and a form body; names are case-blind."""
+async def parameters(request: Request, ctx: ContextDep) -> dict[str, list[str]]:
+    """UWS/DALI parameters from the query string and a form body; names are case-blind.
+
+    Every route that takes parameters acts on a job, so whoever may not read jobs is
+    refused (401/403) here, before a byte of the body is read.
+    """
+    check_reader(ctx)
     found: dict[str, list[str]] = {}
     pairs = list(request.query_params.multi_items())
     content_type = request.headers.get("content-type", "")
@@ -63,11 +69,16 @@ def one(params: dict[str, list[str]], name: str) -> str | None:
 
 
 async def xml_body(request: Request) -> bytes:
-    from .parse import MAX_DOCUMENT
+    """The document, refused (413) past the site's cap; the guard usually refused it first."""
+    from .model import MAX_DOCUMENT
 
+    settings: ServerSettings = request.app.state.settings
+    limit = min(MAX_DOCUMENT, settings.max_vospace_document_bytes)
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
-        if len(body) > MAX_DOCUMENT:
-            raise InvalidArgument(f"the document is larger than {MAX_DOCUMENT} bytes")
+        if len(body) > limit:
+            fault = InvalidArgument(f"the document is larger than {limit} bytes")
+            fault.status_code = 413
+            raise fault
     return bytes(body)

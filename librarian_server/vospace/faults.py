@@ -17,6 +17,7 @@ class VOSpaceFault(Exception):
 
     def __init__(self, detail: str = "") -> None:
         self.detail = detail
+        self.headers: dict[str, str] = {}
         super().__init__(self.text)
 
     @property
@@ -69,11 +70,14 @@ def from_librarian_error(exc: errors.LibrarianError) -> VOSpaceFault:
         fault = DuplicateNode
     elif isinstance(exc, errors.VerificationFailed):
         fault = InvalidData
+    elif isinstance(exc, errors.CopyFailedVerification):
+        fault = InternalFault  # the site's own copy is bad: not the client's doing
     elif exc.status_code < 500:
         fault = InvalidArgument
     else:
         fault = InternalFault
     result = fault(detail)
-    if exc.status_code in (413, 416, 507):
+    result.headers = exc.headers()
+    if exc.status_code in (413, 416, 507) or isinstance(exc, errors.CopyFailedVerification):
         result.status_code = exc.status_code  # keep the precise HTTP meaning
     return result

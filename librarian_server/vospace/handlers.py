@@ -31,12 +31,19 @@ Handler = Callable[[Request, Exception], Awaitable[Response]]
 
 
 def fault_response(fault: VOSpaceFault) -> PlainTextResponse:
-    headers = {}
+    headers = dict(fault.headers)
     if isinstance(fault, AuthenticationRequired):
         headers["WWW-Authenticate"] = 'Bearer, Basic realm="librarian"'
     if fault.status_code >= 500:
         log.error("VOSpace %s", fault.text)
     return PlainTextResponse(fault.text + "\n", status_code=fault.status_code, headers=headers)
+
+
+def guard_fault(exc: LibrarianError, headers: dict[str, str]) -> Response:
+    """How the request guard (before any route) refuses a VOSpace request: a fault."""
+    fault = from_librarian_error(exc)
+    status = exc.status_code if exc.status_code in (401, 413, 429) else fault.status_code
+    return PlainTextResponse(fault.text + "\n", status_code=status, headers=headers)
 
 
 def _under_mount(request: Request) -> bool:

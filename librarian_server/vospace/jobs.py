@@ -161,7 +161,11 @@ def listing(
     if last is not None:
         if last <= 0:
             raise InvalidArgument("LAST must be a positive number")
-        newest = list(session.scalars(query.order_by(VOSpaceJob.created_time.desc()).limit(last)))
+        newest = list(
+            session.scalars(
+                query.order_by(VOSpaceJob.created_time.desc()).limit(min(last, MAX_LIST))
+            )
+        )
         return sorted(newest, key=lambda j: (j.created_time, j.id))
     return list(
         session.scalars(query.order_by(VOSpaceJob.created_time, VOSpaceJob.id).limit(MAX_LIST))

@@ -15,6 +15,14 @@ CORE = "ivo://ivoa.net/vospace/core#"
 NODE_TYPES = frozenset(
     {"Node", "DataNode", "UnstructuredDataNode", "StructuredDataNode", "ContainerNode", "LinkNode"}
 )
+# The work one client document can cause is bounded (a 12,000-property document once
+# cost a worker 37 s): these hold at parse time, before anything touches the database.
+MAX_DOCUMENT = 1 << 20  # the parser's own ceiling; requests are capped lower by settings
+MAX_ELEMENTS = 2048
+MAX_DEPTH = 16
+MAX_PROPERTIES = 256  # per document, and user properties kept per node
+MAX_PROPERTY_URI = 512
+MAX_PROPERTY_VALUE = 65_536
 PUSH_TO = "pushToVoSpace"
 PULL_FROM = "pullFromVoSpace"
 PULL_TO = "pullToVoSpace"

@@ -42,7 +42,10 @@ from ..orm import (
     VOSpaceContainer,
     VOSpaceLink,
 )
+from ..services import deletion
 from ..services.auth import AuthenticatedUser
+from ..services.deletion import DeletionRefused
+from ..settings import ServerSettings
 from ..stores import backend_for
 from . import properties
 from .faults import NodeBusy, PermissionDenied
@@ -112,6 +115,32 @@ def check_owner_of_tree(session: Session, node: Node, user: AuthenticatedUser) -
             raise PermissionDenied(
                 f"{name!r} belongs to another user; only they or an admin may remove or move it"
             )
+
+
+def check_delete_rule(
+    session: Session,
+    node: Node,
+    user: AuthenticatedUser,
+    settings: ServerSettings,
+    *,
+    force: bool = False,
+    last_copy: bool = False,
+) -> list[deletion.Verdict]:
+    """The files API's rule for every File in the subtree (``PermissionDenied`` if not)."""
+    files = list(session.scalars(select(File).where(in_tree(File.name, node.path))))
+    verdicts = deletion.judge(session, files, user, settings)
+    try:
+        deletion.check(
+            verdicts,
+            user,
+            force=force,
+            last_copy=last_copy,
+            grace_seconds=settings.delete_grace_seconds,
+            flags=("?force=true", "?last_copy=true"),
+        )
+    except DeletionRefused as exc:
+        raise PermissionDenied(f"{exc.reason} {exc.suggested_remedy}") from None
+    return verdicts
 
 
 def delete_tree(session: Session, node: Node) -> int:

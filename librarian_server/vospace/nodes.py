@@ -18,6 +18,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from librarian_client.models import PermissionLevel
 
 from ..orm import ACTIVE_STATUSES, File, IncomingTransfer, VOSpaceContainer, VOSpaceLink, utcnow
+from ..services import namespace
 from ..services.auth import AuthenticatedUser, check_permission
 from . import properties
 from .faults import (
@@ -192,6 +193,13 @@ def check_owner(user: AuthenticatedUser, owner: str | None, what: str) -> None:
     )
 
 
+KINDS: dict[str, namespace.Kind] = {
+    "DataNode": "file",
+    "LinkNode": "link",
+    "ContainerNode": "directory",
+}
+
+
 def check_new_node(session: Session, path: str, uris: NodeURIs) -> None:
     """A node may be created at ``path``: its parent is a container and the name is free."""
     if path == "":
@@ -204,10 +212,12 @@ def check_new_node(session: Session, path: str, uris: NodeURIs) -> None:
 def create_container(
     session: Session, path: str, doc: NodeDoc, user: AuthenticatedUser, uris: NodeURIs
 ) -> Node:
+    namespace.lock_names(session, [path])
     check_new_node(session, path, uris)
     row = VOSpaceContainer(path=path, owner=user.name, created_time=utcnow())
     session.add(row)
     session.flush()
+    namespace.check_free(session, [path], kind="directory")  # after the write: race-safe
     node = Node(path, "ContainerNode", container=row)
     properties.apply(session, path, doc.properties, node.system_properties())
     return node
@@ -222,9 +232,11 @@ def create_link(
         raise InvalidArgument(
             "a LinkNode target must be an absolute URI of at most 4096 characters"
         )
+    namespace.lock_names(session, [path])
     row = VOSpaceLink(path=path, target=target, owner=user.name, created_time=utcnow())
     session.add(row)
     session.flush()
+    namespace.check_free(session, [path], kind="link")
     node = Node(path, "LinkNode", link=row)
     properties.apply(session, path, doc.properties, node.system_properties())
     return node

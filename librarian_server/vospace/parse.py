@@ -1,7 +1,10 @@
 """Reading client XML (node and transfer documents) with a hardened lxml parser.
 
-No DTDs, no entities, no network: a node document is data from the internet. Every
-node type of the standard's closed set parses; the caller decides which it supports.
+No DTDs, no entities, no network: a node document is data from the internet. The
+parse is incremental and stops as soon as a document has more than ``MAX_ELEMENTS``
+elements or is nested deeper than ``MAX_DEPTH``, so no huge tree is ever built; a node
+document may carry at most ``MAX_PROPERTIES`` properties of bounded size. Every node
+type of the standard's closed set parses; the caller decides which it supports.
 """
 
 from __future__ import annotations
@@ -10,6 +13,12 @@ from lxml import etree
 
 from .faults import InvalidArgument, TypeNotSupported
 from .model import (
+    MAX_DEPTH,
+    MAX_DOCUMENT,
+    MAX_ELEMENTS,
+    MAX_PROPERTIES,
+    MAX_PROPERTY_URI,
+    MAX_PROPERTY_VALUE,
     NODE_TYPES,
     VOS_NS,
     XSI_NS,
@@ -19,14 +28,15 @@ from .model import (
     TransferDoc,
 )
 
-MAX_DOCUMENT = 1 << 20
+_FEED = 16 << 10
 _V = "{" + VOS_NS + "}"
 _XSI_TYPE = "{" + XSI_NS + "}type"
 _XSI_NIL = "{" + XSI_NS + "}nil"
 
 
-def _parser() -> etree.XMLParser:
-    return etree.XMLParser(
+def _parser() -> etree.XMLPullParser:
+    return etree.XMLPullParser(
+        events=("start", "end"),
         resolve_entities=False,
         no_network=True,
         load_dtd=False,
@@ -42,8 +52,22 @@ def parse_xml(body: bytes) -> etree._Element:
         raise InvalidArgument(f"the document is larger than {MAX_DOCUMENT} bytes")
     if not body.strip():
         raise InvalidArgument("the request has no XML document")
+    parser = _parser()
+    elements = depth = 0
     try:
-        root = etree.fromstring(body, _parser())
+        for start in range(0, len(body), _FEED):
+            parser.feed(body[start : start + _FEED])
+            for event, _ in parser.read_events():
+                if event == "end":
+                    depth -= 1
+                    continue
+                elements += 1
+                depth += 1
+                if elements > MAX_ELEMENTS:
+                    raise InvalidArgument(f"the document has more than {MAX_ELEMENTS} elements")
+                if depth > MAX_DEPTH:
+                    raise InvalidArgument(f"the document is nested deeper than {MAX_DEPTH}")
+        root = parser.close()
     except etree.XMLSyntaxError as exc:
         raise InvalidArgument(f"the document is not well-formed XML: {exc}") from None
     if root.getroottree().docinfo.doctype:
@@ -96,18 +120,23 @@ def parse_node(body: bytes) -> NodeDoc:
     properties: list[PropertyValue] = []
     for container in root.findall(_V + "properties"):
         for prop in container.findall(_V + "property"):
-            nil = _bool(prop.get(_XSI_NIL), False)
-            properties.append(
-                PropertyValue(
-                    uri=_required_uri(prop, "property"),
-                    value=None if nil else (prop.text or ""),
-                    read_only=_bool(prop.get("readOnly"), False),
-                )
-            )
+            if len(properties) >= MAX_PROPERTIES:
+                raise InvalidArgument(f"a node document has at most {MAX_PROPERTIES} properties")
+            properties.append(_property(prop))
     target = _text(root.find(_V + "target")) if kind == "LinkNode" else None
     if kind == "LinkNode" and not target:
         raise InvalidArgument("a LinkNode needs a target")
     return NodeDoc(uri=uri, type=kind, properties=properties, target=target)
+
+
+def _property(prop: etree._Element) -> PropertyValue:
+    uri = _required_uri(prop, "property")
+    if len(uri) > MAX_PROPERTY_URI:
+        raise InvalidArgument(f"a property URI has at most {MAX_PROPERTY_URI} characters")
+    value = None if _bool(prop.get(_XSI_NIL), False) else (prop.text or "")
+    if value is not None and len(value) > MAX_PROPERTY_VALUE:
+        raise InvalidArgument(f"the value of {uri} is longer than {MAX_PROPERTY_VALUE}")
+    return PropertyValue(uri=uri, value=value, read_only=_bool(prop.get("readOnly"), False))
 
 
 def _params(element: etree._Element) -> list[tuple[str, str]]:

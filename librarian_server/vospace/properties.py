@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from ..orm import File, VOSpaceProperty
 from .faults import InvalidArgument, PermissionDenied
-from .model import CORE, Prop, PropertyValue
+from .model import CORE, MAX_PROPERTIES, MAX_PROPERTY_URI, MAX_PROPERTY_VALUE, Prop, PropertyValue
 
 LENGTH = CORE + "length"
 MD5 = CORE + "MD5"
@@ -34,8 +34,8 @@ ACCEPTED = tuple(
         "language relation coverage rights groupread groupwrite publicread ispublic"
     ).split()
 )
-MAX_URI = 512
-MAX_VALUE = 65_536
+MAX_URI = MAX_PROPERTY_URI
+MAX_VALUE = MAX_PROPERTY_VALUE
 _CHUNK = 1000
 
 
@@ -112,17 +112,28 @@ def apply(session: Session, path: str, requested: list[PropertyValue], system: l
     """setNode: the union of old and new; an empty value blanks, nil deletes."""
     check_request(requested, system)
     defaults = {p.uri: p.value for p in system if not p.read_only}
+    # One query for the node's rows, not one per property sent.
+    rows = {
+        row.uri: row
+        for row in session.scalars(select(VOSpaceProperty).where(VOSpaceProperty.path == path))
+    }
     for prop in requested:
         if prop.uri in READ_ONLY:
             continue
-        row = session.get(VOSpaceProperty, (path, prop.uri))
+        row = rows.get(prop.uri)
         if prop.value is None or prop.value == defaults.get(prop.uri):
             if row is not None:
                 session.delete(row)
+                del rows[prop.uri]
         elif row is None:
-            session.add(VOSpaceProperty(path=path, uri=prop.uri, value=prop.value))
+            rows[prop.uri] = VOSpaceProperty(path=path, uri=prop.uri, value=prop.value)
+            session.add(rows[prop.uri])
         else:
             row.value = prop.value
+    if len(rows) > MAX_PROPERTIES:
+        raise InvalidArgument(
+            f"a node keeps at most {MAX_PROPERTIES} properties; this would make {len(rows)}"
+        )
     session.flush()
 
 

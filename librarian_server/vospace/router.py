@@ -12,6 +12,7 @@ from sqlalchemy import text as sql
 from sqlalchemy.orm import Session
 
 from ..api.deps import SessionDep, SessionFactoryDep
+from ..services import deletion
 from . import capabilities, data, listing, nodes, properties, render
 from .deps import ContextDep, xml_body
 from .faults import InvalidArgument, InvalidURI, PermissionDenied
@@ -158,8 +159,18 @@ async def set_node(
 
 
 @router.delete("/nodes/{path:path}", status_code=204)
-def delete_node(session: SessionDep, ctx: ContextDep, path: str) -> Response:
-    """deleteNode, recursive for containers; a DataNode's File and bytes go too."""
+def delete_node(
+    session: SessionDep,
+    ctx: ContextDep,
+    path: str,
+    force: bool = False,
+    last_copy: bool = False,
+) -> Response:
+    """deleteNode, recursive for containers; a DataNode's File and bytes go too.
+
+    Files obey the files API's deletion rule; ``force`` and ``last_copy`` (a Librarian
+    extension) are its flags, for admins.
+    """
     from . import moves
 
     user = nodes.writer(ctx.user)
@@ -169,6 +180,16 @@ def delete_node(session: SessionDep, ctx: ContextDep, path: str) -> Response:
     node = nodes.get(session, path, ctx.uris)
     moves.check_owner_of_tree(session, node, user)
     moves.check_not_busy(session, node)
+    verdicts = moves.check_delete_rule(
+        session, node, user, ctx.settings, force=force, last_copy=last_copy
+    )
+    deletion.record(
+        session,
+        verdicts,
+        user.name,
+        via="vospace",
+        flags={"force": force, "last_copy_flag": last_copy},
+    )
     moves.delete_tree(session, node)
     return Response(status_code=204)
 

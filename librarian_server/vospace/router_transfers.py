@@ -11,6 +11,7 @@ from fastapi.responses import PlainTextResponse, RedirectResponse
 from sqlalchemy.orm import Session
 
 from ..api.deps import SessionDep, SessionFactoryDep
+from ..api.params import JobCount
 from ..orm import UWSPhase, VOSpaceJob
 from . import faults, jobs, render, runner
 from .deps import ContextDep, ParamsDep, one, xml_body
@@ -38,7 +39,7 @@ def list_jobs(
     ctx: ContextDep,
     phase: Annotated[list[str] | None, Query(alias="PHASE")] = None,
     after: Annotated[str | None, Query(alias="AFTER")] = None,
-    last: Annotated[int | None, Query(alias="LAST")] = None,
+    last: JobCount = None,
 ) -> Response:
     check_reader(ctx)
     found = jobs.listing(session, ctx.user, phases=phase or [], after=after, last=last)

@@ -19,6 +19,7 @@ from librarian_client.models import PermissionLevel
 
 from ..errors import AuthenticationRequired, LibrarianError
 from ..orm import UWSPhase, VOSpaceEndpoint, VOSpaceJob, utcnow
+from ..services import deletion, namespace
 from ..services.auth import AuthenticatedUser, check_permission
 from ..services.copies import local_copies
 from ..settings import ServerSettings
@@ -223,7 +224,12 @@ def move(session: Session, transfer: TransferDoc, ctx: Context) -> str | None:
     moves.check_owner_of_tree(session, source, user)
     moves.check_not_busy(session, source)
     if destination is None:
+        verdicts = moves.check_delete_rule(session, source, user, ctx.settings)
+        deletion.record(session, verdicts, user.name, via="vospace move to .null", flags={})
         moves.delete_tree(session, source)
     else:
+        namespace.lock_names(session, [destination])
         moves.move_tree(session, source, destination)
+        # Again after the rename, in its transaction: a racing upload may have taken it.
+        namespace.check_free(session, [destination], kind=nodes.KINDS[source.type])
     return destination

@@ -54,7 +54,7 @@ def node_path(raw: str, *, max_length: int = 1024, reserved_last: bool = True) -
     if not path:
         return ""
     try:
-        validate_name(path, max_length=max_length)
+        path = validate_name(path, max_length=max_length)  # the NFC form, as stored
     except InvalidName as exc:
         raise InvalidURI(f"{raw!r}: {exc.reason}") from None
     segments = path.split("/")

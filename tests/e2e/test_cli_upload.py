@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import random
+import unicodedata
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -170,6 +171,15 @@ def test_reupload_is_idempotent_and_different_bytes_are_refused(
 
 
 BAD_NAMES = ["../x", "/abs", "a//b", "a/./b", "a/../../etc/passwd", "..", "", "c\x07c", "b\\s"]
+BAD_NAMES += [
+    " ",
+    "sp/ /x",
+    "lead/ x",
+    "a\u2215b",
+    "x/\u2024\u2024/y",
+    "x/\uff0e\uff0e",
+    "bidi\u202e",
+]
 
 
 def test_bad_names_are_refused(server: LiveServer, tmp_path: Path) -> None:
@@ -182,6 +192,20 @@ def test_bad_names_are_refused(server: LiveServer, tmp_path: Path) -> None:
         assert "name" in result.error().lower(), (bad_name, result)
     assert catalogue(server) == before
     assert server.staging_entries() == staged
+
+
+def test_a_directory_of_nfd_names_uploads_as_nfc(server: LiveServer, tmp_path: Path) -> None:
+    """macOS writes file names in NFD; the catalogue holds NFC, found by either spelling."""
+    nfc = "caf\u00e9-r\u00e9sum\u00e9.txt"
+    nfd = unicodedata.normalize("NFD", nfc)
+    src = tmp_path / "nfd"
+    src.mkdir()
+    (src / nfd).write_bytes(b"accented")
+    assert server.cli("upload", str(src), "unicode/").returncode == 0
+    assert f"unicode/{nfc}" in catalogue(server) and f"unicode/{nfd}" not in catalogue(server)
+    back = tmp_path / "back"
+    assert server.cli("download", f"unicode/{nfd}", str(back)).returncode == 0
+    assert back.read_bytes() == b"accented"
 
 
 def test_uploads_need_an_account_that_may_append(server: LiveServer, tmp_path: Path) -> None:

@@ -227,7 +227,7 @@ def test_a_batch_goes_as_one_globus_task_and_is_committed_at_the_peer(
     task = load_response(TransferClient.submit_transfer).metadata
 
     assert run(runner, "send_clone") == {
-        "queued": 4, "batches": 1, "sent": 4, "failed": 0, "postponed": 0,
+        "queued": 4, "batches": 1, "sent": 4, "failed": 0, "postponed": 0, "waiting": 0,
     }  # fmt: skip
 
     sent = submitted()

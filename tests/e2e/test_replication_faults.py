@@ -17,7 +17,16 @@ import pytest
 
 from .conftest import LIBRARIAN_SERVER, LiveServer
 from .proxy import proxy_to
-from .sites import admin_http, has_files, incoming, link, outgoing, site_env, wait_for
+from .sites import (
+    admin_http,
+    file_info,
+    has_files,
+    incoming,
+    link,
+    outgoing,
+    site_env,
+    wait_for,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -120,6 +129,47 @@ def test_peer_down_mid_batch_then_everything_arrives_once(
     with admin_http(beta) as http:
         got = http.get("/api/v2/download/d/big.dat").content
     assert hashlib.sha256(got).digest() == hashlib.sha256(files["big.dat"]).digest()
+
+
+def test_a_copy_the_sender_finds_rotten_is_marked_bad_and_never_served(
+    start_server: Callable[..., LiveServer],
+    database_url: str | None,
+    new_database: Callable[[], str | None],
+    tmp_path: Path,
+) -> None:
+    alpha, beta = _pair(start_server, database_url, new_database, "rot")
+    good, rotten = os.urandom(3000), os.urandom(4000)
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "good.dat").write_bytes(good)
+    (tmp_path / "in" / "rotten.dat").write_bytes(rotten)
+    assert alpha.cli("upload", str(tmp_path / "in"), "r/").returncode == 0
+    info = file_info(alpha, "r/rotten.dat")
+    assert info is not None
+    stored = alpha.store_dir / "files" / info["instances"][0]["path"]
+    stored.chmod(0o600)
+    stored.write_bytes(rotten[:-1] + bytes([rotten[-1] ^ 1]))  # bit rot: same size
+
+    link(alpha, beta, "--managers", "http")
+    wait_for(lambda: has_files(beta, ["r/good.dat"]), what="the good file at beta")
+
+    def state(name: str) -> object:
+        found = file_info(alpha, name)
+        return found and found["instances"][0]["verified_result"]
+
+    wait_for(lambda: state("r/rotten.dat") == "bad", what="alpha to mark its copy bad")
+    assert state("r/good.dat") == "ok"  # read and hashed right on its way out
+    with admin_http(alpha) as http:
+        r = http.get("/api/v2/download/r/rotten.dat")
+    assert r.status_code == 409 and r.json()["error"] == "CopyFailedVerification"
+    target = tmp_path / "back.dat"
+    result = alpha.cli("download", "r/rotten.dat", str(target))
+    assert result.returncode != 0 and "verification" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and not target.exists()
+    assert any(
+        " ERROR " in line and "r/rotten.dat" in line and "failed verification" in line
+        for line in alpha.log_text().splitlines()
+    )
+    assert not has_files(beta, ["r/rotten.dat"])  # the damaged bytes went nowhere
 
 
 def _queues(server: LiveServer) -> list[dict[str, object]]:

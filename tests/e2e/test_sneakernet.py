@@ -157,9 +157,18 @@ def test_bad_and_missing_files_are_reported_and_sent_again(
     lines = manifest.read_text().splitlines(keepends=True)
     evil = dict(entries["night3/h0"], name="../escape", path="../../../../etc/hostname")
     manifest.write_text("".join([*lines[:-1], json.dumps(evil) + "\n", lines[-1]]))
-
-    result = ucsd.cli("sneakernet", "ingest", str(tmp_path / "disk3"), "--json", user="admin")
+    # The added line is not signed by the mountain: the disk is refused whole...
+    result = ucsd.cli("sneakernet", "ingest", str(tmp_path / "disk3"), user="admin")
+    assert result.returncode == 1 and "mis-signed" in result.error(), result
+    assert "'../escape'" in result.error() and "--accept-unsigned" in result.error()
+    assert not has_files(ucsd, names)
+    # ...unless an administrator accepts it, and then each line is still checked.
+    result = ucsd.cli(
+        "sneakernet", "ingest", str(tmp_path / "disk3"), "--accept-unsigned", "--json",
+        user="admin",
+    )  # fmt: skip
     ingested = json.loads(result.stdout)
+    assert "mis-signed" in ingested["unverified"][0]["reason"]
     assert result.returncode == 1 and "3 of 11 files" in result.stderr
     assert ingested["committed"] == 8
     bad = {p["name"]: p["reason"] for p in ingested["bad"]}
@@ -314,3 +323,22 @@ def test_ctrl_c_stops_an_export_cleanly(
     disk_info = _disk(mountain, json.loads(lines[0])["label"])
     # Only what is on the disk is claimed by it; the rest went back to the pool.
     assert disk_info["files"] == disk_info["unconfirmed"] == end["files"]
+
+
+def test_a_name_that_is_a_directory_here_is_refused_alone(
+    sites: tuple[LiveServer, LiveServer], tmp_path: Path
+) -> None:
+    """ucsd holds files under night9/clash; the mountain's file of that name cannot land."""
+    mountain, ucsd = sites
+    inner = tmp_path / "inner"
+    inner.write_bytes(b"already here")
+    assert ucsd.cli("upload", str(inner), "night9/clash/inner").returncode == 0
+    _upload(mountain, tmp_path, "night9", {"clash": os.urandom(700), "ok": os.urandom(700)})
+    _export(mountain, tmp_path / "disk9")
+    result = ucsd.cli("sneakernet", "ingest", str(tmp_path / "disk9"), "--json", user="admin")
+    ingested = json.loads(result.stdout)
+    bad = {p["name"]: p["reason"] for p in ingested["bad"]}
+    assert "night9/clash" in bad and "'night9/clash' is a directory" in bad["night9/clash"]
+    assert has_files(ucsd, ["night9/ok", "night9/clash/inner"])
+    assert not has_files(ucsd, ["night9/clash"])
+    assert ucsd.staging_entries() == []

@@ -39,7 +39,7 @@ def test_restart_fails_open_uploads_and_removes_their_bytes(site: Site) -> None:
     (orphan / "data").write_bytes(b"junk")
     upload(site.http, auth, "kept", b"committed before the crash")
 
-    failed, removed = startup_cleanup(site.factory, site.settings)
+    failed, removed = startup_cleanup(site.factory, site.settings, process_id=own_process(site))
     assert failed == 3 and removed == 1
     assert not stray.exists()
     assert list((site.settings.store_dir / "staging").iterdir()) == []
@@ -53,8 +53,21 @@ def test_restart_fails_open_uploads_and_removes_their_bytes(site: Site) -> None:
         upload(site.http, auth, name, b"retried")
 
 
-def test_grace_period_spares_recent_uploads(site: Site) -> None:
+def own_process(site: Site) -> int:
+    process_id: int = site.http.app.state.heartbeat.process_id  # type: ignore[attr-defined]
+    return process_id
+
+
+def test_another_live_process_spares_recent_uploads(site: Site) -> None:
+    """With another server alive, start-up clean-up only takes what timed out."""
     t = stage(site.http, site.auth(), [{"name": "young", "size": 1}]).json()["transfers"][0]
-    settings = site.settings.model_copy(update={"staging_startup_grace_seconds": 3600})
-    assert startup_cleanup(site.factory, settings) == (0, 0)
-    assert Path(t["local_path"]).parent.is_dir()
+    Path(t["local_path"]).write_bytes(b"x")
+    # The in-process app is alive and is "another" from this clean-up's point of view.
+    assert startup_cleanup(site.factory, site.settings) == (0, 0)
+    assert Path(t["local_path"]).is_file()
+    with site.session() as s:
+        transfer = s.get(IncomingTransfer, t["transfer_id"])
+        assert transfer is not None and transfer.status == TransferStatus.INITIATED
+    # Alone, everything abandoned goes.
+    assert startup_cleanup(site.factory, site.settings, process_id=own_process(site)) == (1, 0)
+    assert not Path(t["local_path"]).exists()

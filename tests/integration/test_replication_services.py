@@ -283,7 +283,8 @@ def test_admin_api_runs_tasks_and_lists_batches(source: Site) -> None:
     r = source.http.post("/api/v2/tasks/send_clone/run", auth=admin)
     assert r.status_code == 200
     result = r.json()
-    # The peer's URL goes nowhere: the batch failed as a whole and its file backs off.
+    # The peer's URL goes nowhere: the batch failed as a whole, the peer backs off, and
+    # its file waits for it without spending an attempt.
     assert result["ok"] is True and result["summary"]["queued"] == 1
     queues = source.http.get("/api/v2/queues", auth=admin).json()
     assert queues[0]["status"] == "FAILED" and "unreachable" in queues[0]["error"]
@@ -291,7 +292,7 @@ def test_admin_api_runs_tasks_and_lists_batches(source: Site) -> None:
         "/api/v2/transfers", auth=admin, params={"status": "INITIATED"}
     ).json()
     assert (
-        listing["transfers"][0]["attempts"] == 1
+        listing["transfers"][0]["attempts"] == 0
         and "unreachable" in listing["transfers"][0]["error"]
     )
     assert source.http.post("/api/v2/tasks/nonesuch/run", auth=admin).status_code == 404
@@ -300,6 +301,7 @@ def test_admin_api_runs_tasks_and_lists_batches(source: Site) -> None:
     )
     peers_seen = source.http.get("/api/v2/peers", auth=admin).json()
     assert peers_seen[0]["name"] == "ucsd" and peers_seen[0]["last_error"]
+    assert peers_seen[0]["health"] == "backing-off" and peers_seen[0]["consecutive_failures"] == 1
     with source.session() as session:
         assert session.scalar(select(SendQueue.claimed_until)) is None  # the claim was let go
 

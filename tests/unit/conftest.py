@@ -17,6 +17,7 @@ def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
             monkeypatch.delenv(key)
     config = tmp_path / "config" / "client.json"
     monkeypatch.setenv("LIBRARIAN_CLIENT_CONFIG", str(config))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # upload resume state
     return config
 
 

@@ -27,9 +27,11 @@ def test_ranges() -> None:
     assert _parse_range("bytes=5-", 10) == (5, 9)
     assert _parse_range("bytes=-3", 10) == (7, 9)
     assert _parse_range("bytes=0-100", 10) == (0, 9)
-    for bad in ("bytes=10-", "bytes=5-2", "items=0-1", "bytes=0-1,3-4", "bytes=a-b"):
-        with pytest.raises(RangeNotSatisfiable):
+    assert _parse_range("items=0-1", 10) is None  # another unit: ignored, the whole file
+    for bad in ("bytes=10-", "bytes=5-2", "bytes=0-1,3-4", "bytes=a-b", "bytes=1_0-", "bytes=-"):
+        with pytest.raises(RangeNotSatisfiable) as raised:
             _parse_range(bad, 10)
+        assert raised.value.headers() == {"Content-Range": "bytes */10"}
 
 
 def test_glob_translation_escapes_like_metacharacters() -> None:
