@@ -22,9 +22,9 @@ from .services.auth import Authenticator
 from .services.maintenance import startup_cleanup
 from .services.processes import Heartbeat
 from .settings import ServerSettings, load_settings
-from .vospace import guard_fault as vospace_guard_fault
 from .vospace import housekeeping as vospace_housekeeping
 from .vospace import install as install_vospace
+from .vospace.handlers import guard_fault as vospace_guard_fault
 
 log = logging.getLogger(__name__)
 

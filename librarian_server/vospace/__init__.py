@@ -15,7 +15,6 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ..settings import ServerSettings
 from . import jobs
-from .handlers import guard_fault
 from .protocols import ProtocolRegistry, add_transfer_managers, default_registry
 from .uris import NodeURIs
 
@@ -55,4 +54,4 @@ def housekeeping(factory: sessionmaker[Session]) -> None:
     jobs.housekeeping(factory)
 
 
-__all__ = ["ProtocolRegistry", "guard_fault", "housekeeping", "install"]
+__all__ = ["ProtocolRegistry", "housekeeping", "install"]
