@@ -24,6 +24,7 @@ from .services.processes import Heartbeat
 from .settings import ServerSettings, load_settings
 from .vospace import housekeeping as vospace_housekeeping
 from .vospace import install as install_vospace
+from .vospace.handlers import guard_fault as vospace_guard_fault
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +84,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     app.state.settings = settings
     install_docs(app)
     install_error_handlers(app)
-    app.add_middleware(Guard, settings=settings)
+    app.add_middleware(Guard, settings=settings, vospace_fault=vospace_guard_fault)
     app.include_router(api_router)
     if settings.vospace_enabled:
         install_vospace(app, settings)

@@ -30,6 +30,9 @@ def configure_logging(settings: ServerSettings, *, to_file: bool = True) -> None
     setattr(console, _MARK, True)
     root.addHandler(console)
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    # One INFO line per peer request would drown the server's own log.
+    for chatty in ("httpx", "httpcore"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     if not to_file:
         return
     settings.log_dir.mkdir(parents=True, exist_ok=True)

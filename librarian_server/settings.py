@@ -24,6 +24,8 @@ from pydantic_settings import (
 
 from librarian_client.checksum import new_hasher
 
+from .settings_names import check_names
+
 _config_file: ContextVar[Path | None] = ContextVar("librarian_config_file", default=None)
 
 
@@ -49,6 +51,10 @@ class _ConfigFileSource(PydanticBaseSettingsSource):
 
     def __call__(self) -> dict[str, Any]:
         return {k: v for k, v in self._data.items() if k in self.settings_cls.model_fields}
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return self._data
 
 
 class TaskSchedule(BaseModel):
@@ -323,7 +329,9 @@ class ServerSettings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings, env_settings, _ConfigFileSource(settings_cls), file_secret_settings)
+        config_file = _ConfigFileSource(settings_cls)
+        check_names(settings_cls, config_file.data, os.environ)
+        return (init_settings, env_settings, config_file, file_secret_settings)
 
     @field_validator("checksum_algorithm")
     @classmethod

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# The same checks locally and in review: ruff (lint + format), mypy --strict, and the
-# container files (hadolint comes with the dev extra; docker-compose from Debian's package).
+# The same checks locally, in review and in CI: ruff (lint + format), mypy --strict, the
+# import contracts of pyproject.toml (the layers), and the container files (hadolint comes
+# with the dev extra; docker-compose from Debian's package).
 source "$(dirname "${BASH_SOURCE[0]}")/_env.sh"
 cd "$ROOT"
 "$VENV/bin/ruff" check .
 "$VENV/bin/ruff" format --check .
 "$VENV/bin/mypy"
+"$VENV/bin/lint-imports" --no-cache
 "$VENV/bin/hadolint" container/Dockerfile
 if command -v docker-compose >/dev/null; then
     (cd container && docker-compose -f compose.yaml config -q)

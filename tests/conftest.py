@@ -8,16 +8,21 @@ from typing import Any
 
 import pytest
 
+from librarian_server.services import passwords
 from librarian_server.settings import ServerSettings, load_settings
 
 from . import pg
 
 _pg_passed = 0
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+# Users made in this process hash at a test cost; live servers (e2e) keep the real one.
+passwords.set_work_factor_for_tests(2**4)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(params=BACKENDS)
 def database_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
-    """None selects the embedded SQLite file; otherwise a fresh PostgreSQL database."""
+    """None selects the embedded SQLite file; otherwise a fresh, empty PostgreSQL database."""
     if request.param == "sqlite":
         yield None
         return

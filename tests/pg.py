@@ -26,18 +26,28 @@ def available() -> bool:
         return False
 
 
-@contextmanager
-def temporary_database() -> Iterator[str]:
+def _require() -> None:
     if not available():
         message = f"PostgreSQL is not reachable at {SERVER_URL}"
         if REQUIRED:
             pytest.fail(message + " (LIBRARIAN_REQUIRE_POSTGRES=1)")
         pytest.skip(message)
+
+
+@contextmanager
+def temporary_database(template: str | None = None) -> Iterator[str]:
+    """A fresh database (a copy of ``template`` when given), dropped afterwards."""
+    _require()
     name = f"librarian_test_{uuid.uuid4().hex[:12]}"
     with _admin_connect() as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+        copy = f' TEMPLATE "{template}"' if template else ""
+        conn.execute(f'CREATE DATABASE "{name}"{copy}')
     try:
         yield f"{SERVER_URL}/{name}"
     finally:
         with _admin_connect() as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def database_name(url: str) -> str:
+    return url.rsplit("/", 1)[1]

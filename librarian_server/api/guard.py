@@ -22,12 +22,13 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from anyio import to_thread
 from starlette.datastructures import Headers
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from librarian_client.models import ErrorResponse
@@ -155,18 +156,19 @@ def authenticate(
             session.commit()
 
 
-def error_response(exc: LibrarianError, vospace: bool) -> Response:
+# How a front end other than the JSON API (VOSpace: plain-text faults) words a refusal;
+# passed in by the app, so that this layer needs no import of that front end.
+FaultRenderer = Callable[[LibrarianError, dict[str, str]], Response]
+
+
+def error_response(exc: LibrarianError, render: FaultRenderer | None) -> Response:
     headers: dict[str, str] = {}
     if exc.status_code == 401:
         headers["WWW-Authenticate"] = 'Basic realm="librarian", Bearer'
     if isinstance(exc, TooManyAttempts):
         headers["Retry-After"] = str(exc.retry_after)
-    if vospace:
-        from ..vospace.faults import from_librarian_error
-
-        fault = from_librarian_error(exc)
-        status = exc.status_code if exc.status_code in (401, 413, 429) else fault.status_code
-        return PlainTextResponse(fault.text + "\n", status_code=status, headers=headers)
+    if render is not None:
+        return render(exc, headers)
     body = ErrorResponse(
         reason=exc.reason, suggested_remedy=exc.suggested_remedy, error=type(exc).__name__
     )
@@ -174,9 +176,12 @@ def error_response(exc: LibrarianError, vospace: bool) -> Response:
 
 
 class Guard:
-    def __init__(self, app: ASGIApp, settings: ServerSettings) -> None:
+    def __init__(
+        self, app: ASGIApp, settings: ServerSettings, vospace_fault: FaultRenderer | None = None
+    ) -> None:
         self.app = app
         self.settings = settings
+        self.vospace_fault = vospace_fault
         self.policy = ThrottlePolicy.from_settings(settings)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -185,16 +190,17 @@ class Guard:
             return
         path = _strip_root(scope)
         vospace = path == VOSPACE or path.startswith(VOSPACE + "/")
+        render = self.vospace_fault if vospace else None
         rule = classify(scope["method"], path, self.settings)
         try:
             scope[USER_KEY] = await self._admit(scope, rule)
         except LibrarianError as exc:
-            await error_response(exc, vospace)(scope, receive, send)
+            await error_response(exc, render)(scope, receive, send)
             return
         if rule.cap is None:
             await self.app(scope, receive, send)
             return
-        await _Counted(self.app, rule, vospace)(scope, receive, send)
+        await _Counted(self.app, rule, render)(scope, receive, send)
 
     async def _admit(self, scope: Scope, rule: Rule) -> AuthenticatedUser | None:
         headers = Headers(scope=scope)
@@ -222,8 +228,8 @@ class Guard:
 class _Counted:
     """Runs the app with a receive that stops a body at the cap and answers 413 itself."""
 
-    def __init__(self, app: ASGIApp, rule: Rule, vospace: bool) -> None:
-        self.app, self.rule, self.vospace = app, rule, vospace
+    def __init__(self, app: ASGIApp, rule: Rule, render: FaultRenderer | None) -> None:
+        self.app, self.rule, self.render = app, rule, render
         self.received = 0
         self.started = False
         self.refused = False
@@ -241,7 +247,7 @@ class _Counted:
                 if self.received > cap:
                     if not self.started:
                         self.refused = True
-                        refusal = error_response(BodyTooLarge(cap, self.rule.what), self.vospace)
+                        refusal = error_response(BodyTooLarge(cap, self.rule.what), self.render)
                         await refusal(scope, receive, send)
                     return {"type": "http.disconnect"}
             return message

@@ -20,13 +20,12 @@ the catalogue and its bytes as they were.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, event, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from librarian_client.models import (
@@ -50,9 +49,9 @@ from ..orm import (
     utcnow,
 )
 from ..settings import ServerSettings
-from ..stores import backend_for
 from .auth import AuthenticatedUser
 from .files import name_prefix
+from .stores import delete_after_commit
 
 log = logging.getLogger(__name__)
 _CHUNK = 500
@@ -257,7 +256,7 @@ def remove(
             session.execute(delete(model).where(column.in_(chunk)), execution_options=_NO_SYNC)
         session.execute(delete(File).where(File.name.in_(chunk)), execution_options=_NO_SYNC)
     session.flush()
-    after_commit(session, lambda: _unlink(doomed))
+    delete_after_commit(session, doomed)
     log.info("%s deleted %d file(s) via %s", actor, len(verdicts), via)
     return [
         DeletedFile(
@@ -294,24 +293,6 @@ def record(
         )
         for v in verdicts
     )
-
-
-def after_commit(session: Session, action: Callable[[], None]) -> None:
-    """Run ``action`` once the session's transaction has committed (never on rollback)."""
-
-    def run(_: Session) -> None:
-        try:
-            action()
-        except Exception:
-            log.exception("post-commit clean-up failed")
-
-    event.listen(session, "after_commit", run, once=True)
-
-
-def _unlink(doomed: list[tuple[Store, str]]) -> None:
-    for store, path in doomed:
-        with contextlib.suppress(OSError):
-            backend_for(store).delete(path)
 
 
 def delete_files(

@@ -10,6 +10,19 @@ import secrets
 # n=2**15, r=8 costs ~32 MiB and ~50 ms: fine because verified credentials are cached.
 _N, _R, _P = 2**15, 8, 1
 _MAXMEM = 64 * 1024 * 1024
+_MIN_TEST_N = 2**4
+
+
+def set_work_factor_for_tests(n: int) -> None:
+    """Lower the cost of new hashes; only test suites call this, no setting reaches it.
+
+    Verification always uses the parameters stored in the hash, so hashes made at any
+    cost keep verifying.
+    """
+    global _N
+    if n < _MIN_TEST_N or n & (n - 1):
+        raise ValueError("n must be a power of two of at least 16")
+    _N = n
 
 
 def _b64(data: bytes) -> str:

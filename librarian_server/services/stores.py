@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from pathlib import Path
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, event, func, select
 from sqlalchemy.orm import Session
 
 from librarian_client.models import StoreInfo
@@ -13,6 +14,8 @@ from librarian_client.models import StoreInfo
 from ..errors import Conflict, InsufficientStorage, InvalidRequest, NotFound
 from ..orm import HOLDING_STATUSES, IncomingTransfer, Instance, Store, StoreKind
 from ..stores import PosixStore, backend_for
+
+log = logging.getLogger(__name__)
 
 
 def add_store(
@@ -22,6 +25,7 @@ def add_store(
     *,
     capacity_bytes: int | None = None,
     accepts_ingest: bool = True,
+    make_buckets: bool = True,
 ) -> Store:
     if session.scalar(select(Store.id).where(Store.name == name)) is not None:
         raise Conflict(f"Store {name!r} already exists.", "Choose another name.")
@@ -40,7 +44,7 @@ def add_store(
         enabled=True,
         accepts_ingest=accepts_ingest,
     )
-    PosixStore.initialise(root, store.uuid)
+    PosixStore.initialise(root, store.uuid, make_buckets=make_buckets)
     session.add(store)
     session.flush()
     return store
@@ -153,3 +157,20 @@ def store_info(session: Session, store: Store, *, min_free_bytes: int = 0) -> St
         enabled=store.enabled,
         accepts_ingest=store.accepts_ingest,
     )
+
+
+def delete_after_commit(session: Session, doomed: list[tuple[Store, str]]) -> None:
+    """Remove these store bytes once the session's transaction commits (never on a rollback).
+
+    A crash in between leaves bytes no row refers to, which clean-up removes; never a
+    row whose bytes are gone.
+    """
+
+    def run(_: Session) -> None:
+        for store, store_path in doomed:
+            try:
+                backend_for(store).delete(store_path)
+            except OSError:
+                log.exception("could not remove %s from store %s", store_path, store.name)
+
+    event.listen(session, "after_commit", run, once=True)

@@ -129,14 +129,21 @@ class PosixStore(StoreBackend):
         self.fsync = fsync
         self.files_dir = self.root / "files"
         self.staging_root = self.root / "staging"
+        self._made_buckets = False  # a bucket made since the last sync: sync its parent too
 
     @classmethod
-    def initialise(cls, root: Path, uuid: str) -> PosixStore:
-        """Create the directory layout and marker for a new store."""
+    def initialise(cls, root: Path, uuid: str, *, make_buckets: bool = True) -> PosixStore:
+        """Create the directory layout and marker for a new store.
+
+        The buckets are made up front so that a commit never needs a mkdir; a store made
+        without them (``make_buckets=False``, for short-lived test stores) makes each
+        bucket at its first commit instead, durably.
+        """
         store = cls(root, uuid)
         store.files_dir.mkdir(parents=True, exist_ok=True)
-        for bucket in range(16**BUCKET_DIGITS):
-            (store.files_dir / f"{bucket:0{BUCKET_DIGITS}x}").mkdir(exist_ok=True)
+        if make_buckets:
+            for bucket in range(16**BUCKET_DIGITS):
+                (store.files_dir / f"{bucket:0{BUCKET_DIGITS}x}").mkdir(exist_ok=True)
         store.staging_root.mkdir(mode=0o700, parents=True, exist_ok=True)
         marker = store.marker_path
         if marker.exists() and marker.read_text().strip() != uuid:
@@ -210,6 +217,9 @@ class PosixStore(StoreBackend):
             target = self.local_path(store_path)
             _fsync(target, os.O_RDONLY)
             directories.add(target.parent)
+        if self._made_buckets:
+            directories.add(self.files_dir)  # the new buckets' own entries
+            self._made_buckets = False
         for directory in directories:
             _fsync(directory, os.O_RDONLY | os.O_DIRECTORY)
 
@@ -221,7 +231,8 @@ class PosixStore(StoreBackend):
             except FileNotFoundError:
                 if not source.exists():
                     raise
-                target.parent.mkdir(parents=True, exist_ok=True)  # a bucket gone missing
+                target.parent.mkdir(parents=True, exist_ok=True)  # a bucket not made yet
+                self._made_buckets = True
                 move_no_replace(source, target)
         except FileExistsError:
             raise FileAlreadyExists(

@@ -39,6 +39,13 @@ def fault_response(fault: VOSpaceFault) -> PlainTextResponse:
     return PlainTextResponse(fault.text + "\n", status_code=fault.status_code, headers=headers)
 
 
+def guard_fault(exc: LibrarianError, headers: dict[str, str]) -> Response:
+    """How the request guard (before any route) refuses a VOSpace request: a fault."""
+    fault = from_librarian_error(exc)
+    status = exc.status_code if exc.status_code in (401, 413, 429) else fault.status_code
+    return PlainTextResponse(fault.text + "\n", status_code=status, headers=headers)
+
+
 def _under_mount(request: Request) -> bool:
     path: str = request.scope.get("path", "")
     root: str = request.scope.get("root_path", "")

@@ -10,16 +10,12 @@ while an upload into the subtree, or a copy of it to a peer, is under way.
 
 from __future__ import annotations
 
-import contextlib
-import logging
-from collections.abc import Callable
 from typing import Any, cast
 
 from sqlalchemy import (
     ColumnElement,
     CursorResult,
     delete,
-    event,
     func,
     insert,
     literal,
@@ -45,26 +41,13 @@ from ..orm import (
 from ..services import deletion
 from ..services.auth import AuthenticatedUser
 from ..services.deletion import DeletionRefused
+from ..services.stores import delete_after_commit
 from ..settings import ServerSettings
-from ..stores import backend_for
 from . import properties
 from .faults import NodeBusy, PermissionDenied
 from .nodes import Node, in_tree, prefix_range
 
-log = logging.getLogger(__name__)
 _NO_SYNC = {"synchronize_session": False}
-
-
-def after_commit(session: Session, action: Callable[[], None]) -> None:
-    """Run ``action`` once the session's transaction has committed (never on rollback)."""
-
-    def run(_: Session) -> None:
-        try:
-            action()
-        except Exception:
-            log.exception("post-commit clean-up failed")
-
-    event.listen(session, "after_commit", run, once=True)
 
 
 def check_not_busy(session: Session, node: Node) -> None:
@@ -169,14 +152,8 @@ def delete_tree(session: Session, node: Node) -> int:
     if instances:
         stores = {s.id: s for s in session.scalars(select(Store))}
         doomed = [(stores[store_id], store_path) for store_id, store_path, _ in instances]
-        after_commit(session, lambda: _unlink(doomed))
+        delete_after_commit(session, doomed)
     return int(removed or 0)
-
-
-def _unlink(doomed: list[tuple[Store, str]]) -> None:
-    for store, store_path in doomed:
-        with contextlib.suppress(OSError):
-            backend_for(store).delete(store_path)
 
 
 def _renamed(column: InstrumentedAttribute[str], old: str, new: str) -> ColumnElement[str]:
@@ -252,4 +229,4 @@ def delete_file(session: Session, file: File) -> None:
     session.delete(file)
     session.flush()
     if doomed:
-        after_commit(session, lambda: _unlink(doomed))
+        delete_after_commit(session, doomed)

@@ -1,9 +1,16 @@
-"""An in-process server (ASGI, real database, real files) with three users."""
+"""An in-process server (ASGI, real database, real files) with three users.
+
+Set-up is a copy, not a build: the catalogue is migrated and its users made once per
+session into a template (a SQLite file; a PostgreSQL template database), and each test
+starts from a copy of it, with a store that makes its bucket directories as it needs them.
+"""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -17,7 +24,10 @@ from librarian_server.app import create_app
 from librarian_server.db import make_engine, make_session_factory
 from librarian_server.services.auth import create_user
 from librarian_server.services.maintenance import ensure_default_store
-from librarian_server.settings import ServerSettings
+from librarian_server.settings import ServerSettings, load_settings
+
+from .. import pg
+from ..conftest import BACKENDS
 
 if TYPE_CHECKING:
     from librarian_client import LibrarianClient
@@ -50,8 +60,57 @@ class Site:
         return self.factory()
 
 
+def _fill_template(settings: ServerSettings) -> None:
+    migrate.upgrade(settings)
+    engine = make_engine(settings)
+    try:
+        with make_session_factory(engine).begin() as session:
+            for name, level in USERS.items():
+                create_user(session, name, PASSWORD, level)
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite catalogue with the users, checkpointed into its one file."""
+    settings = load_settings(
+        data_dir=tmp_path_factory.mktemp("sqlite-template"), write_client_config=False
+    )
+    _fill_template(settings)
+    path = settings.data_dir / "librarian.sqlite3"
+    # The last connection's close checkpoints the WAL into the file and removes it.
+    assert not path.with_name(path.name + "-wal").exists(), "the template is not one file"
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A migrated PostgreSQL database with the users, copied by CREATE DATABASE … TEMPLATE."""
+    with pg.temporary_database() as url:
+        settings = load_settings(
+            data_dir=tmp_path_factory.mktemp("postgres-template"),
+            database_url=url,
+            write_client_config=False,
+        )
+        _fill_template(settings)
+        yield pg.database_name(url)
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
+    """As the root fixture, but a PostgreSQL database starts as a copy of the template."""
+    if request.param == "sqlite":
+        yield None
+        return
+    with pg.temporary_database(request.getfixturevalue("postgres_template")) as url:
+        yield url
+
+
 @pytest.fixture
-def make_site(make_settings: Callable[..., ServerSettings]) -> Iterator[Callable[..., Site]]:
+def make_site(
+    make_settings: Callable[..., ServerSettings], request: pytest.FixtureRequest
+) -> Iterator[Callable[..., Site]]:
     engines: list[Any] = []
     clients: list[TestClient] = []
 
@@ -59,14 +118,16 @@ def make_site(make_settings: Callable[..., ServerSettings]) -> Iterator[Callable
         # Background tasks run when a test asks (the run-now endpoint), not on a timer.
         overrides.setdefault("background", {"in_server": False})
         settings = make_settings(**overrides)
-        migrate.upgrade(settings)
+        if settings.is_embedded:
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+            target = settings.data_dir / "librarian.sqlite3"
+            if not target.exists():
+                shutil.copyfile(request.getfixturevalue("sqlite_template"), target)
         engine = make_engine(settings)
         engines.append(engine)
         session_factory = make_session_factory(engine)
         with session_factory.begin() as session:
-            ensure_default_store(session, settings)
-            for name, level in USERS.items():
-                create_user(session, name, PASSWORD, level)
+            ensure_default_store(session, settings, make_buckets=False)
         http = TestClient(create_app(settings))
         http.__enter__()
         clients.append(http)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
@@ -12,6 +13,19 @@ from alembic import command
 from librarian_server import migrate
 from librarian_server.orm import Base
 from librarian_server.settings import ServerSettings
+
+from .. import pg
+from ..conftest import BACKENDS
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
+    """An empty database (not the migrated template the other integration tests start from)."""
+    if request.param == "sqlite":
+        yield None
+        return
+    with pg.temporary_database() as url:
+        yield url
 
 
 def _diff(settings: ServerSettings) -> list[object]:
@@ -53,8 +67,6 @@ def test_server_refuses_a_database_behind_head(
     settings = make_settings()
     if settings.is_embedded:
         return  # the embedded default migrates itself; covered by the e2e tests
-    import pytest
-
     from librarian_server.errors import ConfigurationError
 
     with pytest.raises(ConfigurationError) as info:

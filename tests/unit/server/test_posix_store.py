@@ -84,3 +84,19 @@ def test_staging_is_private_and_discarding_is_idempotent(tmp_path: Path) -> None
     for entry in (first, legacy, first, second):
         store.discard_staging(entry)
     assert store.staging_entries() == []
+
+
+def test_a_store_without_buckets_makes_each_at_its_first_commit(tmp_path: Path) -> None:
+    store = PosixStore.initialise(tmp_path / "s", "u-1", make_buckets=False)
+    assert list(store.files_dir.iterdir()) == []
+    names = [f"obs/{i}.g3" for i in range(3)]
+    moves = []
+    for name in names:
+        staged = store.new_staging_path()
+        staged.write_bytes(name.encode())
+        moves.append((staged, store.path_for(name)))
+    store.commit_many(moves)
+    assert len(list(store.files_dir.iterdir())) == len({p.split("/")[0] for _, p in moves})
+    for name in names:
+        assert store.local_path(store.path_for(name)).read_bytes() == name.encode()
+    assert not store._made_buckets  # the new buckets' directory was synced with the files
