@@ -10,9 +10,12 @@ install_librarian() {  # $1: extras, e.g. "postgres" or "dev"
     # an installed site starts with no package index reachable.
     local stamp="$VENV/.librarian-installed-$1" want
     want="$("$PYTHON" -c 'import sys; print(sys.version)' | head -n1) $(sha256sum "$ROOT/pyproject.toml" | cut -d' ' -f1)"
-    if [ -x "$VENV/bin/python" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
-        return 0
-    fi
+    local done_stamp
+    for done_stamp in "$stamp" "$VENV/.librarian-installed-dev"; do  # dev has every extra
+        if [ -x "$VENV/bin/python" ] && [ -f "$done_stamp" ] && [ "$(cat "$done_stamp")" = "$want" ]; then
+            return 0
+        fi
+    done
     echo "Installing Librarian [$1] into $VENV (the first time takes a few minutes)..." >&2
     if [ ! -x "$VENV/bin/python" ]; then
         "$PYTHON" -m venv "$VENV"

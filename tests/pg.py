@@ -51,3 +51,11 @@ def temporary_database(template: str | None = None) -> Iterator[str]:
 
 def database_name(url: str) -> str:
     return url.rsplit("/", 1)[1]
+
+
+def recreate_from_template(url: str, template: str) -> None:
+    """Make the (empty, unused) database at ``url`` a fresh copy of ``template``."""
+    name = database_name(url)
+    with _admin_connect() as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')

@@ -27,7 +27,6 @@ from librarian_server.services.maintenance import ensure_default_store
 from librarian_server.settings import ServerSettings, load_settings
 
 from .. import pg
-from ..conftest import BACKENDS
 
 if TYPE_CHECKING:
     from librarian_client import LibrarianClient
@@ -97,22 +96,13 @@ def postgres_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
         yield pg.database_name(url)
 
 
-@pytest.fixture(params=BACKENDS)
-def database_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
-    """As the root fixture, but a PostgreSQL database starts as a copy of the template."""
-    if request.param == "sqlite":
-        yield None
-        return
-    with pg.temporary_database(request.getfixturevalue("postgres_template")) as url:
-        yield url
-
-
 @pytest.fixture
 def make_site(
     make_settings: Callable[..., ServerSettings], request: pytest.FixtureRequest
 ) -> Iterator[Callable[..., Site]]:
     engines: list[Any] = []
     clients: list[TestClient] = []
+    templated: set[str] = set()
 
     def factory(**overrides: Any) -> Site:
         # Background tasks run when a test asks (the run-now endpoint), not on a timer.
@@ -123,6 +113,11 @@ def make_site(
             target = settings.data_dir / "librarian.sqlite3"
             if not target.exists():
                 shutil.copyfile(request.getfixturevalue("sqlite_template"), target)
+        elif settings.database_url is not None:
+            url = settings.database_url.get_secret_value()
+            if url not in templated:  # the test's fresh, empty database becomes the copy
+                pg.recreate_from_template(url, request.getfixturevalue("postgres_template"))
+                templated.add(url)
         engine = make_engine(settings)
         engines.append(engine)
         session_factory = make_session_factory(engine)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -13,19 +13,6 @@ from alembic import command
 from librarian_server import migrate
 from librarian_server.orm import Base
 from librarian_server.settings import ServerSettings
-
-from .. import pg
-from ..conftest import BACKENDS
-
-
-@pytest.fixture(params=BACKENDS)
-def database_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
-    """An empty database (not the migrated template the other integration tests start from)."""
-    if request.param == "sqlite":
-        yield None
-        return
-    with pg.temporary_database() as url:
-        yield url
 
 
 def _diff(settings: ServerSettings) -> list[object]:
