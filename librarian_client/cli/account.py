@@ -9,6 +9,7 @@ from pydantic import SecretStr, ValidationError
 
 from ..client import LibrarianClient
 from ..config import Connection, config_path, load_config, remove_connection, save_connection
+from ..models import MAX_ID
 from .context import DEFAULT_TIMEOUT, CLIError, Context, read_secret_file
 from .output import examples, format_time, parse_duration, print_json, print_table
 
@@ -167,7 +168,7 @@ def _token_id(text: str) -> int:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a token id") from None
-    if not 1 <= value < 2**63:
+    if not 1 <= value <= MAX_ID:
         raise argparse.ArgumentTypeError(f"{text!r} is not a token id")
     return value
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 
 from librarian_client.models import (
     PermissionLevel,
@@ -19,9 +19,9 @@ from librarian_client.models import (
 from ..errors import PermissionDenied
 from ..services import stores, tokens
 from .deps import Admin, Authenticated, SessionDep, SettingsDep
+from .params import TokenIdPath
 
 router = APIRouter(tags=["admin"])
-TokenId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
 @router.post("/tokens", response_model=TokenCreateResponse)
@@ -55,7 +55,7 @@ def list_tokens(
 
 @router.delete("/tokens/{token_id}", response_model=TokenRevokeResponse)
 def revoke_token(
-    token_id: TokenId, session: SessionDep, user: Authenticated
+    token_id: TokenIdPath, session: SessionDep, user: Authenticated
 ) -> TokenRevokeResponse:
     """Revoke one of your tokens (admins: anyone's) and every token minted from it.
 

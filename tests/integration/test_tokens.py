@@ -110,6 +110,7 @@ def test_revoking_someone_elses_token(site: Site) -> None:
     assert r.status_code == 404 and "token list" in r.json()["suggested_remedy"]
     assert site.http.delete("/api/v2/tokens/999999", auth=site.auth()).status_code == 404
     assert site.http.delete(f"/api/v2/tokens/{2**63}", auth=site.auth()).status_code == 400
+    assert site.http.delete(f"/api/v2/tokens/{2**31}", auth=site.auth()).status_code == 400
     assert site.http.delete(f"/api/v2/tokens/{theirs['id']}").status_code == 401
     r = site.http.delete(f"/api/v2/tokens/{theirs['id']}", auth=site.auth("admin"))
     assert r.status_code == 200
