@@ -28,7 +28,7 @@ from pathlib import Path
 
 import httpx
 
-from .common import BIN, Server, live_server, make_file, table, timed, workspace
+from bench.common import BIN, Server, live_server, make_file, table, timed, workspace
 
 
 def _admin(server: Server) -> httpx.Client:

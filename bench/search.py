@@ -21,14 +21,13 @@ from pathlib import Path
 
 from sqlalchemy import insert, text
 
+from bench.common import table, workspace
 from librarian_client.models import SearchQuery
 from librarian_server import migrate
 from librarian_server.db import make_engine, make_session_factory
 from librarian_server.orm import File
-from librarian_server.services.files import search
+from librarian_server.services.catalogue.files import search
 from librarian_server.settings import load_settings
-
-from .common import table, workspace
 
 PG = os.environ.get("LIBRARIAN_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
 START = datetime(2024, 1, 1, tzinfo=UTC)

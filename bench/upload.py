@@ -17,7 +17,7 @@ import time
 
 import httpx
 
-from .common import live_server, make_file, table, timed, workspace
+from bench.common import live_server, make_file, table, timed, workspace
 
 
 def _mean_ms(client: httpx.Client, n: int, **kwargs: object) -> float:

@@ -26,14 +26,13 @@ from pathlib import Path
 from sqlalchemy import insert, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from bench.common import table, workspace
+from bench.search import _postgres
 from librarian_server import migrate
 from librarian_server.db import make_engine, make_session_factory
 from librarian_server.orm import File
 from librarian_server.vospace import listing, nodes, render
 from librarian_server.vospace.uris import NodeURIs
-
-from .common import table, workspace
-from .search import _postgres
 
 TARGET_MS = 50.0
 PAGE = 1000

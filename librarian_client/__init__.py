@@ -4,11 +4,11 @@ Importing this package has no side effects: nothing is read from the
 environment or the config file until a client is built.
 """
 
-from ._io import ProgressCallback
-from ._upload import UploadResult
-from .client import LibrarianClient
-from .config import Connection, load_config, resolve_connection, save_connection
-from .exceptions import (
+from librarian_client._io import ProgressCallback
+from librarian_client._upload import UploadResult
+from librarian_client.client import LibrarianClient
+from librarian_client.config import Connection, load_config, resolve_connection, save_connection
+from librarian_client.exceptions import (
     AlreadyExists,
     AuthenticationError,
     BadRequest,

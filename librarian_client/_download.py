@@ -23,10 +23,15 @@ from urllib.parse import quote
 
 import httpx
 
-from ._io import CHUNK_SIZE, ProgressCallback, progress_or_noop, write_hashing
-from .checksum import checksum_file, normalise_checksum, parse_checksum
-from .exceptions import ChecksumMismatch, LibrarianClientError, ProtocolError, error_from_response
-from .models import FileSummary
+from librarian_client._io import CHUNK_SIZE, ProgressCallback, progress_or_noop, write_hashing
+from librarian_client.checksum import checksum_file, normalise_checksum, parse_checksum
+from librarian_client.exceptions import (
+    ChecksumMismatch,
+    LibrarianClientError,
+    ProtocolError,
+    error_from_response,
+)
+from librarian_client.models import FileSummary
 
 API = "/api/v2"
 

@@ -12,8 +12,8 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from .checksum import format_checksum, new_hasher
-from .exceptions import LocalFileChanged
+from librarian_client.checksum import format_checksum, new_hasher
+from librarian_client.exceptions import LocalFileChanged
 
 CHUNK_SIZE = 1 << 20
 

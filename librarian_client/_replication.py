@@ -12,8 +12,8 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from .exceptions import ProtocolError
-from .models import (
+from librarian_client.exceptions import ProtocolError
+from librarian_client.models import (
     BulkRetryRequest,
     BulkRetryResponse,
     Direction,

@@ -13,8 +13,8 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from .exceptions import ProtocolError, ServerError, error_from_response
-from .models import (
+from librarian_client.exceptions import ProtocolError, ServerError, error_from_response
+from librarian_client.models import (
     DiskEvent,
     DiskInfo,
     RequeueResponse,

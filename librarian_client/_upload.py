@@ -24,7 +24,7 @@ from typing import TypeVar
 import httpx
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from ._io import (
+from librarian_client._io import (
     CHUNK_SIZE,
     HashingReader,
     ProgressCallback,
@@ -32,16 +32,16 @@ from ._io import (
     copy_hashing,
     marker_matches,
 )
-from ._resume import RESUME_MIN, Pending, ResumeState
-from .checksum import checksum_file, normalise_checksum, parse_checksum
-from .exceptions import (
+from librarian_client._resume import RESUME_MIN, Pending, ResumeState
+from librarian_client.checksum import checksum_file, normalise_checksum, parse_checksum
+from librarian_client.exceptions import (
     AlreadyExists,
     LibrarianClientError,
     LibrarianHTTPError,
     ProtocolError,
     VerificationFailed,
 )
-from .models import (
+from librarian_client.models import (
     CommitItem,
     StagedTransfer,
     StageItem,

@@ -19,21 +19,21 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from ._download import DownloadMixin, name_path, safe_relative
-from ._io import ProgressCallback, progress_or_noop
-from ._replication import ReplicationMixin
-from ._resume import ResumeState
-from ._sneakernet import SneakernetMixin
-from ._upload import Uploader, UploadResult, parse_model
-from .config import Connection, resolve_connection
-from .exceptions import (
+from librarian_client._download import DownloadMixin, name_path, safe_relative
+from librarian_client._io import ProgressCallback, progress_or_noop
+from librarian_client._replication import ReplicationMixin
+from librarian_client._resume import ResumeState
+from librarian_client._sneakernet import SneakernetMixin
+from librarian_client._upload import Uploader, UploadResult, parse_model
+from librarian_client.config import Connection, resolve_connection
+from librarian_client.exceptions import (
     ConfigError,
     LibrarianConnectionError,
     LibrarianTimeoutError,
     ProtocolError,
     error_from_response,
 )
-from .models import (
+from librarian_client.models import (
     MAX_SEARCH_PAGE,
     DeleteRequest,
     DeleteResponse,

@@ -24,7 +24,7 @@ from pydantic import (
     field_validator,
 )
 
-from .exceptions import ConfigError
+from librarian_client.exceptions import ConfigError
 
 __all__ = [
     "ClientConfig",

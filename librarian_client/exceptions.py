@@ -12,7 +12,7 @@ from typing import ClassVar
 
 import httpx
 
-from .models import ErrorResponse
+from librarian_client.models import ErrorResponse
 
 __all__ = [
     "AlreadyExists",

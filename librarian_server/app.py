@@ -8,23 +8,23 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from . import __version__
-from .api import api_router
-from .api.docs import install as install_docs
-from .api.errors import install as install_error_handlers
-from .api.guard import Guard
-from .background import Runner
-from .datadir_lock import lock_data_dir, unlock_data_dir
-from .db import make_engine, make_session_factory
-from .logs import configure_logging
-from .openapi import install as install_openapi
-from .services.auth import Authenticator
-from .services.maintenance import startup_cleanup
-from .services.processes import Heartbeat
-from .settings import ServerSettings, load_settings
-from .vospace import housekeeping as vospace_housekeeping
-from .vospace import install as install_vospace
-from .vospace.handlers import guard_fault as vospace_guard_fault
+from librarian_server import __version__
+from librarian_server.api import api_router
+from librarian_server.api.docs import install as install_docs
+from librarian_server.api.errors import install as install_error_handlers
+from librarian_server.api.guard import Guard
+from librarian_server.background import Runner
+from librarian_server.datadir_lock import lock_data_dir, unlock_data_dir
+from librarian_server.db import make_engine, make_session_factory
+from librarian_server.logs import configure_logging
+from librarian_server.openapi import install as install_openapi
+from librarian_server.services.accounts.auth import Authenticator
+from librarian_server.services.core.maintenance import startup_cleanup
+from librarian_server.services.core.processes import Heartbeat
+from librarian_server.settings import ServerSettings, load_settings
+from librarian_server.vospace import housekeeping as vospace_housekeeping
+from librarian_server.vospace import install as install_vospace
+from librarian_server.vospace.handlers import guard_fault as vospace_guard_fault
 
 log = logging.getLogger(__name__)
 

@@ -6,8 +6,8 @@ import logging
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from .services.maintenance import ensure_first_admin
-from .settings import ServerSettings
+from librarian_server.services.core.maintenance import ensure_first_admin
+from librarian_server.settings import ServerSettings
 
 log = logging.getLogger(__name__)
 

@@ -15,8 +15,8 @@ import fcntl
 import os
 from pathlib import Path
 
-from .errors import ConfigurationError
-from .settings import ServerSettings
+from librarian_server.errors import ConfigurationError
+from librarian_server.settings import ServerSettings
 
 _held: dict[Path, tuple[int, int]] = {}  # path -> (fd, holders)
 

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
-from .settings import ServerSettings
+from librarian_server.settings import ServerSettings
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import logging.handlers
 
-from .settings import ServerSettings
+from librarian_server.settings import ServerSettings
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 _MARK = "_librarian_handler"

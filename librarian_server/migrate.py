@@ -7,9 +7,8 @@ from pathlib import Path
 from alembic.config import Config
 
 from alembic import command
-
-from .errors import ConfigurationError
-from .settings import ServerSettings
+from librarian_server.errors import ConfigurationError
+from librarian_server.settings import ServerSettings
 
 _ROOT = Path(__file__).resolve().parent.parent
 

@@ -19,9 +19,8 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
 from librarian_client.models import MAX_BYTES, ErrorResponse
-
-from .api import deps
-from .settings import ServerSettings
+from librarian_server.api import deps
+from librarian_server.settings import ServerSettings
 
 Doc = dict[str, Any]
 BOUNDS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")

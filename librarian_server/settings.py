@@ -23,8 +23,7 @@ from pydantic_settings import (
 )
 
 from librarian_client.checksum import new_hasher
-
-from .settings_names import check_names
+from librarian_server.settings_names import check_names
 
 _config_file: ContextVar[Path | None] = ContextVar("librarian_config_file", default=None)
 

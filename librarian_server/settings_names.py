@@ -9,7 +9,7 @@ from typing import Any, get_args, get_origin
 
 from pydantic import BaseModel
 
-from .errors import ConfigurationError
+from librarian_server.errors import ConfigurationError
 
 ENV_PREFIX = "LIBRARIAN_SERVER_"
 NESTED = "__"

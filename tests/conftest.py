@@ -8,10 +8,9 @@ from typing import Any
 
 import pytest
 
-from librarian_server.services import passwords
+from librarian_server.services.accounts import passwords
 from librarian_server.settings import ServerSettings, load_settings
-
-from . import pg
+from tests import pg
 
 _pg_passed = 0
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]

@@ -5,6 +5,6 @@ console-script wrapper (``librarian = librarian_client.cli:main``) and
 ``python -m librarian_client.cli`` pass it to ``sys.exit``.
 """
 
-from .main import build_parser, main
+from librarian_client.cli.main import build_parser, main
 
 __all__ = ["build_parser", "main"]

@@ -7,11 +7,23 @@ import socket
 
 from pydantic import SecretStr, ValidationError
 
-from ..client import LibrarianClient
-from ..config import Connection, config_path, load_config, remove_connection, save_connection
-from ..models import MAX_ID
-from .context import DEFAULT_TIMEOUT, CLIError, Context, read_secret_file
-from .output import examples, format_time, parse_duration, print_json, print_table
+from librarian_client.cli.context import DEFAULT_TIMEOUT, CLIError, Context, read_secret_file
+from librarian_client.cli.output import (
+    examples,
+    format_time,
+    parse_duration,
+    print_json,
+    print_table,
+)
+from librarian_client.client import LibrarianClient
+from librarian_client.config import (
+    Connection,
+    config_path,
+    load_config,
+    remove_connection,
+    save_connection,
+)
+from librarian_client.models import MAX_ID
 
 
 def cmd_ping(ctx: Context) -> int:

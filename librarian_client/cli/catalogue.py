@@ -8,10 +8,8 @@ import sys
 from collections.abc import Iterator
 from typing import TypeVar
 
-from ..exceptions import NotFound
-from ..models import FileSummary
-from .context import Context
-from .output import (
+from librarian_client.cli.context import Context
+from librarian_client.cli.output import (
     SUMMARY_FIELDS,
     examples,
     file_row,
@@ -25,6 +23,8 @@ from .output import (
     print_table,
     short_checksum,
 )
+from librarian_client.exceptions import NotFound
+from librarian_client.models import FileSummary
 
 T = TypeVar("T")
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 import argparse
 import shlex
 
-from .context import Context
-from .output import examples
+from librarian_client.cli.context import Context
+from librarian_client.cli.output import examples
 
 Table = dict[str, tuple[list[str], list[str]]]
 

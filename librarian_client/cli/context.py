@@ -17,10 +17,10 @@ from typing import Any
 import httpx
 from tqdm import tqdm
 
-from ..client import LibrarianClient
-from ..config import resolve_connection
-from ..exceptions import LibrarianClientError
-from .output import format_size
+from librarian_client.cli.output import format_size
+from librarian_client.client import LibrarianClient
+from librarian_client.config import resolve_connection
+from librarian_client.exceptions import LibrarianClientError
 
 DEFAULT_TIMEOUT = 60.0
 

@@ -19,11 +19,19 @@ from typing import NoReturn
 
 import httpx
 
-from ..checksum import ChecksumError
-from ..exceptions import LibrarianClientError
-from . import account, catalogue, completion, remove, replication, sneakernet, transfer
-from .context import Context
-from .output import examples, positive_float
+from librarian_client.checksum import ChecksumError
+from librarian_client.cli import (
+    account,
+    catalogue,
+    completion,
+    remove,
+    replication,
+    sneakernet,
+    transfer,
+)
+from librarian_client.cli.context import Context
+from librarian_client.cli.output import examples, positive_float
+from librarian_client.exceptions import LibrarianClientError
 
 PROG = "librarian"
 EXIT_CODES = """exit status:

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from ..models import FileSummary
+from librarian_client.models import FileSummary
 
 SUMMARY_FIELDS = set(FileSummary.model_fields)
 _UNITS = ("KiB", "MiB", "GiB", "TiB", "PiB")

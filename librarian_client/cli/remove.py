@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from .context import CLIError, Context
-from .output import examples, format_size, print_json
+from librarian_client.cli.context import CLIError, Context
+from librarian_client.cli.output import examples, format_size, print_json
 
 
 def cmd_rm(ctx: Context) -> int:

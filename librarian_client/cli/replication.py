@@ -5,9 +5,8 @@ from __future__ import annotations
 import argparse
 from datetime import UTC, datetime
 
-from ..models import Direction, PeerHealth, PeerInfo, TransferRow, TransferStatus
-from .context import CLIError, Context
-from .output import (
+from librarian_client.cli.context import CLIError, Context
+from librarian_client.cli.output import (
     examples,
     format_size,
     format_time,
@@ -16,6 +15,7 @@ from .output import (
     print_json_array,
     print_table,
 )
+from librarian_client.models import Direction, PeerHealth, PeerInfo, TransferRow, TransferStatus
 
 
 def format_age(when: datetime, now: datetime | None = None) -> str:

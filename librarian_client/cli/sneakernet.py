@@ -6,9 +6,16 @@ import argparse
 import contextlib
 from collections.abc import Iterator
 
-from ..models import DiskEvent, ExportSummary, IngestSummary
-from .context import CLIError, Context, Progress
-from .output import examples, format_size, format_time, parse_size, print_json, print_table
+from librarian_client.cli.context import CLIError, Context, Progress
+from librarian_client.cli.output import (
+    examples,
+    format_size,
+    format_time,
+    parse_size,
+    print_json,
+    print_table,
+)
+from librarian_client.models import DiskEvent, ExportSummary, IngestSummary
 
 STOPPED = {
     "complete": "every file the peer lacked is on the disk",

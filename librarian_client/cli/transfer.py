@@ -11,13 +11,26 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .._download import Action, Planned, classify, conflicts_error, fetch_all, safe_relative
-from ..checksum import checksum_file, normalise_checksum, parse_checksum
-from ..client import LibrarianClient
-from ..exceptions import NotFound
-from ..models import FileInfo, FileSummary
-from .context import CLIError, Context
-from .output import SUMMARY_FIELDS, examples, format_size, positive_int, print_json
+from librarian_client._download import (
+    Action,
+    Planned,
+    classify,
+    conflicts_error,
+    fetch_all,
+    safe_relative,
+)
+from librarian_client.checksum import checksum_file, normalise_checksum, parse_checksum
+from librarian_client.cli.context import CLIError, Context
+from librarian_client.cli.output import (
+    SUMMARY_FIELDS,
+    examples,
+    format_size,
+    positive_int,
+    print_json,
+)
+from librarian_client.client import LibrarianClient
+from librarian_client.exceptions import NotFound
+from librarian_client.models import FileInfo, FileSummary
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,6 +1,6 @@
 """Wire schemas shared by the client and the server (the server imports these)."""
 
-from .admin import (
+from librarian_client.models.admin import (
     PingResponse,
     StoreInfo,
     TokenCreateRequest,
@@ -8,7 +8,7 @@ from .admin import (
     TokenInfo,
     TokenRevokeResponse,
 )
-from .clone import (
+from librarian_client.models.clone import (
     MAX_CLONE_BATCH,
     CheckinItem,
     CheckinRequest,
@@ -31,7 +31,7 @@ from .clone import (
     OutgoingStatusRequest,
     OutgoingStatusResponse,
 )
-from .common import (
+from librarian_client.models.common import (
     MAX_BYTES,
     MAX_ID,
     MAX_SECONDS,
@@ -42,8 +42,8 @@ from .common import (
     TransferStatus,
     WireModel,
 )
-from .deletion import DeletedFile, DeleteRequest, DeleteResponse
-from .files import (
+from librarian_client.models.deletion import DeletedFile, DeleteRequest, DeleteResponse
+from librarian_client.models.files import (
     MAX_LIST_PAGE,
     MAX_SEARCH_PAGE,
     CopyState,
@@ -56,7 +56,7 @@ from .files import (
     SearchQuery,
     SearchResponse,
 )
-from .replication import (
+from librarian_client.models.replication import (
     BulkRetryRequest,
     BulkRetryResponse,
     Direction,
@@ -69,7 +69,7 @@ from .replication import (
     TransferListResponse,
     TransferRow,
 )
-from .sneakernet import (
+from librarian_client.models.sneakernet import (
     DiskEvent,
     DiskInfo,
     DiskProblem,
@@ -79,7 +79,7 @@ from .sneakernet import (
     SneakernetExportRequest,
     SneakernetIngestRequest,
 )
-from .upload import (
+from librarian_client.models.upload import (
     CommitItem,
     CommittedFile,
     StagedTransfer,

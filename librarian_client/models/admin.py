@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import Field
 
-from .common import MAX_SECONDS, PermissionLevel, WireModel
+from librarian_client.models.common import MAX_SECONDS, PermissionLevel, WireModel
 
 
 class PingResponse(WireModel):

@@ -10,7 +10,7 @@ from enum import StrEnum
 
 from pydantic import Field
 
-from .common import ByteCount, Id, WireModel
+from librarian_client.models.common import ByteCount, Id, WireModel
 
 MAX_CLONE_BATCH = 10_000
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field, model_validator
 
-from .common import WireModel
+from librarian_client.models.common import WireModel
 
 
 class DeleteRequest(WireModel):

@@ -7,7 +7,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
 
-from .common import MAX_BYTES, WireModel, no_nul
+from librarian_client.models.common import MAX_BYTES, WireModel, no_nul
 
 
 class CopyState(StrEnum):

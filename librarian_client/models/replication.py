@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import Field
 
-from .common import TransferStatus, WireModel
+from librarian_client.models.common import TransferStatus, WireModel
 
 
 class PeerHealth(StrEnum):

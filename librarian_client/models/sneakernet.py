@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from .common import MAX_BYTES, WireModel
+from librarian_client.models.common import MAX_BYTES, WireModel
 
 
 class SneakernetExportRequest(WireModel):

@@ -7,7 +7,7 @@ from enum import StrEnum
 
 from pydantic import Field
 
-from .common import ByteCount, Id, TransferStatus, WireModel
+from librarian_client.models.common import ByteCount, Id, TransferStatus, WireModel
 
 
 class StageItem(WireModel):

@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter, Depends
 
-from . import (
+from librarian_server.api import (
     admin,
     checkin,
     clone,

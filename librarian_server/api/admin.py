@@ -15,11 +15,11 @@ from librarian_client.models import (
     TokenInfo,
     TokenRevokeResponse,
 )
-
-from ..errors import PermissionDenied
-from ..services import stores, tokens
-from .deps import Admin, Authenticated, SessionDep, SettingsDep
-from .params import TokenIdPath
+from librarian_server.api.deps import Admin, Authenticated, SessionDep, SettingsDep
+from librarian_server.api.params import TokenIdPath
+from librarian_server.errors import PermissionDenied
+from librarian_server.services.accounts import tokens
+from librarian_server.services.catalogue import stores
 
 router = APIRouter(tags=["admin"])
 

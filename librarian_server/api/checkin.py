@@ -10,9 +10,8 @@ from librarian_client.models import (
     OutgoingStatusRequest,
     OutgoingStatusResponse,
 )
-
-from ..services import checkins
-from .deps import Peer, SessionDep, SettingsDep
+from librarian_server.api.deps import Peer, SessionDep, SettingsDep
+from librarian_server.services.replication import checkins
 
 router = APIRouter(prefix="/checkin", tags=["replication"])
 

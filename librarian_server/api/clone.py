@@ -14,10 +14,10 @@ from librarian_client.models import (
     CloneStatusResponse,
     UploadPutResponse,
 )
-
-from ..services import clone_receive, receive
-from .deps import Peer, RunnerDep, SessionDep, SessionFactoryDep, SettingsDep
-from .params import TransferIdPath
+from librarian_server.api.deps import Peer, RunnerDep, SessionDep, SessionFactoryDep, SettingsDep
+from librarian_server.api.params import TransferIdPath
+from librarian_server.services.ingest import receive
+from librarian_server.services.replication import clone_receive
 
 router = APIRouter(prefix="/clone", tags=["replication"])
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from librarian_client.models import DeleteRequest, DeleteResponse
-
-from ..services import deletion
-from .deps import SessionDep, SettingsDep, Writer
+from librarian_server.api.deps import SessionDep, SettingsDep, Writer
+from librarian_server.services.catalogue import deletion
 
 router = APIRouter(tags=["files"])
 

@@ -9,11 +9,10 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session, sessionmaker
 
 from librarian_client.models import PermissionLevel
-
-from ..background import Runner
-from ..services.auth import AuthenticatedUser, check_permission
-from ..settings import ServerSettings
-from .guard import USER_KEY, authenticate, credentials
+from librarian_server.api.guard import USER_KEY, authenticate, credentials
+from librarian_server.background import Runner
+from librarian_server.services.accounts.auth import AuthenticatedUser, check_permission
+from librarian_server.settings import ServerSettings
 
 
 def get_settings(request: Request) -> ServerSettings:

@@ -12,8 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
 from librarian_client.models import ErrorResponse
-
-from ..errors import LibrarianError
+from librarian_server.errors import LibrarianError
 
 log = logging.getLogger(__name__)
 DISK_FULL = "53100"  # PostgreSQL's SQLSTATE disk_full

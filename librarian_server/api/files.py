@@ -8,10 +8,9 @@ from fastapi import APIRouter, Header, Query, Response
 from fastapi.responses import StreamingResponse
 
 from librarian_client.models import FileInfo, ListQuery, ListResponse, SearchQuery, SearchResponse
-
-from ..services import files, listing
-from .deps import Reader, SessionDep
-from .streaming import download_response
+from librarian_server.api.deps import Reader, SessionDep
+from librarian_server.api.streaming import download_response
+from librarian_server.services.catalogue import files, listing
 
 router = APIRouter(tags=["files"])
 

@@ -32,17 +32,16 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from librarian_client.models import ErrorResponse
-
-from ..errors import (
+from librarian_server.errors import (
     AuthenticationRequired,
     BodyTooLarge,
     InvalidRequest,
     LibrarianError,
     TooManyAttempts,
 )
-from ..services.auth import AuthenticatedUser, Authenticator
-from ..services.throttle import ThrottlePolicy
-from ..settings import ServerSettings
+from librarian_server.services.accounts.auth import AuthenticatedUser, Authenticator
+from librarian_server.services.accounts.throttle import ThrottlePolicy
+from librarian_server.settings import ServerSettings
 
 USER_KEY = "librarian.user"
 API = "/api/v2"

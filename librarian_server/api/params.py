@@ -12,8 +12,7 @@ from typing import Annotated
 from fastapi import Path, Query, Request
 
 from librarian_client.models import MAX_ID
-
-from ..errors import InvalidRequest
+from librarian_server.errors import InvalidRequest
 
 TransferIdPath = Annotated[int, Path(ge=1, le=MAX_ID, description=f"A transfer id, 1 to {MAX_ID}.")]
 TokenIdPath = Annotated[int, Path(ge=1, le=MAX_ID, description=f"A token id, 1 to {MAX_ID}.")]

@@ -5,9 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from librarian_client.models import PingResponse
-
-from .. import __version__
-from .deps import OptionalUser, SettingsDep
+from librarian_server import __version__
+from librarian_server.api.deps import OptionalUser, SettingsDep
 
 router = APIRouter(tags=["ping"])
 

@@ -17,11 +17,10 @@ from librarian_client.models import (
     TransferListResponse,
     TransferStatus,
 )
-
-from ..orm import QueueStatus
-from ..services import peers, transfer_admin
-from .deps import Admin, RunnerDep, SessionDep
-from .params import PageLimit, TransferIdPath
+from librarian_server.api.deps import Admin, RunnerDep, SessionDep
+from librarian_server.api.params import PageLimit, TransferIdPath
+from librarian_server.orm import QueueStatus
+from librarian_server.services.replication import peers, transfer_admin
 
 router = APIRouter(tags=["replication"])
 

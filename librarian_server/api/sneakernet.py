@@ -13,10 +13,11 @@ from librarian_client.models import (
     SneakernetExportRequest,
     SneakernetIngestRequest,
 )
-
-from ..services import sneakernet_disks, sneakernet_export, sneakernet_ingest
-from ..sneakernet.progress import stream
-from .deps import Admin, SessionDep, SessionFactoryDep, SettingsDep
+from librarian_server.api.deps import Admin, SessionDep, SessionFactoryDep, SettingsDep
+from librarian_server.services.sneakernet import disks as sneakernet_disks
+from librarian_server.services.sneakernet import export as sneakernet_export
+from librarian_server.services.sneakernet import ingest as sneakernet_ingest
+from librarian_server.services.sneakernet.progress import stream
 
 router = APIRouter(prefix="/sneakernet", tags=["sneakernet"])
 NDJSON = "application/x-ndjson"

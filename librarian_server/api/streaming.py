@@ -11,8 +11,8 @@ from collections.abc import Callable, Iterator
 from fastapi import Response
 from fastapi.responses import StreamingResponse
 
-from ..services.files import Download
-from ..services.receive import digest_header
+from librarian_server.services.catalogue.files import Download
+from librarian_server.services.ingest.receive import digest_header
 
 CHUNK = 1 << 20
 

@@ -18,10 +18,9 @@ from librarian_client.models import (
     UploadStageRequest,
     UploadStageResponse,
 )
-
-from ..services import receive, resume, transfers, upload
-from .deps import SessionDep, SessionFactoryDep, SettingsDep, Writer
-from .params import TransferIdPath
+from librarian_server.api.deps import SessionDep, SessionFactoryDep, SettingsDep, Writer
+from librarian_server.api.params import TransferIdPath
+from librarian_server.services.ingest import receive, resume, transfers, upload
 
 router = APIRouter(prefix="/upload", tags=["upload"])
 

@@ -1,6 +1,6 @@
 """Scheduled background work: replication, verification, reconciliation, clean-up."""
 
-from .runner import Runner
-from .task import Task, TaskContext
+from librarian_server.background.runner import Runner
+from librarian_server.background.task import Task, TaskContext
 
 __all__ = ["Runner", "Task", "TaskContext"]

@@ -2,6 +2,6 @@
 
 import sys
 
-from ..cli import main
+from librarian_server.cli import main
 
 sys.exit(main(["background", *sys.argv[1:]]))

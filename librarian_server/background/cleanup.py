@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..services.maintenance import expire_idle_uploads
-from ..services.transfer_admin import prune_history
-from ..vospace import jobs as vospace_jobs
-from .task import Task, TaskContext
+from librarian_server.background.task import Task, TaskContext
+from librarian_server.services.core.maintenance import expire_idle_uploads
+from librarian_server.services.replication.transfer_admin import prune_history
+from librarian_server.vospace import jobs as vospace_jobs
 
 
 class Cleanup(Task):

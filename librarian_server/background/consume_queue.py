@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .send_clone import sender
-from .task import Task, TaskContext
+from librarian_server.background.send_clone import sender
+from librarian_server.background.task import Task, TaskContext
 
 
 class ConsumeQueue(Task):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..services import reconcile
-from .send_clone import sender
-from .task import Task, TaskContext
+from librarian_server.background.send_clone import sender
+from librarian_server.background.task import Task, TaskContext
+from librarian_server.services.replication import reconcile
 
 
 class Hypervisor(Task):

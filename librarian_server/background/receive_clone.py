@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..services.clone_receive import verify_deferred
-from .task import Task, TaskContext
+from librarian_server.background.task import Task, TaskContext
+from librarian_server.services.replication.clone_receive import verify_deferred
 
 
 class ReceiveClone(Task):

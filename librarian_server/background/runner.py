@@ -16,15 +16,14 @@ import schedule
 from sqlalchemy.orm import Session, sessionmaker
 
 from librarian_client.models import TaskInfo, TaskRunResult
-
-from ..errors import NotFound
-from ..orm import ErrorCategory
-from ..services.credentials import CredentialBox
-from ..services.error_log import record_error
-from ..settings import ServerSettings
-from ..transfer import ManagerRegistry
-from .task import Task, TaskContext
-from .tasks import all_tasks
+from librarian_server.background.task import Task, TaskContext
+from librarian_server.background.tasks import all_tasks
+from librarian_server.errors import NotFound
+from librarian_server.orm import ErrorCategory
+from librarian_server.services.core.error_log import record_error
+from librarian_server.services.replication.credentials import CredentialBox
+from librarian_server.settings import ServerSettings
+from librarian_server.transfer import ManagerRegistry
 
 log = logging.getLogger(__name__)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..services.checkins import deliver_checkins
-from .task import Task, TaskContext
+from librarian_server.background.task import Task, TaskContext
+from librarian_server.services.replication.checkins import deliver_checkins
 
 
 class SendCheckins(Task):

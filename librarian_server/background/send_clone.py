@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..services import send_plan
-from ..services.clone_send import Sender
-from .task import Task, TaskContext
+from librarian_server.background.task import Task, TaskContext
+from librarian_server.services.replication import send_plan
+from librarian_server.services.replication.clone_send import Sender
 
 
 def sender(ctx: TaskContext) -> Sender:

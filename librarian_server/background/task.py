@@ -15,9 +15,9 @@ from typing import Any, ClassVar
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from ..services.credentials import CredentialBox
-from ..settings import ServerSettings, TaskSchedule
-from ..transfer import ManagerRegistry
+from librarian_server.services.replication.credentials import CredentialBox
+from librarian_server.settings import ServerSettings, TaskSchedule
+from librarian_server.transfer import ManagerRegistry
 
 
 def worker_name() -> str:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from .cleanup import Cleanup
-from .consume_queue import ConsumeQueue
-from .hypervisor import Hypervisor
-from .receive_clone import ReceiveClone
-from .send_checkins import SendCheckins
-from .send_clone import SendClone
-from .task import Task
+from librarian_server.background.cleanup import Cleanup
+from librarian_server.background.consume_queue import ConsumeQueue
+from librarian_server.background.hypervisor import Hypervisor
+from librarian_server.background.receive_clone import ReceiveClone
+from librarian_server.background.send_checkins import SendCheckins
+from librarian_server.background.send_clone import SendClone
+from librarian_server.background.task import Task
 
 
 def all_tasks() -> list[Task]:

@@ -7,9 +7,9 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from . import background, peers, site, stores, users
-from .common import CLIError
-from .errors import EXPECTED, error_lines
+from librarian_server.cli import background, peers, site, stores, users
+from librarian_server.cli.common import CLIError
+from librarian_server.cli.errors import EXPECTED, error_lines
 
 __all__ = ["CLIError", "build_parser", "entrypoint", "main"]
 

@@ -6,15 +6,15 @@ import argparse
 import json
 from typing import Any
 
-from .common import open_catalogue, settings_from
+from librarian_server.cli.common import open_catalogue, settings_from
 
 
 def cmd_background(args: argparse.Namespace) -> int:
     import signal
 
-    from ..background import Runner
-    from ..logs import configure_logging
-    from ..services.processes import Heartbeat
+    from librarian_server.background import Runner
+    from librarian_server.logs import configure_logging
+    from librarian_server.services.core.processes import Heartbeat
 
     settings = settings_from(args)
     configure_logging(settings)

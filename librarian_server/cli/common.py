@@ -12,8 +12,8 @@ from pydantic import ValidationError
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from ..db import make_engine, make_session_factory
-from ..settings import ServerSettings, load_settings
+from librarian_server.db import make_engine, make_session_factory
+from librarian_server.settings import ServerSettings, load_settings
 
 
 class CLIError(Exception):
@@ -38,8 +38,8 @@ def settings_from(args: argparse.Namespace) -> ServerSettings:
 
 def open_catalogue(settings: ServerSettings) -> tuple[Engine, sessionmaker[Session]]:
     """The embedded default migrates itself; a production database must be at head."""
-    from .. import migrate
-    from ..services.maintenance import ensure_default_store
+    from librarian_server import migrate
+    from librarian_server.services.core.maintenance import ensure_default_store
 
     if settings.is_embedded:
         migrate.upgrade(settings)

@@ -9,8 +9,8 @@ from __future__ import annotations
 from pydantic import ValidationError
 from sqlalchemy.exc import ArgumentError, InterfaceError, NoSuchModuleError, OperationalError
 
-from ..errors import LibrarianError
-from .common import CLIError
+from librarian_server.cli.common import CLIError
+from librarian_server.errors import LibrarianError
 
 # The database cannot be reached or the URL is wrong; other database errors are bugs
 # and keep their traceback.

@@ -7,7 +7,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from .common import open_catalogue, read_secret, settings_from
+from librarian_server.cli.common import open_catalogue, read_secret, settings_from
 
 
 def _peer_policy(args: argparse.Namespace) -> dict[str, object]:
@@ -27,8 +27,8 @@ def _peer_policy(args: argparse.Namespace) -> dict[str, object]:
 
 
 def cmd_add_peer(args: argparse.Namespace) -> int:
-    from ..services.credentials import CredentialBox
-    from ..services.peers import add_peer
+    from librarian_server.services.replication.credentials import CredentialBox
+    from librarian_server.services.replication.peers import add_peer
 
     settings = settings_from(args)
     password = read_secret(args.password_file)
@@ -50,8 +50,8 @@ def cmd_add_peer(args: argparse.Namespace) -> int:
 
 
 def cmd_update_peer(args: argparse.Namespace) -> int:
-    from ..services.credentials import CredentialBox
-    from ..services.peers import update_peer
+    from librarian_server.services.replication.credentials import CredentialBox
+    from librarian_server.services.replication.peers import update_peer
 
     settings = settings_from(args)
     password = None if args.password_file is None else read_secret(args.password_file)
@@ -73,7 +73,7 @@ def cmd_update_peer(args: argparse.Namespace) -> int:
 
 
 def cmd_remove_peer(args: argparse.Namespace) -> int:
-    from ..services.peers import remove_peer
+    from librarian_server.services.replication.peers import remove_peer
 
     engine, factory = open_catalogue(settings_from(args))
     with factory.begin() as session:
@@ -84,7 +84,7 @@ def cmd_remove_peer(args: argparse.Namespace) -> int:
 
 
 def cmd_peers(args: argparse.Namespace) -> int:
-    from ..services.peers import list_peers, peer_info
+    from librarian_server.services.replication.peers import list_peers, peer_info
 
     engine, factory = open_catalogue(settings_from(args))
     with factory() as session:

@@ -6,21 +6,21 @@ import argparse
 import os
 from typing import TYPE_CHECKING, Any
 
-from .common import CLIError, open_catalogue, settings_from
+from librarian_server.cli.common import CLIError, open_catalogue, settings_from
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
-    from ..settings import ServerSettings
+    from librarian_server.settings import ServerSettings
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from ..app import create_app
-    from ..bootstrap import first_start
-    from ..datadir_lock import lock_data_dir
-    from ..logs import configure_logging
+    from librarian_server.app import create_app
+    from librarian_server.bootstrap import first_start
+    from librarian_server.datadir_lock import lock_data_dir
+    from librarian_server.logs import configure_logging
 
     settings = settings_from(args)
     _check_workers(settings)
@@ -73,9 +73,9 @@ def _check_workers(settings: ServerSettings) -> None:
 
 def worker_app() -> FastAPI:
     """One API worker of ``run --workers N``; the supervising process keeps the log file."""
-    from ..app import create_app
-    from ..logs import configure_logging
-    from ..settings import load_settings
+    from librarian_server.app import create_app
+    from librarian_server.logs import configure_logging
+    from librarian_server.settings import load_settings
 
     settings = load_settings()
     configure_logging(settings, to_file=False)
@@ -83,7 +83,7 @@ def worker_app() -> FastAPI:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
-    from .. import migrate
+    from librarian_server import migrate
 
     settings = settings_from(args)
     if args.downgrade:

@@ -8,12 +8,11 @@ from pathlib import Path
 from typing import Any
 
 from librarian_client.cli.output import format_size, parse_size, print_table
-
-from .common import open_catalogue, settings_from
+from librarian_server.cli.common import open_catalogue, settings_from
 
 
 def cmd_add_store(args: argparse.Namespace) -> int:
-    from ..services.stores import add_store, get_stores
+    from librarian_server.services.catalogue.stores import add_store, get_stores
 
     engine, factory = open_catalogue(settings_from(args))
     try:
@@ -35,7 +34,7 @@ def cmd_add_store(args: argparse.Namespace) -> int:
 
 
 def cmd_stores(args: argparse.Namespace) -> int:
-    from ..services.stores import get_stores, store_info
+    from librarian_server.services.catalogue.stores import get_stores, store_info
 
     settings = settings_from(args)
     engine, factory = open_catalogue(settings)
@@ -66,7 +65,7 @@ def cmd_stores(args: argparse.Namespace) -> int:
 
 
 def cmd_store_state(args: argparse.Namespace) -> int:
-    from ..services.stores import remove_store, set_store_enabled
+    from librarian_server.services.catalogue.stores import remove_store, set_store_enabled
 
     settings = settings_from(args)
     engine, factory = open_catalogue(settings)

@@ -8,12 +8,11 @@ from typing import Any
 
 from librarian_client.cli.output import format_time, print_table
 from librarian_client.models import PermissionLevel
-
-from .common import open_catalogue, read_password, settings_from
+from librarian_server.cli.common import open_catalogue, read_password, settings_from
 
 
 def cmd_create_user(args: argparse.Namespace) -> int:
-    from ..services.auth import create_user, require_new_user
+    from librarian_server.services.accounts.auth import create_user, require_new_user
 
     engine, factory = open_catalogue(settings_from(args))
     try:
@@ -29,7 +28,7 @@ def cmd_create_user(args: argparse.Namespace) -> int:
 
 
 def cmd_set_password(args: argparse.Namespace) -> int:
-    from ..services.auth import require_user, set_password
+    from librarian_server.services.accounts.auth import require_user, set_password
 
     engine, factory = open_catalogue(settings_from(args))
     try:
@@ -46,7 +45,7 @@ def cmd_set_password(args: argparse.Namespace) -> int:
 
 def cmd_set_user_disabled(args: argparse.Namespace) -> int:
     """Disabling takes effect within a second in every server process (auth generation)."""
-    from ..services.tokens import set_user_disabled
+    from librarian_server.services.accounts.tokens import set_user_disabled
 
     disabled = args.command == "disable-user"
     engine, factory = open_catalogue(settings_from(args))
@@ -60,7 +59,7 @@ def cmd_set_user_disabled(args: argparse.Namespace) -> int:
 
 
 def cmd_users(args: argparse.Namespace) -> int:
-    from ..services.auth import list_users
+    from librarian_server.services.accounts.auth import list_users
 
     engine, factory = open_catalogue(settings_from(args))
     try:

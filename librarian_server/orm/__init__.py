@@ -1,19 +1,19 @@
 """Every model, imported so that Alembic and the mapper see the whole schema."""
 
-from .base import Base, utcnow
-from .checkin import Checkin
-from .error import ErrorCategory, ErrorRecord, ErrorSeverity
-from .event import Event
-from .file import File
-from .instance import Instance
-from .librarian import Librarian
-from .outgoing import OUTGOING_LIVE, OutgoingTransfer, QueueStatus, SendQueue
-from .remote_instance import RemoteInstance
-from .server_process import ServerProcess
-from .store import Store, StoreKind
-from .transfer import ACTIVE_STATUSES, HOLDING_STATUSES, IncomingTransfer
-from .user import ApiToken, AuthState, LoginFailure, User
-from .vospace import (
+from librarian_server.orm.base import Base, utcnow
+from librarian_server.orm.checkin import Checkin
+from librarian_server.orm.error import ErrorCategory, ErrorRecord, ErrorSeverity
+from librarian_server.orm.event import Event
+from librarian_server.orm.file import File
+from librarian_server.orm.instance import Instance
+from librarian_server.orm.librarian import Librarian
+from librarian_server.orm.outgoing import OUTGOING_LIVE, OutgoingTransfer, QueueStatus, SendQueue
+from librarian_server.orm.remote_instance import RemoteInstance
+from librarian_server.orm.server_process import ServerProcess
+from librarian_server.orm.store import Store, StoreKind
+from librarian_server.orm.transfer import ACTIVE_STATUSES, HOLDING_STATUSES, IncomingTransfer
+from librarian_server.orm.user import ApiToken, AuthState, LoginFailure, User
+from librarian_server.orm.vospace import (
     UWSPhase,
     VOSpaceContainer,
     VOSpaceEndpoint,

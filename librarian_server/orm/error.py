@@ -8,7 +8,7 @@ from enum import StrEnum
 from sqlalchemy import String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .base import Base, UTCDateTime, str_enum, utcnow
+from librarian_server.orm.base import Base, UTCDateTime, str_enum, utcnow
 
 
 class ErrorSeverity(StrEnum):

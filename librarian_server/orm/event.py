@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import JSON, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .base import NAME_TYPE, Base, UTCDateTime, utcnow
+from librarian_server.orm.base import NAME_TYPE, Base, UTCDateTime, utcnow
 
 
 class Event(Base):

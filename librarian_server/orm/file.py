@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING
 from sqlalchemy import BigInteger, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .base import NAME_TYPE, Base, UTCDateTime, utcnow
+from librarian_server.orm.base import NAME_TYPE, Base, UTCDateTime, utcnow
 
 if TYPE_CHECKING:
-    from .instance import Instance
+    from librarian_server.orm.instance import Instance
 
 
 class File(Base):

@@ -9,12 +9,11 @@ from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from librarian_client.models import CopyState
-
-from .base import NAME_TYPE, Base, UTCDateTime, str_enum, utcnow
+from librarian_server.orm.base import NAME_TYPE, Base, UTCDateTime, str_enum, utcnow
 
 if TYPE_CHECKING:
-    from .file import File
-    from .store import Store
+    from librarian_server.orm.file import File
+    from librarian_server.orm.store import Store
 
 
 class Instance(Base):

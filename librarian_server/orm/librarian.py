@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import JSON, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .base import Base, UTCDateTime, utcnow
+from librarian_server.orm.base import Base, UTCDateTime, utcnow
 
 
 class Librarian(Base):

@@ -9,8 +9,7 @@ from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from librarian_client.models import TransferStatus
-
-from .base import NAME_TYPE, Base, UTCDateTime, str_enum, utcnow
+from librarian_server.orm.base import NAME_TYPE, Base, UTCDateTime, str_enum, utcnow
 
 OUTGOING_LIVE = (
     TransferStatus.INITIATED,

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .base import NAME_TYPE, Base, UTCDateTime, utcnow
+from librarian_server.orm.base import NAME_TYPE, Base, UTCDateTime, utcnow
 
 
 class RemoteInstance(Base):

@@ -8,8 +8,7 @@ from sqlalchemy import BigInteger, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from librarian_client.models import TransferStatus
-
-from .base import Base, UTCDateTime, str_enum, utcnow
+from librarian_server.orm.base import Base, UTCDateTime, str_enum, utcnow
 
 ACTIVE_STATUSES = (TransferStatus.INITIATED, TransferStatus.STAGED, TransferStatus.ONGOING)
 # Still holding staged bytes: the active ones, and clones whose sender has declared

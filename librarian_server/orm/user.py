@@ -15,8 +15,7 @@ from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from librarian_client.models import PermissionLevel
-
-from .base import Base, UTCDateTime, str_enum, utcnow
+from librarian_server.orm.base import Base, UTCDateTime, str_enum, utcnow
 
 
 class User(Base):

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .base import NAME_TYPE, Base, UTCDateTime, str_enum, utcnow
+from librarian_server.orm.base import NAME_TYPE, Base, UTCDateTime, str_enum, utcnow
 
 
 class UWSPhase(StrEnum):

@@ -30,8 +30,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
-from ..errors import ConfigurationError, FileAlreadyExists
-from .base import StoreBackend
+from librarian_server.errors import ConfigurationError, FileAlreadyExists
+from librarian_server.stores.base import StoreBackend
 
 MARKER = ".librarian-store"
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from ..orm import Store, StoreKind
-from .base import StoreBackend
-from .posix import PosixStore
+from librarian_server.orm import Store, StoreKind
+from librarian_server.stores.base import StoreBackend
+from librarian_server.stores.posix import PosixStore
 
 
 def backend_for(store: Store) -> StoreBackend:

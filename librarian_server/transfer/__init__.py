@@ -1,6 +1,6 @@
 """Transfer managers: local copy, HTTP and Globus behind one small interface."""
 
-from .base import (
+from librarian_server.transfer.base import (
     AsyncStatus,
     Batch,
     BatchOutcome,
@@ -10,7 +10,7 @@ from .base import (
     TransferError,
     TransferManager,
 )
-from .registry import KNOWN, ManagerRegistry
+from librarian_server.transfer.registry import KNOWN, ManagerRegistry
 
 __all__ = [
     "KNOWN",

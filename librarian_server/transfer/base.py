@@ -19,8 +19,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from librarian_client.models import CloneStagedItem, CloneStageResponse
-
-from ..peer_client import PeerClient
+from librarian_server.transfer.peer_client import PeerClient
 
 
 @dataclass(frozen=True)

@@ -24,9 +24,8 @@ import globus_sdk
 
 from librarian_client.checksum import parse_checksum
 from librarian_client.models import CloneStageResponse
-
-from ..settings import GlobusSettings
-from .base import (
+from librarian_server.settings import GlobusSettings
+from librarian_server.transfer.base import (
     AsyncStatus,
     Batch,
     BatchOutcome,

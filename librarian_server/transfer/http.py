@@ -12,10 +12,9 @@ from librarian_client._upload import BUNDLE_FILE_MAX, bundles
 from librarian_client.checksum import parse_checksum
 from librarian_client.exceptions import LocalFileChanged
 from librarian_client.models import CloneStageResponse
-
-from ..errors import PeerError
-from ..peer_client import SentFile
-from .base import Batch, BatchOutcome, SendItem, TransferManager
+from librarian_server.errors import PeerError
+from librarian_server.transfer.base import Batch, BatchOutcome, SendItem, TransferManager
+from librarian_server.transfer.peer_client import SentFile
 
 
 class HttpManager(TransferManager):

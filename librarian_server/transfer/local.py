@@ -11,8 +11,7 @@ from librarian_client._io import copy_hashing, marker_matches
 from librarian_client.checksum import parse_checksum
 from librarian_client.exceptions import LocalFileChanged
 from librarian_client.models import CloneStageResponse
-
-from .base import Batch, BatchOutcome, SendItem, TransferManager
+from librarian_server.transfer.base import Batch, BatchOutcome, SendItem, TransferManager
 
 
 class LocalCopyManager(TransferManager):

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from librarian_client.models import CloneStageResponse
-
-from ..settings import ServerSettings
-from .base import SendItem, TransferManager
-from .http import HttpManager
-from .local import LocalCopyManager
-from .sneakernet import SneakernetManager
+from librarian_server.settings import ServerSettings
+from librarian_server.transfer.base import SendItem, TransferManager
+from librarian_server.transfer.http import HttpManager
+from librarian_server.transfer.local import LocalCopyManager
+from librarian_server.transfer.sneakernet import SneakernetManager
 
 KNOWN = ("local", "http", "globus", "sneakernet")
 
@@ -27,7 +26,9 @@ class ManagerRegistry:
             SneakernetManager(),
         ]
         if settings.globus.configured:
-            from .globus import GlobusManager  # globus-sdk is an optional extra
+            from librarian_server.transfer.globus import (
+                GlobusManager,  # globus-sdk is an optional extra
+            )
 
             managers.append(GlobusManager(settings.globus))
         return cls(managers, settings.replication.transfer_managers)

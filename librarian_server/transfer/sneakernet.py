@@ -9,8 +9,14 @@ which may be days later; there is no deadline, only ``overdue`` in the status.
 from __future__ import annotations
 
 from librarian_client.models import CloneStageResponse
-
-from .base import AsyncStatus, Batch, BatchOutcome, SendItem, TaskState, TransferManager
+from librarian_server.transfer.base import (
+    AsyncStatus,
+    Batch,
+    BatchOutcome,
+    SendItem,
+    TaskState,
+    TransferManager,
+)
 
 
 class SneakernetManager(TransferManager):

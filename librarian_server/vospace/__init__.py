@@ -13,10 +13,14 @@ import logging
 from fastapi import APIRouter, Depends, FastAPI
 from sqlalchemy.orm import Session, sessionmaker
 
-from ..settings import ServerSettings
-from . import jobs
-from .protocols import ProtocolRegistry, add_transfer_managers, default_registry
-from .uris import NodeURIs
+from librarian_server.settings import ServerSettings
+from librarian_server.vospace import jobs
+from librarian_server.vospace.protocols import (
+    ProtocolRegistry,
+    add_transfer_managers,
+    default_registry,
+)
+from librarian_server.vospace.uris import NodeURIs
 
 log = logging.getLogger(__name__)
 
@@ -24,8 +28,8 @@ log = logging.getLogger(__name__)
 def make_router() -> APIRouter:
     # Imported here, not at the top: background tasks import this package for its
     # services, and the routers import the API's dependencies, which import them.
-    from ..api.params import no_nul_in_url
-    from . import router, router_data, router_transfers
+    from librarian_server.api.params import no_nul_in_url
+    from librarian_server.vospace import router, router_data, router_transfers
 
     vospace = APIRouter(dependencies=[Depends(no_nul_in_url)])
     for module in (router, router_transfers, router_data):
@@ -34,8 +38,8 @@ def make_router() -> APIRouter:
 
 
 def install(app: FastAPI, settings: ServerSettings) -> None:
-    from . import handlers
-    from .deps import MOUNT
+    from librarian_server.vospace import handlers
+    from librarian_server.vospace.deps import MOUNT
 
     app.state.vospace_uris = NodeURIs(
         settings.vospace_resource_id, max_length=settings.max_name_length

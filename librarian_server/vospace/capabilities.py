@@ -8,7 +8,7 @@ credentials travel in headers.
 
 from __future__ import annotations
 
-from .render import DECLARATION, attr, text
+from librarian_server.vospace.render import DECLARATION, attr, text
 
 VOSI_CAPABILITIES = "http://www.ivoa.net/xml/VOSICapabilities/v1.0"
 VOSI_AVAILABILITY = "http://www.ivoa.net/xml/VOSIAvailability/v1.0"

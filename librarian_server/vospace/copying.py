@@ -17,9 +17,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from librarian_client.models import CommitItem, StageItem, StageOutcome
-
-from ..errors import FileAlreadyExists, LibrarianError
-from ..orm import (
+from librarian_server.errors import FileAlreadyExists, LibrarianError
+from librarian_server.orm import (
     File,
     IncomingTransfer,
     VOSpaceContainer,
@@ -27,12 +26,13 @@ from ..orm import (
     VOSpaceProperty,
     utcnow,
 )
-from ..services import files, upload
-from ..services.auth import AuthenticatedUser
-from ..services.transfers import fail_many
-from ..settings import ServerSettings
-from .faults import DuplicateNode, from_librarian_error
-from .nodes import Node, in_tree
+from librarian_server.services.accounts.auth import AuthenticatedUser
+from librarian_server.services.catalogue import files
+from librarian_server.services.ingest import upload
+from librarian_server.services.ingest.transfers import fail_many
+from librarian_server.settings import ServerSettings
+from librarian_server.vospace.faults import DuplicateNode, from_librarian_error
+from librarian_server.vospace.nodes import Node, in_tree
 
 BATCH = 200
 

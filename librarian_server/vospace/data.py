@@ -18,21 +18,20 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from librarian_client.models import CommitItem, StageItem, StageOutcome
-
-from ..errors import FileAlreadyExists, LibrarianError
-from ..orm import User
-from ..services import receive, upload
-from ..services.auth import AuthenticatedUser
-from ..settings import ServerSettings
-from . import moves, nodes
-from .faults import (
+from librarian_server.errors import FileAlreadyExists, LibrarianError
+from librarian_server.orm import User
+from librarian_server.services.accounts.auth import AuthenticatedUser
+from librarian_server.services.ingest import receive, upload
+from librarian_server.settings import ServerSettings
+from librarian_server.vospace import moves, nodes
+from librarian_server.vospace.faults import (
     DuplicateNode,
     InvalidArgument,
     LinkFound,
     PermissionDenied,
     from_librarian_error,
 )
-from .uris import NodeURIs
+from librarian_server.vospace.uris import NodeURIs
 
 
 @dataclass

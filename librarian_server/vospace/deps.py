@@ -7,12 +7,12 @@ from urllib.parse import parse_qsl
 
 from fastapi import Depends, Request
 
-from ..api.deps import OptionalUser, SettingsDep
-from ..settings import ServerSettings
-from .faults import InvalidArgument
-from .protocols import ProtocolRegistry, default_registry
-from .transfers import Context, check_reader
-from .uris import NodeURIs
+from librarian_server.api.deps import OptionalUser, SettingsDep
+from librarian_server.settings import ServerSettings
+from librarian_server.vospace.faults import InvalidArgument
+from librarian_server.vospace.protocols import ProtocolRegistry, default_registry
+from librarian_server.vospace.transfers import Context, check_reader
+from librarian_server.vospace.uris import NodeURIs
 
 MOUNT = "/vospace"
 MAX_FORM = 1 << 16
@@ -70,7 +70,7 @@ def one(params: dict[str, list[str]], name: str) -> str | None:
 
 async def xml_body(request: Request) -> bytes:
     """The document, refused (413) past the site's cap; the guard usually refused it first."""
-    from .model import MAX_DOCUMENT
+    from librarian_server.vospace.model import MAX_DOCUMENT
 
     settings: ServerSettings = request.app.state.settings
     limit = min(MAX_DOCUMENT, settings.max_vospace_document_bytes)

@@ -8,7 +8,7 @@ VOSpace clients see standard names whatever layer failed.
 
 from __future__ import annotations
 
-from .. import errors
+from librarian_server import errors
 
 
 class VOSpaceFault(Exception):

@@ -15,9 +15,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import PlainTextResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ..errors import LibrarianError
-from .deps import MOUNT
-from .faults import (
+from librarian_server.errors import LibrarianError
+from librarian_server.vospace.deps import MOUNT
+from librarian_server.vospace.faults import (
     AuthenticationRequired,
     InternalFault,
     InvalidArgument,

@@ -16,13 +16,17 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from librarian_client.models import PermissionLevel
-
-from ..orm import UWSPhase, VOSpaceEndpoint, VOSpaceJob, utcnow
-from ..orm.vospace import ACTIVE_PHASES
-from ..services.auth import AuthenticatedUser
-from ..settings import ServerSettings
-from .faults import InvalidArgument, NodeNotFound, PermissionDenied, VOSpaceFault
-from .model import JobView, ResultRef, TransferDoc
+from librarian_server.orm import UWSPhase, VOSpaceEndpoint, VOSpaceJob, utcnow
+from librarian_server.orm.vospace import ACTIVE_PHASES
+from librarian_server.services.accounts.auth import AuthenticatedUser
+from librarian_server.settings import ServerSettings
+from librarian_server.vospace.faults import (
+    InvalidArgument,
+    NodeNotFound,
+    PermissionDenied,
+    VOSpaceFault,
+)
+from librarian_server.vospace.model import JobView, ResultRef, TransferDoc
 
 MAX_LIST = 10_000
 

@@ -22,10 +22,10 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from ..orm import File, VOSpaceContainer, VOSpaceLink, utcnow
-from . import properties
-from .model import NodeView
-from .nodes import among, busy_names, prefix_range
+from librarian_server.orm import File, VOSpaceContainer, VOSpaceLink, utcnow
+from librarian_server.vospace import properties
+from librarian_server.vospace.model import NodeView
+from librarian_server.vospace.nodes import among, busy_names, prefix_range
 
 SessionOpener = Callable[[], AbstractContextManager[Session]]
 BATCH = 1000

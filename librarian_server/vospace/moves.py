@@ -26,8 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from librarian_client.models import PermissionLevel
-
-from ..orm import (
+from librarian_server.orm import (
     ACTIVE_STATUSES,
     OUTGOING_LIVE,
     File,
@@ -38,14 +37,14 @@ from ..orm import (
     VOSpaceContainer,
     VOSpaceLink,
 )
-from ..services import deletion
-from ..services.auth import AuthenticatedUser
-from ..services.deletion import DeletionRefused
-from ..services.stores import delete_after_commit
-from ..settings import ServerSettings
-from . import properties
-from .faults import NodeBusy, PermissionDenied
-from .nodes import Node, in_tree, prefix_range
+from librarian_server.services.accounts.auth import AuthenticatedUser
+from librarian_server.services.catalogue import deletion
+from librarian_server.services.catalogue.deletion import DeletionRefused
+from librarian_server.services.catalogue.stores import delete_after_commit
+from librarian_server.settings import ServerSettings
+from librarian_server.vospace import properties
+from librarian_server.vospace.faults import NodeBusy, PermissionDenied
+from librarian_server.vospace.nodes import Node, in_tree, prefix_range
 
 _NO_SYNC = {"synchronize_session": False}
 

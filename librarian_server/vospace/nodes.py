@@ -16,12 +16,18 @@ from sqlalchemy import ARRAY, ColumnElement, String, and_, any_, literal, or_, s
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from librarian_client.models import PermissionLevel
-
-from ..orm import ACTIVE_STATUSES, File, IncomingTransfer, VOSpaceContainer, VOSpaceLink, utcnow
-from ..services import namespace
-from ..services.auth import AuthenticatedUser, check_permission
-from . import properties
-from .faults import (
+from librarian_server.orm import (
+    ACTIVE_STATUSES,
+    File,
+    IncomingTransfer,
+    VOSpaceContainer,
+    VOSpaceLink,
+    utcnow,
+)
+from librarian_server.services.accounts.auth import AuthenticatedUser, check_permission
+from librarian_server.services.catalogue import namespace
+from librarian_server.vospace import properties
+from librarian_server.vospace.faults import (
     ContainerNotFound,
     DuplicateNode,
     InvalidArgument,
@@ -30,8 +36,8 @@ from .faults import (
     PermissionDenied,
     TypeNotSupported,
 )
-from .model import NodeDoc, NodeView, Prop, PropertyValue
-from .uris import NULL, NodeURIs
+from librarian_server.vospace.model import NodeDoc, NodeView, Prop, PropertyValue
+from librarian_server.vospace.uris import NULL, NodeURIs
 
 
 @dataclass

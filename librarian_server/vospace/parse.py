@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from lxml import etree
 
-from .faults import InvalidArgument, TypeNotSupported
-from .model import (
+from librarian_server.vospace.faults import InvalidArgument, TypeNotSupported
+from librarian_server.vospace.model import (
     MAX_DEPTH,
     MAX_DOCUMENT,
     MAX_ELEMENTS,

@@ -15,9 +15,16 @@ from datetime import UTC, datetime
 from sqlalchemy import delete, func, literal, select, update
 from sqlalchemy.orm import Session
 
-from ..orm import File, VOSpaceProperty
-from .faults import InvalidArgument, PermissionDenied
-from .model import CORE, MAX_PROPERTIES, MAX_PROPERTY_URI, MAX_PROPERTY_VALUE, Prop, PropertyValue
+from librarian_server.orm import File, VOSpaceProperty
+from librarian_server.vospace.faults import InvalidArgument, PermissionDenied
+from librarian_server.vospace.model import (
+    CORE,
+    MAX_PROPERTIES,
+    MAX_PROPERTY_URI,
+    MAX_PROPERTY_VALUE,
+    Prop,
+    PropertyValue,
+)
 
 LENGTH = CORE + "length"
 MD5 = CORE + "MD5"
@@ -81,7 +88,7 @@ def merge(system: list[Prop], user: dict[str, str]) -> list[Prop]:
 
 
 def user_properties(session: Session, paths: Iterable[str]) -> dict[str, dict[str, str]]:
-    from .nodes import among
+    from librarian_server.vospace.nodes import among
 
     found: dict[str, dict[str, str]] = {}
     batch = list(paths)

@@ -16,10 +16,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..services.copies import LocalCopy
-from ..settings import ServerSettings
-from .model import CORE, ProtocolDoc
-from .uris import quote_path
+from librarian_server.services.catalogue.copies import LocalCopy
+from librarian_server.settings import ServerSettings
+from librarian_server.vospace.model import CORE, ProtocolDoc
+from librarian_server.vospace.uris import quote_path
 
 PUSH = "push"
 PULL = "pull"

@@ -11,15 +11,23 @@ from fastapi.responses import RedirectResponse, StreamingResponse
 from sqlalchemy import text as sql
 from sqlalchemy.orm import Session
 
-from ..api.deps import SessionDep, SessionFactoryDep
-from ..services import deletion
-from . import capabilities, data, listing, nodes, properties, render
-from .deps import ContextDep, xml_body
-from .faults import InvalidArgument, InvalidURI, PermissionDenied
-from .model import NodeDoc, NodeView
-from .parse import parse_node
-from .transfers import Context, check_reader
-from .uris import AUTO, NULL, auto_name, basename, join, node_path, parent_of
+from librarian_server.api.deps import SessionDep, SessionFactoryDep
+from librarian_server.services.catalogue import deletion
+from librarian_server.vospace import capabilities, data, listing, nodes, properties, render
+from librarian_server.vospace.deps import ContextDep, xml_body
+from librarian_server.vospace.faults import InvalidArgument, InvalidURI, PermissionDenied
+from librarian_server.vospace.model import NodeDoc, NodeView
+from librarian_server.vospace.parse import parse_node
+from librarian_server.vospace.transfers import Context, check_reader
+from librarian_server.vospace.uris import (
+    AUTO,
+    NULL,
+    auto_name,
+    basename,
+    join,
+    node_path,
+    parent_of,
+)
 
 router = APIRouter(tags=["vospace"])
 XML = "text/xml; charset=utf-8"
@@ -171,7 +179,7 @@ def delete_node(
     Files obey the files API's deletion rule; ``force`` and ``last_copy`` (a Librarian
     extension) are its flags, for admins.
     """
-    from . import moves
+    from librarian_server.vospace import moves
 
     user = nodes.writer(ctx.user)
     path = _path(path, ctx)
@@ -209,7 +217,7 @@ def get_views() -> Response:
 
 @router.get("/protocols")
 def get_protocols(ctx: ContextDep) -> Response:
-    from .protocols import PULL, PUSH
+    from librarian_server.vospace.protocols import PULL, PUSH
 
     provides = ctx.registry.offered(PULL) + ctx.registry.offered(PUSH)
     return Response(render.protocols([], provides), media_type=XML)

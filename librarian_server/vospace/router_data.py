@@ -16,20 +16,20 @@ from anyio import to_thread
 from fastapi import APIRouter, Request, Response
 from sqlalchemy.orm import Session, sessionmaker
 
-from ..api.deps import SessionDep, SessionFactoryDep
-from ..api.streaming import download_response
-from ..errors import LibrarianError
-from ..services import files
-from ..services.auth import AuthenticatedUser
-from ..services.files import Download
-from ..services.receive import digest_header
-from . import data, nodes, transfers
-from .deps import ContextDep
-from .faults import InvalidArgument, VOSpaceFault, from_librarian_error
-from .protocols import PULL, PUSH
-from .router import _path
-from .transfers import Context, check_reader
-from .uris import AUTO, NULL, auto_name, basename, join, parent_of
+from librarian_server.api.deps import SessionDep, SessionFactoryDep
+from librarian_server.api.streaming import download_response
+from librarian_server.errors import LibrarianError
+from librarian_server.services.accounts.auth import AuthenticatedUser
+from librarian_server.services.catalogue import files
+from librarian_server.services.catalogue.files import Download
+from librarian_server.services.ingest.receive import digest_header
+from librarian_server.vospace import data, nodes, transfers
+from librarian_server.vospace.deps import ContextDep
+from librarian_server.vospace.faults import InvalidArgument, VOSpaceFault, from_librarian_error
+from librarian_server.vospace.protocols import PULL, PUSH
+from librarian_server.vospace.router import _path
+from librarian_server.vospace.transfers import Context, check_reader
+from librarian_server.vospace.uris import AUTO, NULL, auto_name, basename, join, parent_of
 
 router = APIRouter(tags=["vospace"])
 CHUNK = 1 << 20

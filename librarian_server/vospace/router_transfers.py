@@ -10,15 +10,20 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import PlainTextResponse, RedirectResponse
 from sqlalchemy.orm import Session
 
-from ..api.deps import SessionDep, SessionFactoryDep
-from ..api.params import JobCount
-from ..orm import UWSPhase, VOSpaceJob
-from . import faults, jobs, render, runner
-from .deps import ContextDep, ParamsDep, one, xml_body
-from .faults import InvalidArgument, NodeNotFound, OperationNotSupported, VOSpaceFault
-from .model import PULL_FROM, ProtocolDoc, TransferDoc
-from .parse import parse_transfer
-from .transfers import Context, check_reader, negotiate
+from librarian_server.api.deps import SessionDep, SessionFactoryDep
+from librarian_server.api.params import JobCount
+from librarian_server.orm import UWSPhase, VOSpaceJob
+from librarian_server.vospace import faults, jobs, render, runner
+from librarian_server.vospace.deps import ContextDep, ParamsDep, one, xml_body
+from librarian_server.vospace.faults import (
+    InvalidArgument,
+    NodeNotFound,
+    OperationNotSupported,
+    VOSpaceFault,
+)
+from librarian_server.vospace.model import PULL_FROM, ProtocolDoc, TransferDoc
+from librarian_server.vospace.parse import parse_transfer
+from librarian_server.vospace.transfers import Context, check_reader, negotiate
 
 router = APIRouter(tags=["vospace"])
 XML = "text/xml; charset=utf-8"

@@ -14,12 +14,12 @@ import logging
 from anyio import to_thread
 from sqlalchemy.orm import Session, sessionmaker
 
-from ..errors import LibrarianError
-from ..orm import UWSPhase, VOSpaceJob, utcnow
-from . import copying, jobs, nodes, transfers
-from .data import account
-from .faults import InternalFault, VOSpaceFault, from_librarian_error
-from .model import TransferDoc
+from librarian_server.errors import LibrarianError
+from librarian_server.orm import UWSPhase, VOSpaceJob, utcnow
+from librarian_server.vospace import copying, jobs, nodes, transfers
+from librarian_server.vospace.data import account
+from librarian_server.vospace.faults import InternalFault, VOSpaceFault, from_librarian_error
+from librarian_server.vospace.model import TransferDoc
 
 log = logging.getLogger(__name__)
 QUICK = 5.0

@@ -16,15 +16,14 @@ from datetime import timedelta
 from sqlalchemy.orm import Session
 
 from librarian_client.models import PermissionLevel
-
-from ..errors import AuthenticationRequired, LibrarianError
-from ..orm import UWSPhase, VOSpaceEndpoint, VOSpaceJob, utcnow
-from ..services import deletion, namespace
-from ..services.auth import AuthenticatedUser, check_permission
-from ..services.copies import local_copies
-from ..settings import ServerSettings
-from . import jobs, moves, nodes
-from .faults import (
+from librarian_server.errors import AuthenticationRequired, LibrarianError
+from librarian_server.orm import UWSPhase, VOSpaceEndpoint, VOSpaceJob, utcnow
+from librarian_server.services.accounts.auth import AuthenticatedUser, check_permission
+from librarian_server.services.catalogue import deletion, namespace
+from librarian_server.services.catalogue.copies import local_copies
+from librarian_server.settings import ServerSettings
+from librarian_server.vospace import jobs, moves, nodes
+from librarian_server.vospace.faults import (
     DuplicateNode,
     InvalidArgument,
     LinkFound,
@@ -36,9 +35,9 @@ from .faults import (
     VOSpaceFault,
     from_librarian_error,
 )
-from .model import CORE, PULL_FROM, PUSH_TO, TransferDoc
-from .protocols import PULL, PUSH, EndpointRequest, ProtocolRegistry
-from .uris import AUTO, NULL, NodeURIs, auto_name, basename, join, parent_of
+from librarian_server.vospace.model import CORE, PULL_FROM, PUSH_TO, TransferDoc
+from librarian_server.vospace.protocols import PULL, PUSH, EndpointRequest, ProtocolRegistry
+from librarian_server.vospace.uris import AUTO, NULL, NodeURIs, auto_name, basename, join, parent_of
 
 VIEWS = frozenset(
     {

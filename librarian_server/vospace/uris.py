@@ -12,9 +12,9 @@ from __future__ import annotations
 import uuid
 from urllib.parse import unquote, urlsplit
 
-from ..errors import InvalidName
-from ..services.names import validate_name
-from .faults import InvalidURI
+from librarian_server.errors import InvalidName
+from librarian_server.services.catalogue.names import validate_name
+from librarian_server.vospace.faults import InvalidURI
 
 AUTO = ".auto"
 NULL = ".null"

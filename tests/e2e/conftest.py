@@ -32,7 +32,7 @@ import httpx
 import pytest
 from xprocess import ProcessStarter, XProcess
 
-from .. import pg
+from tests import pg
 
 VENV_BIN = Path(sys.executable).parent
 START_TIMEOUT = 60

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from .conftest import LiveServer
+from tests.e2e.conftest import LiveServer
 
 FAST_BACKGROUND = {
     # Every task often, retries soon: tests wait seconds, not the production minutes.

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import VENV_BIN, LiveServer
+from tests.e2e.conftest import VENV_BIN, LiveServer
 
 pytestmark = pytest.mark.e2e
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from .conftest import LiveServer
+from tests.e2e.conftest import LiveServer
 
 pytestmark = pytest.mark.e2e
 

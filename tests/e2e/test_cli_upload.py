@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import CLIResult, LiveServer, md5
+from tests.e2e.conftest import CLIResult, LiveServer, md5
 
 pytestmark = pytest.mark.e2e
 

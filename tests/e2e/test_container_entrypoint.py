@@ -21,8 +21,8 @@ import psutil
 import pytest
 from cryptography.fernet import Fernet
 
-from .. import pg
-from .conftest import LIBRARIAN_SERVER, VENV_BIN, free_port, isolated_env
+from tests import pg
+from tests.e2e.conftest import LIBRARIAN_SERVER, VENV_BIN, free_port, isolated_env
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
 

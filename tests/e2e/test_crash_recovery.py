@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import LiveServer, md5
+from tests.e2e.conftest import LiveServer, md5
 
 pytestmark = pytest.mark.e2e
 

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import pytest
 
-from .conftest import LIBRARIAN, LiveServer, isolated_env
+from tests.e2e.conftest import LIBRARIAN, LiveServer, isolated_env
 
 pytestmark = pytest.mark.e2e
 

@@ -34,9 +34,8 @@ from librarian_server.db import make_engine, make_session_factory
 from librarian_server.orm import SendQueue, utcnow
 from librarian_server.settings import load_settings
 from librarian_server.transfer.globus import GlobusManager
-
-from .. import pg
-from .conftest import LiveServer, md5
+from tests import pg
+from tests.e2e.conftest import LiveServer, md5
 
 pytestmark = pytest.mark.e2e
 

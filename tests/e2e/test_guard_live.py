@@ -17,7 +17,7 @@ import httpx
 import pytest
 from xprocess import XProcess
 
-from .conftest import LiveServer
+from tests.e2e.conftest import LiveServer
 
 THROTTLE_ENV = {
     "LIBRARIAN_SERVER_LOGIN_MAX_FAILURES": "3",

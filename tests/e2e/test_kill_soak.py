@@ -31,10 +31,9 @@ from xprocess import XProcess
 from librarian_server.db import make_engine
 from librarian_server.orm import File, Instance
 from librarian_server.settings import load_settings
-
-from .. import pg
-from . import conftest
-from .conftest import LiveServer, md5
+from tests import pg
+from tests.e2e import conftest
+from tests.e2e.conftest import LiveServer, md5
 
 pytestmark = pytest.mark.e2e
 

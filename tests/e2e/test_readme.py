@@ -26,7 +26,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from .conftest import isolated_env
+from tests.e2e.conftest import isolated_env
 
 pytestmark = pytest.mark.e2e
 

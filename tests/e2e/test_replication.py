@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import LiveServer
-from .sites import file_info, has_files, incoming, link, outgoing, site_env, wait_for
+from tests.e2e.conftest import LiveServer
+from tests.e2e.sites import file_info, has_files, incoming, link, outgoing, site_env, wait_for
 
 pytestmark = pytest.mark.e2e
 

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import LIBRARIAN_SERVER, LiveServer
-from .proxy import proxy_to
-from .sites import (
+from tests.e2e.conftest import LIBRARIAN_SERVER, LiveServer
+from tests.e2e.proxy import proxy_to
+from tests.e2e.sites import (
     admin_http,
     file_info,
     has_files,

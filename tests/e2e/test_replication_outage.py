@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from .conftest import LiveServer
-from .sites import admin_http, has_files, link, outgoing, site_env, wait_for
+from tests.e2e.conftest import LiveServer
+from tests.e2e.sites import admin_http, has_files, link, outgoing, site_env, wait_for
 
 pytestmark = pytest.mark.e2e
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from .conftest import free_port, isolated_env
+from tests.e2e.conftest import free_port, isolated_env
 
 pytestmark = pytest.mark.e2e
 

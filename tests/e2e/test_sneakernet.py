@@ -23,9 +23,9 @@ from typing import Any
 
 import pytest
 
-from ..filesystems import small_filesystem
-from .conftest import LIBRARIAN, LiveServer
-from .sites import file_info, has_files, incoming, link, outgoing, site_env, wait_for
+from tests.e2e.conftest import LIBRARIAN, LiveServer
+from tests.e2e.sites import file_info, has_files, incoming, link, outgoing, site_env, wait_for
+from tests.filesystems import small_filesystem
 
 pytestmark = pytest.mark.e2e
 DISK_ENV = {

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import LiveServer
+from tests.e2e.conftest import LiveServer
 
 pytestmark = pytest.mark.e2e
 

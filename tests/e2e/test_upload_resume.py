@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import LIBRARIAN, LiveServer, md5, run
-from .proxy import proxy_to
+from tests.e2e.conftest import LIBRARIAN, LiveServer, md5, run
+from tests.e2e.proxy import proxy_to
 
 pytestmark = pytest.mark.e2e
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import VENV_BIN, CLIResult, LiveServer, md5, run
+from tests.e2e.conftest import VENV_BIN, CLIResult, LiveServer, md5, run
 
 pytestmark = pytest.mark.e2e
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import LiveServer, md5
-from .sites import file_info, has_files, link, site_env, wait_for
-from .test_vos_client import RESOURCE_ID, ROOT, Vos, ok
+from tests.e2e.conftest import LiveServer, md5
+from tests.e2e.sites import file_info, has_files, link, site_env, wait_for
+from tests.e2e.test_vos_client import RESOURCE_ID, ROOT, Vos, ok
 
 pytestmark = pytest.mark.e2e
 

@@ -22,11 +22,10 @@ from librarian_client.models import PermissionLevel
 from librarian_server import migrate
 from librarian_server.app import create_app
 from librarian_server.db import make_engine, make_session_factory
-from librarian_server.services.auth import create_user
-from librarian_server.services.maintenance import ensure_default_store
+from librarian_server.services.accounts.auth import create_user
+from librarian_server.services.core.maintenance import ensure_default_store
 from librarian_server.settings import ServerSettings, load_settings
-
-from .. import pg
+from tests import pg
 
 if TYPE_CHECKING:
     from librarian_client import LibrarianClient

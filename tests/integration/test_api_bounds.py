@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from .conftest import Site
-from .helpers import upload
+from tests.integration.conftest import Site
+from tests.integration.helpers import upload
 
 HUGE = 2**63
 JUST_PAST = 2**31

@@ -7,9 +7,8 @@ from datetime import timedelta
 from sqlalchemy import delete, select, update
 
 from librarian_server.orm import ApiToken, User, utcnow
-from librarian_server.services.auth import Authenticator
-
-from .conftest import PASSWORD, Site
+from librarian_server.services.accounts.auth import Authenticator
+from tests.integration.conftest import PASSWORD, Site
 
 
 def test_ping_identifies_the_user(site: Site) -> None:

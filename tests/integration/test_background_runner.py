@@ -11,8 +11,7 @@ from sqlalchemy import select
 
 from librarian_server.background import Runner, Task, TaskContext
 from librarian_server.orm import ErrorCategory, ErrorRecord
-
-from .conftest import Site
+from tests.integration.conftest import Site
 
 
 class Broken(Task):

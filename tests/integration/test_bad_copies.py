@@ -10,12 +10,12 @@ from sqlalchemy import select
 
 from librarian_client.models import CopyState
 from librarian_server.orm import ErrorRecord, Instance, utcnow
-from librarian_server.services import copies, peers, send_plan
-from librarian_server.services.credentials import CredentialBox
+from librarian_server.services.catalogue import copies
+from librarian_server.services.replication import peers, send_plan
+from librarian_server.services.replication.credentials import CredentialBox
 from librarian_server.stores import backend_for
-
-from .conftest import Site
-from .helpers import upload
+from tests.integration.conftest import Site
+from tests.integration.helpers import upload
 
 
 def _instance(site: Site, name: str) -> Instance:
@@ -38,7 +38,7 @@ def test_a_bad_copy_is_refused_with_409_and_shown_in_the_listing(
 ) -> None:
     data = b"precious bytes" * 100
     upload(site.http, site.auth(), "v/only", data)
-    with caplog.at_level(logging.ERROR, logger="librarian_server.services.copies"):
+    with caplog.at_level(logging.ERROR, logger="librarian_server.services.catalogue.copies"):
         _mark_bad(site, "v/only")
     assert any("v/only" in r.getMessage() and "failed verification" in r.getMessage()
                for r in caplog.records if r.levelno == logging.ERROR)  # fmt: skip

@@ -9,9 +9,8 @@ from sqlalchemy import select
 
 from librarian_client.models import TransferStatus
 from librarian_server.orm import IncomingTransfer
-
-from .conftest import Site
-from .helpers import md5, stage
+from tests.integration.conftest import Site
+from tests.integration.helpers import md5, stage
 
 
 def _bundle(site: Site, ids: list[int], payload: bytes, user: str = "writer"):  # type: ignore[no-untyped-def]

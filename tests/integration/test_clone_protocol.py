@@ -17,11 +17,10 @@ from sqlalchemy import select
 
 from librarian_client.models import PermissionLevel
 from librarian_server.orm import Checkin, File, IncomingTransfer, RemoteInstance
-from librarian_server.services.auth import create_user
-from librarian_server.services.clone_receive import verify_deferred
-
-from .conftest import PASSWORD, Site
-from .helpers import md5, upload
+from librarian_server.services.accounts.auth import create_user
+from librarian_server.services.replication.clone_receive import verify_deferred
+from tests.integration.conftest import PASSWORD, Site
+from tests.integration.helpers import md5, upload
 
 PEER = ("mountain", PASSWORD)
 

@@ -29,11 +29,10 @@ from librarian_server.orm import (
     User,
     utcnow,
 )
-from librarian_server.services import deletion
-from librarian_server.services.auth import AuthenticatedUser
-
-from .conftest import PASSWORD, Site
-from .helpers import md5, upload
+from librarian_server.services.accounts.auth import AuthenticatedUser
+from librarian_server.services.catalogue import deletion
+from tests.integration.conftest import PASSWORD, Site
+from tests.integration.helpers import md5, upload
 
 
 def rm(site: Site, user: str = "writer", **body: Any) -> httpx.Response:

@@ -23,10 +23,9 @@ from sqlalchemy import Engine, event, make_url, select
 
 from librarian_client.models import TransferStatus
 from librarian_server.orm import File, IncomingTransfer
-
-from .. import pg
-from .conftest import Site
-from .helpers import md5, stage
+from tests import pg
+from tests.integration.conftest import Site
+from tests.integration.helpers import md5, stage
 
 KiB = 1 << 10
 

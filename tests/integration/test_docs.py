@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from .conftest import Site
+from tests.integration.conftest import Site
 
 
 def test_docs_page_loads_only_assets_this_server_serves(site: Site) -> None:

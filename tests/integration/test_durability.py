@@ -8,8 +8,7 @@ from sqlalchemy import make_url, text
 
 from librarian_server.db import make_engine
 from librarian_server.settings import ServerSettings
-
-from .. import pg
+from tests import pg
 
 
 def test_live_connections_commit_durably(make_settings: Callable[..., ServerSettings]) -> None:

@@ -8,9 +8,8 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import update
 
 from librarian_server.orm import File
-
-from .conftest import Site
-from .helpers import md5, upload
+from tests.integration.conftest import Site
+from tests.integration.helpers import md5, upload
 
 
 def test_info_lists_instances(site: Site) -> None:

@@ -9,10 +9,9 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from librarian_server.services import auth as auth_service
-
-from .conftest import PASSWORD, Site
-from .vospace.conftest import node_xml
+from librarian_server.services.accounts import auth as auth_service
+from tests.integration.conftest import PASSWORD, Site
+from tests.integration.vospace.conftest import node_xml
 
 MiB = 1 << 20
 

@@ -17,13 +17,12 @@ from sqlalchemy import insert, select
 
 from librarian_client.models import CommitItem, PermissionLevel, TransferStatus
 from librarian_server.orm import File, IncomingTransfer, User, utcnow
-from librarian_server.services import namespace
-from librarian_server.services.auth import AuthenticatedUser, create_user
-from librarian_server.services.commit import commit_each
-from librarian_server.services.transfers import NewTransfer, open_transfers
-
-from .conftest import PASSWORD, Site
-from .helpers import md5, stage, upload
+from librarian_server.services.accounts.auth import AuthenticatedUser, create_user
+from librarian_server.services.catalogue import namespace
+from librarian_server.services.ingest.commit import commit_each
+from librarian_server.services.ingest.transfers import NewTransfer, open_transfers
+from tests.integration.conftest import PASSWORD, Site
+from tests.integration.helpers import md5, stage, upload
 
 
 def refused(r: httpx.Response, *fragments: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .conftest import Site
+from tests.integration.conftest import Site
 
 METHODS = ("get", "put", "post", "delete")
 

@@ -20,11 +20,10 @@ from librarian_client.cli import main
 from librarian_client.config import Connection, save_connection
 from librarian_client.models import TransferStatus
 from librarian_server.orm import Librarian, OutgoingTransfer, utcnow
-from librarian_server.services import peers
-from librarian_server.services.credentials import CredentialBox
-
-from .conftest import PASSWORD, Site
-from .helpers import upload
+from librarian_server.services.replication import peers
+from librarian_server.services.replication.credentials import CredentialBox
+from tests.integration.conftest import PASSWORD, Site
+from tests.integration.helpers import upload
 
 
 @pytest.fixture

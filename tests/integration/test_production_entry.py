@@ -10,8 +10,7 @@ from pathlib import Path
 
 from librarian_server.app import create_app
 from librarian_server.settings import ServerSettings
-
-from ..e2e.conftest import LIBRARIAN_SERVER, free_port, isolated_env
+from tests.e2e.conftest import LIBRARIAN_SERVER, free_port, isolated_env
 
 
 def librarian_file_handlers() -> list[logging.Handler]:

@@ -8,11 +8,10 @@ from sqlalchemy import func, select
 
 from librarian_client.models import TransferStatus
 from librarian_server.orm import File, IncomingTransfer, Store
-from librarian_server.services.maintenance import startup_cleanup
+from librarian_server.services.core.maintenance import startup_cleanup
 from librarian_server.stores import backend_for
-
-from .conftest import Site
-from .helpers import stage, upload
+from tests.integration.conftest import Site
+from tests.integration.helpers import stage, upload
 
 
 def test_restart_fails_open_uploads_and_removes_their_bytes(site: Site) -> None:

@@ -21,13 +21,12 @@ from librarian_server.orm import (
     SendQueue,
     utcnow,
 )
-from librarian_server.services import outgoing, peers, send_plan, transfer_admin
-from librarian_server.services.auth import AuthenticatedUser
-from librarian_server.services.checkins import record_checkins
-from librarian_server.services.credentials import CredentialBox
-
-from .conftest import Site
-from .helpers import upload
+from librarian_server.services.accounts.auth import AuthenticatedUser
+from librarian_server.services.replication import outgoing, peers, send_plan, transfer_admin
+from librarian_server.services.replication.checkins import record_checkins
+from librarian_server.services.replication.credentials import CredentialBox
+from tests.integration.conftest import Site
+from tests.integration.helpers import upload
 
 SECRET = "peer-secret-9f3"
 

@@ -23,11 +23,10 @@ from sqlalchemy import select
 from librarian_server import migrate
 from librarian_server.cli import main
 from librarian_server.orm import User
-from librarian_server.services.passwords import verify_password
+from librarian_server.services.accounts.passwords import verify_password
 from librarian_server.settings import ServerSettings
-
-from .conftest import PASSWORD, Site
-from .helpers import stage, upload
+from tests.integration.conftest import PASSWORD, Site
+from tests.integration.helpers import stage, upload
 
 SERVER = [sys.executable, "-c", "from librarian_server.cli import entrypoint; entrypoint()"]
 

@@ -19,14 +19,13 @@ from sqlalchemy import select
 
 from librarian_client.models import PermissionLevel
 from librarian_server.orm import File
-from librarian_server.services.auth import create_user
-from librarian_server.services.credentials import CredentialBox
-from librarian_server.services.peers import add_peer
-from librarian_server.sneakernet.signing import SIG
-
-from .. import pg
-from .conftest import Site
-from .helpers import upload
+from librarian_server.services.accounts.auth import create_user
+from librarian_server.services.replication.credentials import CredentialBox
+from librarian_server.services.replication.peers import add_peer
+from librarian_server.services.sneakernet.signing import SIG
+from tests import pg
+from tests.integration.conftest import Site
+from tests.integration.helpers import upload
 
 MOUNTAIN_CALLS_UCSD = "mountain-to-ucsd password"
 UCSD_CALLS_MOUNTAIN = "ucsd-to-mountain password"
@@ -172,7 +171,7 @@ def test_an_unsigned_disk_is_refused_and_the_override_is_logged(
     assert r.status_code == 400, r.text
     assert "unsigned" in r.json()["reason"] and "--accept-unsigned" in r.json()["suggested_remedy"]
     assert _catalogue(ucsd) == {}
-    with caplog.at_level(logging.WARNING, logger="librarian_server.services.sneakernet_ingest"):
+    with caplog.at_level(logging.WARNING, logger="librarian_server.services.sneakernet.ingest"):
         done = _events(_ingest(ucsd, tmp_path / "disk", accept_unsigned=True))[-1]["ingest"]
     assert done["committed"] == 1
     assert [p["reason"] for p in done["unverified"]] == [

@@ -8,10 +8,9 @@ import pytest
 from sqlalchemy import select
 
 from librarian_server.orm import ApiToken, utcnow
-from librarian_server.services import auth as auth_service
-from librarian_server.services.tokens import generation, set_user_disabled
-
-from .conftest import PASSWORD, Site
+from librarian_server.services.accounts import auth as auth_service
+from librarian_server.services.accounts.tokens import generation, set_user_disabled
+from tests.integration.conftest import PASSWORD, Site
 
 
 def _bearer(token: str) -> dict[str, str]:

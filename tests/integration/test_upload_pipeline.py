@@ -10,9 +10,8 @@ from sqlalchemy import func, select
 
 from librarian_client.models import TransferStatus
 from librarian_server.orm import ErrorRecord, File, IncomingTransfer, Instance, Store
-
-from .conftest import Site
-from .helpers import md5, stage, upload
+from tests.integration.conftest import Site
+from tests.integration.helpers import md5, stage, upload
 
 
 def staging_entries(site: Site) -> list[Path]:
@@ -264,7 +263,7 @@ def test_other_users_transfer_is_forbidden(site: Site) -> None:
     t = stage(site.http, site.auth(), [{"name": "mine", "size": 1}]).json()["transfers"][0]
     with site.session() as s:
         from librarian_client.models import PermissionLevel
-        from librarian_server.services.auth import create_user
+        from librarian_server.services.accounts.auth import create_user
 
         create_user(s, "writer2", "another password", PermissionLevel.READAPPEND)
         s.commit()
@@ -320,7 +319,7 @@ def test_cancel_releases_bytes_and_room(make_site) -> None:  # type: ignore[no-u
 
 
 def test_idle_uploads_expire(make_site) -> None:  # type: ignore[no-untyped-def]
-    from librarian_server.services.maintenance import expire_idle_uploads
+    from librarian_server.services.core.maintenance import expire_idle_uploads
 
     site = make_site(staging_timeout_seconds=1)
     t = stage(site.http, site.auth(), [{"name": "idle", "size": 5}]).json()["transfers"][0]

@@ -19,11 +19,10 @@ from starlette.requests import ClientDisconnect
 
 from librarian_client.models import PermissionLevel, TransferStatus
 from librarian_server.orm import IncomingTransfer, User
-from librarian_server.services import receive, resume
-from librarian_server.services.auth import AuthenticatedUser
-
-from .conftest import Site
-from .helpers import md5, stage
+from librarian_server.services.accounts.auth import AuthenticatedUser
+from librarian_server.services.ingest import receive, resume
+from tests.integration.conftest import Site
+from tests.integration.helpers import md5, stage
 
 MiB = 1 << 20
 

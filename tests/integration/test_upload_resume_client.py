@@ -17,10 +17,9 @@ from librarian_client._resume import RESUME_MIN, Pending, ResumeState
 from librarian_client.exceptions import VerificationFailed
 from librarian_client.models import TransferStatus
 from librarian_server.orm import IncomingTransfer
-
-from .conftest import Site
-from .helpers import md5
-from .test_upload_resume import interrupted_put, staged
+from tests.integration.conftest import Site
+from tests.integration.helpers import md5
+from tests.integration.test_upload_resume import interrupted_put, staged
 
 MiB = 1 << 20
 
@@ -50,7 +49,7 @@ def resumed_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
 def test_upload_sends_only_what_the_server_lacks(
     site: Site, tmp_path: Path, cache: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="librarian_server.services.receive")
+    caplog.set_level(logging.INFO, logger="librarian_server.services.ingest.receive")
     data = os.urandom(RESUME_MIN + 3 * MiB)
     local = tmp_path / "big.bin"
     local.write_bytes(data)
@@ -70,7 +69,7 @@ def test_upload_sends_only_what_the_server_lacks(
 def test_a_changed_local_file_is_sent_whole(
     site: Site, tmp_path: Path, cache: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="librarian_server.services.receive")
+    caplog.set_level(logging.INFO, logger="librarian_server.services.ingest.receive")
     local = tmp_path / "big.bin"
     local.write_bytes(os.urandom(RESUME_MIN))
     old = left_behind(site, local, "big/changed.bin", held=4 * MiB)

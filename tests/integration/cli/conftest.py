@@ -17,9 +17,8 @@ import pytest
 
 from librarian_client.cli import main
 from librarian_client.config import Connection, save_connection
-
-from ..conftest import PASSWORD, Site
-from ..helpers import upload
+from tests.integration.conftest import PASSWORD, Site
+from tests.integration.helpers import upload
 
 
 @dataclass

@@ -6,8 +6,8 @@ from collections.abc import Callable
 
 import pytest
 
-from ..conftest import Site
-from .conftest import Run
+from tests.integration.cli.conftest import Run
+from tests.integration.conftest import Site
 
 TREE = {
     "obs/run1/a.dat": b"a" * 10,

@@ -12,9 +12,8 @@ import pytest
 
 from librarian_client import _upload
 from librarian_client.config import load_config
-
-from ..conftest import PASSWORD, Site
-from .conftest import Run
+from tests.integration.cli.conftest import Run
+from tests.integration.conftest import PASSWORD, Site
 
 MiB = 1 << 20
 TREE = {

@@ -16,9 +16,8 @@ from fastapi.testclient import TestClient
 from lxml import etree
 
 from librarian_server.app import create_app
-
-from ..conftest import Site
-from .schemas import Validator
+from tests.integration.conftest import Site
+from tests.integration.vospace.schemas import Validator
 
 VOS = "http://www.ivoa.net/xml/VOSpace/v2.0"
 UWS = "http://www.ivoa.net/xml/UWS/v1.0"

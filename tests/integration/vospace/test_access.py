@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
-from .conftest import VO, children, node_xml, reconfigured
+from tests.integration.vospace.conftest import VO, children, node_xml, reconfigured
 
 
 def test_anonymous_reads_follow_the_settings(vo: VO) -> None:

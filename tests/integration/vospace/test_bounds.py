@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .conftest import VO, reconfigured, transfer_xml, uri
+from tests.integration.vospace.conftest import VO, reconfigured, transfer_xml, uri
 
 
 def test_a_huge_last_is_a_400_fault_not_a_500(vo: VO) -> None:

@@ -12,10 +12,9 @@ from datetime import timedelta
 from sqlalchemy import insert, select, update
 
 from librarian_server.orm import Event, File, RemoteInstance, utcnow
-
-from ..helpers import upload
-from .conftest import VO
-from .test_jobs import _job
+from tests.integration.helpers import upload
+from tests.integration.vospace.conftest import VO
+from tests.integration.vospace.test_jobs import _job
 
 
 def events(vo: VO) -> list[Event]:

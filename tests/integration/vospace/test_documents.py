@@ -5,9 +5,8 @@ from __future__ import annotations
 from lxml import etree
 
 from librarian_server.vospace.protocols import LOCAL_GET
-
-from ..helpers import upload
-from .conftest import (
+from tests.integration.helpers import upload
+from tests.integration.vospace.conftest import (
     CORE,
     NS,
     VO,

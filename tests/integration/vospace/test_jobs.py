@@ -5,9 +5,8 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from librarian_server.orm import File, Instance
-
-from ..helpers import md5, upload
-from .conftest import NS, VO, children, local, props, transfer_xml, uri
+from tests.integration.helpers import md5, upload
+from tests.integration.vospace.conftest import NS, VO, children, local, props, transfer_xml, uri
 
 
 def _job(

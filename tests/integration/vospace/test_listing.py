@@ -5,9 +5,8 @@ from __future__ import annotations
 from sqlalchemy import insert
 
 from librarian_server.orm import File, utcnow
-
-from ..helpers import upload
-from .conftest import VO, children, uri
+from tests.integration.helpers import upload
+from tests.integration.vospace.conftest import VO, children, uri
 
 
 def _files(vo: VO, names: list[str]) -> None:

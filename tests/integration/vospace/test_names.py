@@ -8,10 +8,9 @@ from urllib.parse import quote
 from sqlalchemy import select
 
 from librarian_server.orm import File
-
-from ..helpers import upload
-from .conftest import CORE, VO, local, node_xml, transfer_xml, uri
-from .test_nodes import fault
+from tests.integration.helpers import upload
+from tests.integration.vospace.conftest import CORE, VO, local, node_xml, transfer_xml, uri
+from tests.integration.vospace.test_nodes import fault
 
 NFC = "v/caf\u00e9.txt"
 NFD = unicodedata.normalize("NFD", NFC)

@@ -14,11 +14,10 @@ import httpx
 from sqlalchemy import insert
 
 from librarian_server.orm import File, utcnow
-from librarian_server.services import namespace
-
-from ..helpers import md5, stage, upload
-from .conftest import CORE, NS, VO, uri
-from .test_jobs import _job, _run
+from librarian_server.services.catalogue import namespace
+from tests.integration.helpers import md5, stage, upload
+from tests.integration.vospace.conftest import CORE, NS, VO, uri
+from tests.integration.vospace.test_jobs import _job, _run
 
 
 def fault(r: httpx.Response, name: str) -> None:

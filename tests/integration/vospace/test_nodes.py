@@ -5,9 +5,17 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from librarian_server.orm import File, Instance
-
-from ..helpers import md5, upload
-from .conftest import CORE, NS, VO, children, node_xml, props, uri, xsi_type
+from tests.integration.helpers import md5, upload
+from tests.integration.vospace.conftest import (
+    CORE,
+    NS,
+    VO,
+    children,
+    node_xml,
+    props,
+    uri,
+    xsi_type,
+)
 
 
 def fault(response, status: int, name: str) -> None:  # type: ignore[no-untyped-def]

@@ -15,9 +15,18 @@ from librarian_server.orm import File, IncomingTransfer, utcnow
 from librarian_server.settings import GlobusSettings, GlobusStoreMapping
 from librarian_server.vospace import jobs
 from librarian_server.vospace.protocols import GLOBUS_GET, LOCAL_GET
-
-from ..helpers import md5, upload
-from .conftest import CORE, NS, VO, local, md5_digest, props, reconfigured, transfer_xml, uri
+from tests.integration.helpers import md5, upload
+from tests.integration.vospace.conftest import (
+    CORE,
+    NS,
+    VO,
+    local,
+    md5_digest,
+    props,
+    reconfigured,
+    transfer_xml,
+    uri,
+)
 
 PUT, GET = CORE + "httpput", CORE + "httpget"
 

@@ -10,9 +10,8 @@ from pathlib import Path
 import pytest
 
 from librarian_client.config import Connection, load_config, save_connection
+from tests.unit.cli.conftest import Run
 from tests.unit.fake_librarian import EPOCH, FakeLibrarian
-
-from .conftest import Run
 
 
 @pytest.mark.usefixtures("configured")

@@ -19,9 +19,8 @@ from librarian_client._download import UnsafeName, safe_relative
 from librarian_client.cli import build_parser
 from librarian_client.cli.completion import bash_script, zsh_script
 from librarian_client.cli.context import Progress
+from tests.unit.cli.conftest import Run
 from tests.unit.fake_librarian import FakeLibrarian, md5_of
-
-from .conftest import Run
 
 
 def parsers(

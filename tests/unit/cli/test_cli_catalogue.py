@@ -6,9 +6,8 @@ import json
 
 import pytest
 
+from tests.unit.cli.conftest import Run
 from tests.unit.fake_librarian import FakeLibrarian, md5_of
-
-from .conftest import Run
 
 pytestmark = pytest.mark.usefixtures("configured")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from .conftest import Run
+from tests.unit.cli.conftest import Run
 
 
 def error_server(status: int, reason: str, remedy: str) -> httpx.MockTransport:

@@ -10,9 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.unit.cli.conftest import Run
 from tests.unit.fake_librarian import FakeLibrarian, md5_of
-
-from .conftest import Run
 
 pytestmark = pytest.mark.usefixtures("configured")
 

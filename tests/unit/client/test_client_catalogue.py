@@ -9,9 +9,8 @@ import pytest
 
 from librarian_client import LibrarianClient, NotFound
 from librarian_client.client import name_path
+from tests.unit.client.conftest import URL
 from tests.unit.fake_librarian import FakeLibrarian
-
-from .conftest import URL
 
 
 def test_info_encodes_each_name_segment(client: LibrarianClient, fake: FakeLibrarian) -> None:

@@ -8,9 +8,8 @@ import httpx
 import pytest
 
 from librarian_client import ChecksumMismatch, LibrarianClient, NotFound
+from tests.unit.client.conftest import URL
 from tests.unit.fake_librarian import FakeLibrarian, md5_of
-
-from .conftest import URL
 
 
 def test_download_writes_verified_file_and_returns_info(

@@ -18,9 +18,8 @@ from librarian_client import (
     VerificationFailed,
 )
 from librarian_client._io import HashingReader, progress_or_noop
+from tests.unit.client.conftest import URL
 from tests.unit.fake_librarian import FakeLibrarian, md5_of
-
-from .conftest import URL
 
 MakeFile = Callable[..., Path]
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from librarian_server.services.passwords import hash_password
-from librarian_server.sneakernet import DiskEntry, DiskHeader, DiskReader, DiskWriter
-from librarian_server.sneakernet.signing import (
+from librarian_server.services.accounts.passwords import hash_password
+from librarian_server.services.sneakernet.disk import DiskEntry, DiskHeader, DiskReader, DiskWriter
+from librarian_server.services.sneakernet.signing import (
     SigningError,
     disk_key,
     from_password,

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from librarian_server.api.guard import classify
-from librarian_server.services.throttle import ThrottlePolicy
+from librarian_server.services.accounts.throttle import ThrottlePolicy
 from librarian_server.settings import ServerSettings, load_settings
 
 MiB = 1 << 20

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from librarian_server.errors import InvalidName
-from librarian_server.services.names import validate_name
+from librarian_server.services.catalogue.names import validate_name
 
 
 @pytest.mark.parametrize(

@@ -6,9 +6,9 @@ from librarian_client.checksum import ChecksumError, normalise_checksum, parse_c
 from librarian_client.cli.output import parse_size
 from librarian_client.models import PermissionLevel as P
 from librarian_server.errors import RangeNotSatisfiable
-from librarian_server.services.auth import allows
-from librarian_server.services.files import _parse_range, glob_to_like
-from librarian_server.services.passwords import hash_password, verify_password
+from librarian_server.services.accounts.auth import allows
+from librarian_server.services.accounts.passwords import hash_password, verify_password
+from librarian_server.services.catalogue.files import _parse_range, glob_to_like
 
 
 def test_checksums_are_normalised() -> None:

@@ -29,7 +29,6 @@ from globus_sdk.testing import (
 from pydantic import SecretStr
 
 from librarian_client.models import CloneOutcome, CloneStagedItem, CloneStageResponse, GlobusOffer
-from librarian_server.peer_client import PeerClient
 from librarian_server.settings import GlobusSettings, GlobusStoreMapping, load_settings
 from librarian_server.transfer import (
     AsyncStatus,
@@ -42,6 +41,7 @@ from librarian_server.transfer import (
     TransferError,
 )
 from librarian_server.transfer.globus import GlobusManager
+from librarian_server.transfer.peer_client import PeerClient
 
 OURS = "5d3c1a0e-0000-4000-8000-00000000000a"
 THEIRS = "5d3c1a0e-0000-4000-8000-00000000000b"

@@ -1,0 +1,1 @@
+"""Accounts: users, passwords (scrypt), bearer tokens, authentication and login throttling."""

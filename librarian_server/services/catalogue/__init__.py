@@ -1,0 +1,1 @@
+"""The catalogue: files, names, the one namespace, stores and their used bytes, deletion."""

@@ -1,0 +1,105 @@
+"""This site's own copies of files: which may be used, and what a check of them found.
+
+A copy whose bytes were found not to hash to the catalogue checksum is marked bad
+at once, by whoever found it (a send, an audit): from then on it is never sent
+to a peer nor served to a user, and the operator hears of it loudly. A copy is
+usable when it is available and not known to be bad.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from librarian_client.models import CopyState
+from librarian_server.orm import ErrorCategory, Instance, utcnow
+from librarian_server.services.core.error_log import record_error
+from librarian_server.stores import backend_for
+
+log = logging.getLogger(__name__)
+
+_CHUNK = 500
+
+
+@dataclass(frozen=True)
+class LocalCopy:
+    store_name: str
+    store_root: Path
+    path: Path
+    instance_id: int = 0
+
+
+def usable() -> ColumnElement[bool]:
+    """Instances that may be read for a user or a peer: available, and not known bad."""
+    return and_(
+        Instance.available,
+        or_(Instance.verified_result.is_(None), Instance.verified_result != CopyState.BAD),
+    )
+
+
+def local_copies(session: Session, names: list[str]) -> dict[str, LocalCopy]:
+    """A usable copy of each file that has one, on any of this site's stores."""
+    found: dict[str, LocalCopy] = {}
+    for start in range(0, len(names), _CHUNK):
+        instances = session.scalars(
+            select(Instance)
+            .where(Instance.file_name.in_(names[start : start + _CHUNK]), usable())
+            .order_by(Instance.id)
+        )
+        for instance in instances:
+            if instance.file_name not in found:
+                found[instance.file_name] = LocalCopy(
+                    instance.store.name,
+                    Path(instance.store.root),
+                    backend_for(instance.store).local_path(instance.path),
+                    instance.id,
+                )
+    return found
+
+
+def mark_verified(session: Session, instance_ids: Iterable[int], *, by: str) -> None:
+    """The bytes of these copies were just read and hashed to the catalogue checksum."""
+    ids = [i for i in instance_ids if i]
+    for start in range(0, len(ids), _CHUNK):
+        session.execute(
+            update(Instance)
+            .where(Instance.id.in_(ids[start : start + _CHUNK]))
+            .values(
+                verified_time=utcnow(),
+                verified_result=CopyState.OK,
+                verified_by=by,
+                verified_detail=None,
+            )
+            .execution_options(synchronize_session=False)
+        )
+
+
+def mark_bad(factory: sessionmaker[Session], bad: dict[int, str], *, by: str) -> int:
+    """These copies do not hash to the catalogue checksum (instance id -> what was found):
+    mark them bad at once, in their own transaction, and raise it loudly. Returns how
+    many were marked."""
+    ids = [i for i in bad if i]
+    if not ids:
+        return 0
+    with factory.begin() as session:
+        rows = list(session.scalars(select(Instance).where(Instance.id.in_(ids))))
+        now = utcnow()
+        for row in rows:
+            row.verified_time = now
+            row.verified_result = CopyState.BAD
+            row.verified_by = by
+            row.verified_detail = bad[row.id]
+        described = [(row.file_name, row.store.name, row.path, bad[row.id]) for row in rows]
+    for name, store, path, detail in described:
+        message = (
+            f"the copy of {name!r} on store {store!r} ({path}) failed verification and is "
+            f"no longer served or sent: {detail}"
+        )
+        log.error("%s", message)
+        record_error(factory, ErrorCategory.STORE, message, caller=by)
+    return len(described)

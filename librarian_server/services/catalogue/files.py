@@ -1,0 +1,254 @@
+"""Reading the catalogue: one file with its instances, its bytes, and search."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import ColumnElement, Select, select
+from sqlalchemy.orm import Session, selectinload
+
+from librarian_client.models import (
+    CopyState,
+    FileInfo,
+    FileSummary,
+    InstanceInfo,
+    RemoteInstanceInfo,
+    SearchQuery,
+    SearchResponse,
+)
+from librarian_server.errors import (
+    CopyFailedVerification,
+    InvalidRequest,
+    NotFound,
+    RangeNotSatisfiable,
+)
+from librarian_server.orm import File, Instance, RemoteInstance
+from librarian_server.services.catalogue.names import normalise
+from librarian_server.stores import backend_for
+
+_Q = TypeVar("_Q", bound=Select[Any])
+
+
+def _get(session: Session, name: str) -> File:
+    """The file by its stored (NFC) name, so that an NFD spelling finds it too; a name
+    catalogued before names were normalised is still found by its exact spelling."""
+    spellings = list(dict.fromkeys([normalise(name), name]))
+    file = session.scalars(
+        select(File)
+        .where(File.name.in_(spellings))
+        .options(selectinload(File.instances).selectinload(Instance.store))
+        .order_by(File.name != spellings[0])
+    ).first()
+    if file is None:
+        raise NotFound(f"No file named {name!r}.")
+    return file
+
+
+def file_info(session: Session, name: str) -> FileInfo:
+    file = _get(session, name)
+    return FileInfo(
+        name=file.name,
+        size=file.size,
+        checksum=file.checksum,
+        uploader=file.uploader,
+        source=file.source,
+        created_time=file.created_time,
+        instances=[
+            InstanceInfo(
+                store=i.store.name,
+                path=i.path,
+                available=i.available,
+                created_time=i.created_time,
+                verified_result=i.verified_result,
+                verified_time=i.verified_time,
+                verified_by=i.verified_by,
+                verified_detail=i.verified_detail,
+            )
+            for i in file.instances
+        ],
+        remote_instances=[
+            RemoteInstanceInfo(site=r.site, copy_time=r.copy_time)
+            for r in session.scalars(
+                select(RemoteInstance)
+                .where(RemoteInstance.file_name == file.name)
+                .order_by(RemoteInstance.copy_time)
+            )
+        ],
+    )
+
+
+@dataclass(frozen=True)
+class Download:
+    path: Path
+    size: int
+    checksum: str
+    start: int
+    end: int  # inclusive
+
+    @property
+    def length(self) -> int:
+        return self.end - self.start + 1
+
+
+_BYTE_RANGE = re.compile(r"\d+-\d*|-\d+", re.ASCII)
+
+
+def _parse_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """One ``bytes=`` range (the only kind clients use for resumption); None means whole.
+
+    A unit other than ``bytes`` is ignored (RFC 9110 14.2: the whole file, 200); a
+    ``bytes`` range that cannot be served is a 416 that states the size.
+    """
+    if not header:
+        return None
+    unit, _, spec = header.partition("=")
+    if unit.strip().lower() != "bytes":
+        return None
+    if "," in spec:
+        raise RangeNotSatisfiable(
+            f"Unsupported Range {header!r}.", "Send one 'bytes=a-b' range.", size=size
+        )
+    if not _BYTE_RANGE.fullmatch(spec.strip()):
+        raise RangeNotSatisfiable(f"Malformed Range {header!r}.", size=size)
+    first, _, last = spec.strip().partition("-")
+    try:
+        if first == "":
+            length = int(last)
+            if length <= 0:
+                raise RangeNotSatisfiable(size=size)
+            start, end = max(size - length, 0), size - 1
+        else:
+            start = int(first)
+            end = int(last) if last else size - 1
+    except ValueError:
+        raise RangeNotSatisfiable(f"Malformed Range {header!r}.", size=size) from None
+    end = min(end, size - 1)
+    if start >= size or start > end or start < 0:
+        raise RangeNotSatisfiable(
+            f"Range {header!r} is outside the file's {size} bytes.", size=size
+        )
+    return start, end
+
+
+def prepare_download(session: Session, name: str, range_header: str | None) -> Download:
+    """The first usable copy whose bytes are there. A copy known to be bad is never
+    served: with only bad copies left, the answer is 409, not damaged bytes."""
+    file = _get(session, name)
+    bad = 0
+    for instance in file.instances:
+        if not instance.available:
+            continue
+        if instance.verified_result is CopyState.BAD:
+            bad += 1
+            continue
+        backend = backend_for(instance.store)
+        if backend.exists(instance.path):
+            start, end = _parse_range(range_header, file.size) or (0, file.size - 1)
+            return Download(backend.local_path(instance.path), file.size, file.checksum, start, end)
+    if bad:
+        raise CopyFailedVerification(
+            f"Every copy of {name!r} on this site failed verification against its checksum "
+            f"{file.checksum}; it is not served."
+        )
+    raise NotFound(
+        f"{name!r} is catalogued but no copy is available on this site's stores.",
+        "Ask an administrator; `librarian info` shows where copies are.",
+    )
+
+
+def glob_to_like(pattern: str) -> tuple[str, str]:
+    """Translate a '*'/'?' glob to LIKE (escape '\\'); also return its literal prefix."""
+    like, prefix, literal = [], [], True
+    for ch in pattern:
+        if ch == "*":
+            like.append("%")
+            literal = False
+        elif ch == "?":
+            like.append("_")
+            literal = False
+        else:
+            like.append("\\" + ch if ch in "%_\\" else ch)
+            if literal:
+                prefix.append(ch)
+    return "".join(like), "".join(prefix)
+
+
+def name_prefix(prefix: str) -> list[ColumnElement[bool]]:
+    """``name LIKE 'p%'`` as an index range, exact for byte-ordered names."""
+    if not prefix:
+        return []
+    upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+    return [File.name >= prefix, File.name < upper]
+
+
+def name_range(
+    prefixes: list[str], *, after: str | None = None, at_least: str | None = None
+) -> list[ColumnElement[bool]]:
+    """Names under every prefix, and ``> after`` / ``>= at_least``, as ONE index range.
+
+    SQLite seeks on one lower bound and filters the others, so ``name >= 'obs/' AND
+    name > cursor`` would read from ``obs/`` again on every page; the tightest lower
+    and upper bounds are chosen here instead.
+    """
+    lowers: list[tuple[str, bool]] = [(p, True) for p in prefixes if p]  # (bound, inclusive)
+    uppers = [p[:-1] + chr(ord(p[-1]) + 1) for p in prefixes if p]
+    if after is not None:
+        lowers.append((after, False))
+    if at_least is not None:
+        lowers.append((at_least, True))
+    conditions: list[ColumnElement[bool]] = []
+    if lowers:
+        # The largest bound wins; at a tie the exclusive one (False sorts first).
+        bound, inclusive = max(lowers, key=lambda b: (b[0], not b[1]))
+        conditions.append(File.name >= bound if inclusive else File.name > bound)
+    if uppers:
+        conditions.append(File.name < min(uppers))
+    return conditions
+
+
+def encode_cursor(name: str) -> str:
+    return base64.urlsafe_b64encode(name.encode()).decode()
+
+
+def decode_cursor(cursor: str) -> str:
+    try:
+        return base64.b64decode(cursor.encode(), altchars=b"-_", validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        raise InvalidRequest(
+            "The cursor is not valid.", "Pass next_cursor back unchanged."
+        ) from None
+
+
+def search(session: Session, filters: SearchQuery) -> SearchResponse:
+    """One page of matches in name order; each filter becomes an indexed condition."""
+    f = filters
+    prefixes = [normalise(f.prefix) if f.prefix else ""]
+    query = select(File)
+    if f.name:
+        like, literal = glob_to_like(normalise(f.name))
+        prefixes.append(literal)
+        query = query.where(File.name.like(like, escape="\\"))
+    if f.created_after is not None:
+        query = query.where(File.created_time >= f.created_after)
+    if f.created_before is not None:
+        query = query.where(File.created_time < f.created_before)
+    if f.min_size is not None:
+        query = query.where(File.size >= f.min_size)
+    if f.max_size is not None:
+        query = query.where(File.size <= f.max_size)
+    if f.uploader:
+        query = query.where(File.uploader == f.uploader)
+    after = decode_cursor(f.cursor) if f.cursor else None
+    query = query.where(*name_range(prefixes, after=after))
+    rows = list(session.scalars(query.order_by(File.name).limit(f.limit + 1)))
+    more = len(rows) > f.limit
+    rows = rows[: f.limit]
+    return SearchResponse(
+        files=[FileSummary.model_validate(r) for r in rows],
+        next_cursor=encode_cursor(rows[-1].name) if more else None,
+    )

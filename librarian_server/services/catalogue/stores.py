@@ -1,0 +1,175 @@
+"""Stores in the catalogue: registration, listing, and choosing one with room."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from pathlib import Path
+
+from sqlalchemy import delete, event, func, select
+from sqlalchemy.orm import Session
+
+from librarian_client.models import StoreInfo
+from librarian_server.errors import Conflict, InsufficientStorage, InvalidRequest, NotFound
+from librarian_server.orm import HOLDING_STATUSES, IncomingTransfer, Instance, Store, StoreKind
+from librarian_server.stores import PosixStore, backend_for
+
+log = logging.getLogger(__name__)
+
+
+def add_store(
+    session: Session,
+    name: str,
+    root: Path,
+    *,
+    capacity_bytes: int | None = None,
+    accepts_ingest: bool = True,
+    make_buckets: bool = True,
+) -> Store:
+    if session.scalar(select(Store.id).where(Store.name == name)) is not None:
+        raise Conflict(f"Store {name!r} already exists.", "Choose another name.")
+    root = root.expanduser().resolve()
+    if session.scalar(select(Store.id).where(Store.root == str(root))) is not None:
+        raise Conflict(f"A store already uses {root}.", "Give each store its own directory.")
+    if capacity_bytes is not None and capacity_bytes < 0:
+        raise InvalidRequest("Capacity must not be negative.")
+    store = Store(
+        name=name,
+        kind=StoreKind.POSIX,
+        root=str(root),
+        uuid=str(uuid.uuid4()),
+        capacity_bytes=capacity_bytes,
+        used_bytes=0,
+        enabled=True,
+        accepts_ingest=accepts_ingest,
+    )
+    PosixStore.initialise(root, store.uuid, make_buckets=make_buckets)
+    session.add(store)
+    session.flush()
+    return store
+
+
+def get_stores(session: Session) -> list[Store]:
+    return list(session.scalars(select(Store).order_by(Store.id)))
+
+
+def get_store(session: Session, name: str) -> Store:
+    store = session.scalar(select(Store).where(Store.name == name))
+    if store is None:
+        raise NotFound(f"There is no store {name!r}.", "`librarian-server stores` lists them.")
+    return store
+
+
+def set_store_enabled(session: Session, name: str, enabled: bool) -> Store:
+    """A disabled store takes no new uploads or clones; its files are still read and served."""
+    store = get_store(session, name)
+    store.enabled = enabled
+    session.flush()
+    return store
+
+
+def remove_store(session: Session, name: str, *, may_remove_last: bool = True) -> int:
+    """Forget an empty store; returns how many finished uploads into it were forgotten too.
+
+    Refused while the catalogue knows any instance on it or an upload into it is in
+    flight: the catalogue must never point at a store it no longer knows. Its directory
+    is left on disk for the operator. The embedded default (``may_remove_last=False``)
+    keeps its last store, which it would otherwise recreate on the same directory.
+    """
+    store = get_store(session, name)
+    held = session.scalar(select(func.count(Instance.id)).where(Instance.store_id == store.id))
+    if held:
+        raise Conflict(
+            f"Store {name!r} holds {held} file instance(s).",
+            "Move or delete them first; `librarian-server store disable` stops new uploads.",
+        )
+    in_flight = session.scalar(
+        select(func.count(IncomingTransfer.id)).where(
+            IncomingTransfer.store_id == store.id,
+            IncomingTransfer.status.in_(HOLDING_STATUSES),
+        )
+    )
+    if in_flight:
+        raise Conflict(
+            f"Store {name!r} has {in_flight} upload(s) in flight.",
+            "Disable it (`librarian-server store disable`) and wait for them to finish.",
+        )
+    if not may_remove_last and len(get_stores(session)) == 1:
+        raise Conflict(
+            f"Store {name!r} is the only store of the embedded default, which needs one.",
+            "Add another store first, or disable this one (`librarian-server store disable`).",
+        )
+    of_store = IncomingTransfer.store_id == store.id
+    history = session.scalar(select(func.count(IncomingTransfer.id)).where(of_store)) or 0
+    session.execute(delete(IncomingTransfer).where(of_store))
+    session.delete(store)
+    session.flush()
+    return int(history)
+
+
+def _in_flight_bytes(session: Session, store_id: int) -> int:
+    total = session.scalar(
+        select(func.coalesce(func.sum(IncomingTransfer.expected_size), 0)).where(
+            IncomingTransfer.store_id == store_id,
+            IncomingTransfer.status.in_(HOLDING_STATUSES),
+        )
+    )
+    return int(total or 0)
+
+
+def room_in(session: Session, store: Store, *, min_free_bytes: int) -> int:
+    """Bytes a new upload may still claim: disk free and capacity, less in-flight uploads."""
+    in_flight = _in_flight_bytes(session, store.id)
+    room = backend_for(store).free_bytes() - min_free_bytes - in_flight
+    if store.capacity_bytes is not None:
+        room = min(room, store.capacity_bytes - store.used_bytes - in_flight)
+    return max(room, 0)
+
+
+def choose_store(session: Session, needed_bytes: int, *, min_free_bytes: int) -> Store:
+    candidates = session.scalars(
+        select(Store).where(Store.enabled, Store.accepts_ingest).order_by(Store.id)
+    ).all()
+    best = 0
+    for store in candidates:
+        room = room_in(session, store, min_free_bytes=min_free_bytes)
+        if room >= needed_bytes:
+            return store
+        best = max(best, room)
+    if not candidates:
+        raise InsufficientStorage(
+            "No enabled store accepts uploads.", "Add one with `librarian-server add-store`."
+        )
+    raise InsufficientStorage(
+        f"No store has room for {needed_bytes} bytes (the most any store can take is {best}).",
+    )
+
+
+def store_info(session: Session, store: Store, *, min_free_bytes: int = 0) -> StoreInfo:
+    return StoreInfo(
+        name=store.name,
+        kind=store.kind.value,
+        root=store.root,
+        capacity_bytes=store.capacity_bytes,
+        used_bytes=store.used_bytes,
+        free_bytes=room_in(session, store, min_free_bytes=min_free_bytes),
+        enabled=store.enabled,
+        accepts_ingest=store.accepts_ingest,
+    )
+
+
+def delete_after_commit(session: Session, doomed: list[tuple[Store, str]]) -> None:
+    """Remove these store bytes once the session's transaction commits (never on a rollback).
+
+    A crash in between leaves bytes no row refers to, which clean-up removes; never a
+    row whose bytes are gone.
+    """
+
+    def run(_: Session) -> None:
+        for store, store_path in doomed:
+            try:
+                backend_for(store).delete(store_path)
+            except OSError:
+                log.exception("could not remove %s from store %s", store_path, store.name)
+
+    event.listen(session, "after_commit", run, once=True)

@@ -1,0 +1,1 @@
+"""Ingest: stage, receive bytes (hashed while they stream), resume, commit; incoming transfers."""

@@ -1,0 +1,1 @@
+"""Sneakernet: the disk format and its signatures, export, ingest, and disks in transit."""
