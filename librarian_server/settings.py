@@ -12,7 +12,7 @@ import os
 import tomllib
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic.fields import FieldInfo
@@ -237,6 +237,12 @@ class ServerSettings(BaseSettings):
 
     default_store_name: str = "local"
     default_store_capacity_bytes: int | None = Field(default=None, ge=0)
+    default_store_buckets: Literal["up-front", "on-first-use"] = Field(
+        default="up-front",
+        description="Make the default store's 4,096 bucket directories when it is created, "
+        "or each at its first commit (a mkdir and a directory fsync then; for small or "
+        "short-lived sites).",
+    )
     min_free_bytes: int = Field(
         default=0, ge=0, description="Space always left free on a store's filesystem."
     )

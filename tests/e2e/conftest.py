@@ -99,6 +99,8 @@ def isolated_env(home: Path) -> dict[str, str]:
         XDG_CACHE_HOME=str(home / ".cache"),
         PYTHONUNBUFFERED="1",
         LIBRARIAN_SERVER_WRITE_CLIENT_CONFIG="false",
+        # 4,096 bucket directories per live server add up over a suite.
+        LIBRARIAN_SERVER_DEFAULT_STORE_BUCKETS="on-first-use",
     )
     return env
 

@@ -106,6 +106,7 @@ def make_site(
     def factory(**overrides: Any) -> Site:
         # Background tasks run when a test asks (the run-now endpoint), not on a timer.
         overrides.setdefault("background", {"in_server": False})
+        overrides.setdefault("default_store_buckets", "on-first-use")
         settings = make_settings(**overrides)
         if settings.is_embedded:
             settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -121,7 +122,7 @@ def make_site(
         engines.append(engine)
         session_factory = make_session_factory(engine)
         with session_factory.begin() as session:
-            ensure_default_store(session, settings, make_buckets=False)
+            ensure_default_store(session, settings)
         http = TestClient(create_app(settings))
         http.__enter__()
         clients.append(http)

@@ -39,9 +39,7 @@ class FirstAdmin:
     token: str
 
 
-def ensure_default_store(
-    session: Session, settings: ServerSettings, *, make_buckets: bool = True
-) -> Store | None:
+def ensure_default_store(session: Session, settings: ServerSettings) -> Store | None:
     """A catalogue with no store gets one under the data directory."""
     if session.scalar(select(Store.id).limit(1)) is not None:
         return None
@@ -50,7 +48,7 @@ def ensure_default_store(
         settings.default_store_name,
         settings.store_dir,
         capacity_bytes=settings.default_store_capacity_bytes,
-        make_buckets=make_buckets,
+        make_buckets=settings.default_store_buckets == "up-front",
     )
 
 
