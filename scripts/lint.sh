@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The same checks locally, in review and in CI: ruff (lint + format), mypy --strict, the
-# import contracts of pyproject.toml (the layers), and the container files (hadolint comes
-# with the dev extra; docker-compose from Debian's package).
+# The same checks locally, in review and in CI: ruff (lint + format), mypy --strict over
+# the packages, tests and benchmarks (pyproject.toml names them), the import contracts of
+# pyproject.toml (the layers), and the container files (hadolint comes with the dev extra;
+# docker-compose from Debian's package).
 source "$(dirname "${BASH_SOURCE[0]}")/_env.sh"
 cd "$ROOT"
 "$VENV/bin/ruff" check .

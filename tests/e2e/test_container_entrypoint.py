@@ -33,7 +33,7 @@ ENTRYPOINT = ROOT / "container" / "entrypoint.sh"
 def _env_file() -> dict[str, str]:
     text = (ROOT / "container" / "librarian.env").read_text()
     pairs = (line.split("=", 1) for line in text.splitlines() if line and line[0] != "#")
-    return dict(pairs)  # type: ignore[arg-type]
+    return dict(pairs)
 
 
 def _healthcheck_command() -> list[str]:
@@ -141,7 +141,7 @@ def test_first_start_migrates_adds_store_and_admin_then_serves(
         done = subprocess.run(health, env=deployment, capture_output=True, timeout=30, check=False)  # noqa: S603
         assert done.returncode == 0, done.stderr
         # ... and the background worker's command runs on the migrated schema.
-        done = subprocess.run(  # noqa: S603
+        worker = subprocess.run(  # noqa: S603
             [str(ENTRYPOINT), "background", "--once"],
             env=deployment,
             capture_output=True,
@@ -149,7 +149,7 @@ def test_first_start_migrates_adds_store_and_admin_then_serves(
             timeout=300,
             check=False,
         )
-        assert done.returncode == 0, done.stdout + done.stderr
+        assert worker.returncode == 0, worker.stdout + worker.stderr
     finally:
         code = server.stop()
     assert code == 0, server.log.read_text()
