@@ -63,7 +63,7 @@ def live_server(workdir: Path, **env_overrides: str) -> Iterator[Server]:
         }
     )
     env.update(env_overrides)
-    log = open(workdir / "server.log", "wb")  # noqa: SIM115 - closed below
+    log = open(workdir / "server.log", "wb")  # closed below
     process = subprocess.Popen(
         [str(BIN / "librarian-server"), "run", "--data-dir", str(data), "--port", str(port)],
         env=env,
