@@ -9,7 +9,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,7 +63,7 @@ def live_server(workdir: Path, **env_overrides: str) -> Iterator[Server]:
         }
     )
     env.update(env_overrides)
-    log = open(workdir / "server.log", "wb")  # noqa: SIM115 - closed below
+    log = open(workdir / "server.log", "wb")  # closed below
     process = subprocess.Popen(
         [str(BIN / "librarian-server"), "run", "--data-dir", str(data), "--port", str(port)],
         env=env,
@@ -110,9 +110,9 @@ def workspace() -> Iterator[Path]:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def timed(fn: object, *args: object) -> float:
+def timed(fn: Callable[..., object], *args: object) -> float:
     start = time.perf_counter()
-    fn(*args)  # type: ignore[operator]
+    fn(*args)
     return time.perf_counter() - start
 
 
@@ -125,7 +125,11 @@ def make_file(path: Path, size: int, chunk: int = 1 << 24) -> None:
             left -= len(block)
 
 
-def table(rows: list[tuple[str, str, str, str]]) -> str:
+# A line of the figures: what, measured, target, PASS or MISS.
+Row = tuple[str, str, str, str]
+
+
+def table(rows: list[Row]) -> str:
     head = ("benchmark", "measured", "target", "result")
     widths = [max(len(r[i]) for r in [head, *rows]) for i in range(4)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in [head, *rows]]

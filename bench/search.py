@@ -8,6 +8,7 @@ a throw-away database is created and dropped.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import random
 import statistics
@@ -21,7 +22,7 @@ from pathlib import Path
 
 from sqlalchemy import insert, text
 
-from bench.common import table, workspace
+from bench.common import Row, table, workspace
 from librarian_client.models import SearchQuery
 from librarian_server import migrate
 from librarian_server.db import make_engine, make_session_factory
@@ -71,7 +72,7 @@ def _median_ms(run: Callable[[], object], times: int = 7) -> float:
     return statistics.median(samples)
 
 
-def measure(backend: str, data_dir: Path, url: str | None, rows: int) -> list[tuple[str, ...]]:
+def measure(backend: str, data_dir: Path, url: str | None, rows: int) -> list[Row]:
     settings = load_settings(data_dir=data_dir, database_url=url)
     migrate.upgrade(settings)
     engine = make_engine(settings)
@@ -100,12 +101,12 @@ def measure(backend: str, data_dir: Path, url: str | None, rows: int) -> list[tu
         "size range, page": {"min_size": 10**8, "max_size": 10**8 + 10**6},
         "uploader + prefix": {"uploader": "pipeline3", "prefix": f"obs/{day}/"},
     }
-    out: list[tuple[str, ...]] = []
+    out: list[Row] = []
     with factory() as session:
         for label, filters in queries.items():
             query = SearchQuery.model_validate(filters)
             page = search(session, query)
-            ms = _median_ms(lambda q=query: search(session, q))
+            ms = _median_ms(functools.partial(search, session, query))
             out.append(
                 (
                     f"{backend}: {label}",
@@ -134,14 +135,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
     args = parser.parse_args(argv)
-    results: list[tuple[str, ...]] = []
+    results: list[Row] = []
     with workspace() as work:
         if args.backend in ("sqlite", "both"):
             results += measure("sqlite", work / "sqlite", None, args.rows)
         if args.backend in ("postgres", "both"):
             with _postgres() as url:
                 results += measure("postgres", work / "pg", url, args.rows)
-    print(table(results))  # type: ignore[arg-type]
+    print(table(results))
     return 0
 
 

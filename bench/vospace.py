@@ -15,6 +15,7 @@ Measures, through the service's own listing and XML rendering (no HTTP):
 from __future__ import annotations
 
 import argparse
+import functools
 import statistics
 import sys
 import time
@@ -26,11 +27,12 @@ from pathlib import Path
 from sqlalchemy import insert, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from bench.common import table, workspace
+from bench.common import Row, table, workspace
 from bench.search import _postgres
 from librarian_server import migrate
 from librarian_server.db import make_engine, make_session_factory
 from librarian_server.orm import File
+from librarian_server.settings import ServerSettings, load_settings
 from librarian_server.vospace import listing, nodes, render
 from librarian_server.vospace.uris import NodeURIs
 
@@ -90,7 +92,7 @@ def _row(label: str, ms: float) -> tuple[str, str, str, str]:
     return (label, f"{ms:.1f} ms", f"< {TARGET_MS:.0f} ms", verdict)
 
 
-def measure(backend: str, data_dir: Path, url: str | None, n: int) -> list[tuple[str, ...]]:
+def measure(backend: str, data_dir: Path, url: str | None, n: int) -> list[Row]:
     settings = migrate_settings(data_dir, url)
     engine = make_engine(settings)
     factory = make_session_factory(engine)
@@ -102,7 +104,7 @@ def measure(backend: str, data_dir: Path, url: str | None, n: int) -> list[tuple
     with engine.connect() as conn:
         conn.execute(text("ANALYZE"))
         conn.commit()
-    rows: list[tuple[str, ...]] = [
+    rows: list[Row] = [
         (
             f"{backend}: load {len(flat) + len(deep) + len(small):,} files",
             f"{time.perf_counter() - began:.1f} s",
@@ -114,7 +116,7 @@ def measure(backend: str, data_dir: Path, url: str | None, n: int) -> list[tuple
         rows.append(
             _row(
                 f"{backend}: page of {PAGE:,} of {n:,}, {label}",
-                _median_ms(lambda s=start: _page(factory, "flat", s)),
+                _median_ms(functools.partial(_page, factory, "flat", start)),
             )
         )
     middle = f"deep/c{PAGE // 2:04d}"
@@ -149,8 +151,7 @@ def measure(backend: str, data_dir: Path, url: str | None, n: int) -> list[tuple
     return rows
 
 
-def migrate_settings(data_dir: Path, url: str | None):  # type: ignore[no-untyped-def]
-    from librarian_server.settings import load_settings
+def migrate_settings(data_dir: Path, url: str | None) -> ServerSettings:
 
     settings = load_settings(data_dir=data_dir, database_url=url, write_client_config=False)
     migrate.upgrade(settings)
@@ -162,14 +163,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--children", type=int, default=100_000)
     parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
     args = parser.parse_args(argv)
-    results: list[tuple[str, ...]] = []
+    results: list[Row] = []
     with workspace() as work:
         if args.backend in ("sqlite", "both"):
             results += measure("sqlite", work / "sqlite", None, args.children)
         if args.backend in ("postgres", "both"):
             with _postgres() as url:
                 results += measure("postgres", work / "pg", url, args.children)
-    print(table(results))  # type: ignore[arg-type]
+    print(table(results))
     return 0
 
 

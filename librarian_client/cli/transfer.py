@@ -97,7 +97,8 @@ def plan_upload(client: LibrarianClient, files: list[LocalFile]) -> list[dict[st
     """What ``upload`` would do with each file, from one listing; stages nothing."""
     on_server = {}
     wanted = {f.name for f in files}
-    for summary in client.search(prefix=os.path.commonprefix(sorted(wanted)) or None):
+    prefix = os.path.commonprefix(sorted(wanted))  # noqa: RUF071 - names: a string prefix is meant
+    for summary in client.search(prefix=prefix or None):
         if summary.name in wanted:
             on_server[summary.name] = summary
     plans: list[dict[str, object]] = []

@@ -250,7 +250,7 @@ class PosixStore(StoreBackend):
             os.unlink(target)
 
     def open(self, store_path: str) -> BinaryIO:
-        return open(self.local_path(store_path), "rb")  # noqa: SIM115 - caller closes
+        return open(self.local_path(store_path), "rb")  # the caller closes it
 
     def exists(self, store_path: str) -> bool:
         return self.local_path(store_path).is_file()

@@ -26,7 +26,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import httpx
 import pytest
@@ -180,7 +180,7 @@ class LiveServer:
         server = self
 
         class Starter(ProcessStarter):  # type: ignore[misc]
-            args = [
+            args: ClassVar[list[str]] = [
                 *LIBRARIAN_SERVER,
                 "run",
                 "--data-dir",

@@ -95,7 +95,7 @@ def file_info(server: LiveServer, name: str) -> dict[str, Any] | None:
 
 def has_files(server: LiveServer, names: list[str]) -> bool:
     with admin_http(server) as http:
-        present = set()
+        present: set[str] = set()
         cursor = None
         while True:
             params = {"limit": "10000", **({"cursor": cursor} if cursor else {})}

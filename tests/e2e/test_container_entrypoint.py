@@ -33,7 +33,7 @@ ENTRYPOINT = ROOT / "container" / "entrypoint.sh"
 def _env_file() -> dict[str, str]:
     text = (ROOT / "container" / "librarian.env").read_text()
     pairs = (line.split("=", 1) for line in text.splitlines() if line and line[0] != "#")
-    return dict(pairs)  # type: ignore[arg-type]
+    return dict(pairs)
 
 
 def _healthcheck_command() -> list[str]:
@@ -74,7 +74,7 @@ class Started:
         self.env, self.log = env, log
         self.url = f"http://127.0.0.1:{env['LIBRARIAN_SERVER_PORT']}"
         self._out = log.open("w")
-        self.proc = subprocess.Popen(  # noqa: S603 - the script under test
+        self.proc = subprocess.Popen(
             [str(ENTRYPOINT), *args],
             env=env,
             stdin=subprocess.DEVNULL,
@@ -107,7 +107,7 @@ class Started:
 
 
 def _admin_cli(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run(  # noqa: S603
+    done = subprocess.run(
         [*LIBRARIAN_SERVER, *args], env=env, capture_output=True, text=True, timeout=60, check=False
     )
     assert done.returncode == 0, done.stderr
@@ -138,10 +138,10 @@ def test_first_start_migrates_adds_store_and_admin_then_serves(
 
         # The Dockerfile's HEALTHCHECK, as written, passes against the live server ...
         health = _healthcheck_command()
-        done = subprocess.run(health, env=deployment, capture_output=True, timeout=30, check=False)  # noqa: S603
+        done = subprocess.run(health, env=deployment, capture_output=True, timeout=30, check=False)
         assert done.returncode == 0, done.stderr
         # ... and the background worker's command runs on the migrated schema.
-        done = subprocess.run(  # noqa: S603
+        worker = subprocess.run(
             [str(ENTRYPOINT), "background", "--once"],
             env=deployment,
             capture_output=True,
@@ -149,7 +149,7 @@ def test_first_start_migrates_adds_store_and_admin_then_serves(
             timeout=300,
             check=False,
         )
-        assert done.returncode == 0, done.stdout + done.stderr
+        assert worker.returncode == 0, worker.stdout + worker.stderr
     finally:
         code = server.stop()
     assert code == 0, server.log.read_text()
@@ -159,7 +159,7 @@ def test_first_start_migrates_adds_store_and_admin_then_serves(
     assert "added store 'local'" in first_log
 
     # The health check fails once nothing serves: it would mark the container unhealthy.
-    done = subprocess.run(health, env=deployment, capture_output=True, timeout=30, check=False)  # noqa: S603
+    done = subprocess.run(health, env=deployment, capture_output=True, timeout=30, check=False)
     assert done.returncode != 0
 
     # A restart (same volume and database) adds no store or admin and serves again.
@@ -179,7 +179,7 @@ def test_an_unreadable_secret_file_is_named_before_anything_starts(
 ) -> None:
     missing = tmp_path / "not-there"
     env = {**deployment, "LIBRARIAN_SERVER_DATABASE_URL_FILE": str(missing)}
-    done = subprocess.run(  # noqa: S603
+    done = subprocess.run(
         [str(ENTRYPOINT)], env=env, capture_output=True, text=True, timeout=60, check=False
     )
     assert done.returncode == 1

@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 import pytest
 import responses
 from globus_sdk import ConfidentialAppAuthClient, TransferClient
-from globus_sdk.testing import RegisteredResponse, get_response_set, load_response
+from globus_sdk.testing import RegisteredResponse, load_response
 from sqlalchemy import Engine, update
 
 from librarian_server.background import Runner
@@ -36,6 +36,7 @@ from librarian_server.settings import load_settings
 from librarian_server.transfer.globus import GlobusManager
 from tests import pg
 from tests.e2e.conftest import LiveServer, md5
+from tests.globus_fixtures import sdk_answer, sdk_task
 
 pytestmark = pytest.mark.e2e
 
@@ -201,7 +202,7 @@ def submitted() -> dict[str, Any]:
 
 def task_answers(task_id: str, *statuses: dict[str, Any]) -> None:
     """get_task answers in order (the SDK has no get_task fixture); the last one repeats."""
-    base = get_response_set(TransferClient.task_list).lookup("default").json["DATA"][0]
+    base = sdk_task()
     for fields in statuses:
         doc = {**base, "task_id": task_id, **fields}
         RegisteredResponse(service="transfer", path=f"/v0.10/task/{task_id}", json=doc).add()
@@ -334,7 +335,7 @@ def test_a_task_past_its_deadline_is_cancelled_and_its_batch_failed(
     task = load_response(TransferClient.submit_transfer).metadata
     task_answers(task["task_id"], {"status": "ACTIVE", "nice_status": "OK"})
     # The SDK's cancel_task answer, for this task.
-    cancelled = get_response_set(TransferClient.cancel_task).lookup("default")
+    cancelled = sdk_answer(TransferClient.cancel_task)
     RegisteredResponse(
         service="transfer",
         method="POST",

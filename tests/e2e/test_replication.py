@@ -86,10 +86,10 @@ def test_upload_at_alpha_reaches_beta_and_gamma_identically(
         ),
         what="beta's remote instances",
     )
-    info = alpha.cli("info", "run1/big.dat", user="reader")
-    assert info.returncode == 0
-    assert "remote instances:" in info.stdout
-    assert "beta" in info.stdout and "gamma" in info.stdout
+    shown = alpha.cli("info", "run1/big.dat", user="reader")
+    assert shown.returncode == 0
+    assert "remote instances:" in shown.stdout
+    assert "beta" in shown.stdout and "gamma" in shown.stdout
 
     sent = [t for t in outgoing(alpha) if t["name"] in names]
     assert len(sent) == len(names)

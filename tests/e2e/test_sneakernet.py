@@ -118,8 +118,8 @@ def test_export_ingest_and_the_source_learns_of_the_copies(
         [r["site"] for r in (file_info(mountain, n) or {})["remote_instances"]] == ["ucsd"]
         for n in names
     )
-    info = mountain.cli("info", "night1/big.g3")
-    assert "ucsd" in info.stdout
+    shown = mountain.cli("info", "night1/big.g3")
+    assert "ucsd" in shown.stdout
 
 
 def test_the_source_offline_during_ingest_hears_later(
@@ -289,8 +289,8 @@ def test_max_bytes_and_a_full_disk_stop_cleanly_and_the_next_disk_continues(
     assert second["left"] == 9 - second["files"]
     third = _export(mountain, tmp_path / "disk6c")
     assert (third["stopped"], third["files"]) == ("complete", second["left"])
-    for disk in ("disk6a", "disk6b-copy", "disk6c"):
-        assert _ingest(ucsd, tmp_path / disk)[0] == 0
+    for carried in ("disk6a", "disk6b-copy", "disk6c"):
+        assert _ingest(ucsd, tmp_path / carried)[0] == 0
     assert has_files(ucsd, names)
     arrivals = Counter(t["name"] for t in incoming(ucsd) if t["name"] in names)
     assert arrivals == Counter(names)  # each file on exactly one disk

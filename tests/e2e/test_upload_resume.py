@@ -47,7 +47,7 @@ def test_a_killed_upload_resumes_from_the_bytes_held(server: LiveServer, tmp_pat
             *("--password-file", str(server.password_file("writer")), "--no-progress"),
             *("upload", str(local), "big/resumed.bin"),
         ]
-        with subprocess.Popen(  # noqa: S603 - our own CLI
+        with subprocess.Popen(
             command, env=server.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         ) as attempt:
             deadline = time.monotonic() + 60

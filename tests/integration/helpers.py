@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+import httpx
 from fastapi.testclient import TestClient
 
 
@@ -16,7 +17,7 @@ def stage(
     http: TestClient,
     auth: tuple[str, str],
     files: list[dict[str, Any]],
-) -> Any:
+) -> httpx.Response:
     return http.post("/api/v2/upload/stage", json={"files": files}, auth=auth)
 
 

@@ -61,7 +61,7 @@ def test_verified_password_is_cached_not_rehashed(site: Site) -> None:
         try:
             no_cache.basic(s, "writer", PASSWORD)
             raise AssertionError("expected 401")
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             assert getattr(exc, "status_code", None) == 401
 
 

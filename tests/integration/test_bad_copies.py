@@ -99,7 +99,7 @@ def test_a_file_whose_only_copy_is_bad_is_not_planned_for_peers(site: Site) -> N
             name="ucsd",
             url="http://127.0.0.1:9",
             username="u",
-            password="p",  # noqa: S106 - a test peer
+            password="p",
             box=CredentialBox.for_settings(site.settings),
             settings=site.settings,
         )

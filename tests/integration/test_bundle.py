@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
+from typing import Any
 
+import httpx
 from sqlalchemy import select
 
 from librarian_client.models import TransferStatus
@@ -13,15 +16,16 @@ from tests.integration.conftest import Site
 from tests.integration.helpers import md5, stage
 
 
-def _bundle(site: Site, ids: list[int], payload: bytes, user: str = "writer"):  # type: ignore[no-untyped-def]
+def _bundle(site: Site, ids: list[int], payload: bytes, user: str = "writer") -> httpx.Response:
     body = json.dumps({"transfer_ids": ids}).encode() + b"\n" + payload
     return site.http.post("/api/v2/upload/bundle", content=body, auth=site.auth(user))
 
 
-def _staged(site: Site, blobs: dict[str, bytes]) -> list[dict]:  # type: ignore[type-arg]
+def _staged(site: Site, blobs: dict[str, bytes]) -> list[dict[str, Any]]:
     r = stage(site.http, site.auth(), [{"name": n, "size": len(b)} for n, b in blobs.items()])
     assert r.status_code == 200
-    return r.json()["transfers"]  # type: ignore[no-any-return]
+    transfers: list[dict[str, Any]] = r.json()["transfers"]
+    return transfers
 
 
 def test_bundle_then_commit(site: Site) -> None:
@@ -88,7 +92,7 @@ def test_bundle_needs_write_permission_and_ownership(site: Site) -> None:
     assert r.status_code == 401
 
 
-def test_client_library_upload_many_round_trip(site: Site, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_client_library_upload_many_round_trip(site: Site, tmp_path: Path) -> None:
     """The real client against the real app: bundles for small files, PUT for a big one."""
     files = {}
     for i in range(30):

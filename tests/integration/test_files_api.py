@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import update
@@ -34,7 +35,7 @@ def test_reads_need_an_account_by_default(site: Site) -> None:
         assert site.http.get(path).status_code == 401
 
 
-def test_anonymous_read_when_allowed(make_site) -> None:  # type: ignore[no-untyped-def]
+def test_anonymous_read_when_allowed(make_site: Callable[..., Site]) -> None:
     open_site = make_site(allow_anonymous_read=True)
     assert open_site.http.get("/api/v2/search").status_code == 200
     assert (
@@ -74,7 +75,7 @@ def test_download_of_missing_copy_is_404(site: Site) -> None:
     assert r.status_code == 404 and "no copy" in r.json()["reason"]
 
 
-def _names(site: Site, **params: object) -> list[str]:
+def _names(site: Site, **params: str | int) -> list[str]:
     r = site.http.get("/api/v2/search", params=params, auth=site.auth("reader"))
     assert r.status_code == 200, r.text
     return [f["name"] for f in r.json()["files"]]
@@ -122,7 +123,7 @@ def test_search_pages_with_cursor(site: Site) -> None:
     cursor = None
     pages = 0
     while True:
-        params: dict[str, object] = {"prefix": "page/", "limit": 10}
+        params: dict[str, str | int] = {"prefix": "page/", "limit": 10}
         if cursor:
             params["cursor"] = cursor
         body = site.http.get("/api/v2/search", params=params, auth=site.auth()).json()

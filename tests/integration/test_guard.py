@@ -4,12 +4,13 @@ and the failed-login throttle (per user and per client address)."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from fastapi.testclient import TestClient
 
 from librarian_server.services.accounts import auth as auth_service
+from librarian_server.services.accounts import passwords
 from tests.integration.conftest import PASSWORD, Site
 from tests.integration.vospace.conftest import node_xml
 
@@ -56,7 +57,7 @@ def test_manifests_get_the_larger_cap(site: Site) -> None:
     assert r.status_code == 413
 
 
-def test_caps_are_settings(make_site) -> None:  # type: ignore[no-untyped-def]
+def test_caps_are_settings(make_site: Callable[..., Site]) -> None:
     site = make_site(max_manifest_body_bytes=64 << 10, max_json_body_bytes=4096)
     r = site.http.post("/api/v2/upload/commit", content=b" " * (65 << 10), auth=site.auth())
     assert r.status_code == 413 and "65536" in r.json()["reason"]
@@ -116,11 +117,11 @@ def test_credentials_are_checked_before_the_route(site: Site) -> None:
 
 
 def test_failed_logins_lock_out_the_user_then_the_address(
-    make_site, monkeypatch: pytest.MonkeyPatch
-) -> None:  # type: ignore[no-untyped-def]
+    make_site: Callable[..., Site], monkeypatch: pytest.MonkeyPatch
+) -> None:
     site = make_site(login_max_failures=3, login_lockout_seconds=30)
     calls: list[str] = []
-    real = auth_service.verify_password
+    real = passwords.verify_password
 
     def counting(password: str, encoded: str) -> bool:
         calls.append(password)
@@ -150,7 +151,7 @@ def test_failed_logins_lock_out_the_user_then_the_address(
     assert r.status_code == 200 and r.json()["user"] == "admin"
 
 
-def test_lockouts_grow_and_expire(make_site) -> None:  # type: ignore[no-untyped-def]
+def test_lockouts_grow_and_expire(make_site: Callable[..., Site]) -> None:
     site = make_site(login_max_failures=2, login_lockout_seconds=1)
     for _ in range(2):
         assert site.http.get("/api/v2/ping", auth=("reader", "bad")).status_code == 401

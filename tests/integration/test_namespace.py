@@ -115,7 +115,10 @@ def test_a_commit_racing_a_clashing_transaction_waits_and_refuses(site: Site) ->
 def test_a_peer_batch_fails_only_the_clashing_file(site: Site) -> None:
     """The commit path clones and disks share: one clash does not sink the batch."""
     upload(site.http, site.auth(), "p/file", b"f")
-    files = [{"name": "p/file/under", "size": 1}, {"name": "p/fine", "size": 1}]
+    files: list[dict[str, Any]] = [
+        {"name": "p/file/under", "size": 1},
+        {"name": "p/fine", "size": 1},
+    ]
     # Stage each alone (the stage check would refuse the clash), as a peer's staging
     # before the clashing file arrived would have.
     with site.session() as s:

@@ -25,7 +25,7 @@ def test_security_schemes_and_per_operation_security(site: Site) -> None:
     assert schemes["basic"] == {**schemes["basic"], "type": "http", "scheme": "basic"}
     assert schemes["bearer"] == {**schemes["bearer"], "type": "http", "scheme": "bearer"}
     ops = _ops(doc)
-    required = [{"basic": []}, {"bearer": []}]
+    required: list[dict[str, list[str]]] = [{"basic": []}, {"bearer": []}]
     for key in ("POST /api/v2/upload/stage", "GET /api/v2/stores", "PUT /vospace/nodes/{path}"):
         assert ops[key]["security"] == required, key
     # Reads need an account on this site (anonymous reads are off by default).

@@ -46,7 +46,7 @@ def _add_peer(site: Site, url: str = "http://127.0.0.1:9", name: str = "ucsd") -
             name=name,
             url=url,
             username="mountain",
-            password="peer-secret",  # noqa: S106 - a test peer
+            password="peer-secret",
             box=CredentialBox.for_settings(site.settings),
             settings=site.settings,
         )
@@ -132,7 +132,7 @@ class _Answer(BaseHTTPRequestHandler):
 
     do_GET = do_POST = do_PUT = _reply
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base's name
+    def log_message(self, format: str, *args: Any) -> None:  # the base class's names
         pass
 
 

@@ -257,7 +257,7 @@ def test_peer_credentials_are_sealed_and_policy_is_validated(source: Site) -> No
         with pytest.raises(InvalidRequest), source.factory.begin() as session:
             peers.add_peer(
                 session,
-                **({"name": "x", "url": "http://x", "username": "u", "password": "p"} | bad),  # type: ignore[arg-type]
+                **({"name": "x", "url": "http://x", "username": "u", "password": "p"} | bad),
                 box=CredentialBox.for_settings(source.settings),
                 settings=source.settings,
             )

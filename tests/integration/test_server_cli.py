@@ -164,14 +164,14 @@ def _run_on_a_terminal(argv: list[str], env: dict[str, str], typed: list[str]) -
     def take_terminal() -> None:
         fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
-    proc = subprocess.Popen(  # noqa: S603 - our own command
+    proc = subprocess.Popen(
         argv,
         stdin=slave,
         stdout=slave,
         stderr=slave,
         env=env,
         start_new_session=True,
-        preexec_fn=take_terminal,  # noqa: PLW1509 - needed to own the terminal
+        preexec_fn=take_terminal,  # needed to own the terminal
     )
     os.close(slave)
     seen = b""
@@ -210,7 +210,7 @@ def test_set_password_asks_at_the_terminal_and_never_echoes(
     assert verify_password(secret, _password_hash(site, "reader"))
 
     # With no terminal and no --password-file, it refuses rather than read argv or stdin.
-    done = subprocess.run(  # noqa: S603
+    done = subprocess.run(
         [*SERVER, "set-password", "reader"],
         env=env,
         stdin=subprocess.DEVNULL,
@@ -225,7 +225,7 @@ def test_set_password_asks_at_the_terminal_and_never_echoes(
         "pass --password-file FILE (- = stdin)\n"
     )
     # A taken name is refused before anyone types a password for it.
-    done = subprocess.run(  # noqa: S603
+    done = subprocess.run(
         [*SERVER, "create-user", "reader", "--level", "admin"],
         env=env,
         stdin=subprocess.DEVNULL,

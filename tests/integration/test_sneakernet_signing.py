@@ -62,7 +62,7 @@ def sites(
         yield mountain, ucsd
 
 
-class _no_database:  # noqa: N801 - stands in for pg.temporary_database()
+class _no_database:  # stands in for pg.temporary_database()
     def __enter__(self) -> str:
         return ""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import pytest
@@ -9,6 +10,7 @@ from sqlalchemy import select
 
 from librarian_server.orm import ApiToken, utcnow
 from librarian_server.services.accounts import auth as auth_service
+from librarian_server.services.accounts import passwords
 from librarian_server.services.accounts.tokens import generation, set_user_disabled
 from tests.integration.conftest import PASSWORD, Site
 
@@ -21,7 +23,7 @@ def _expiry(body: dict[str, object]) -> datetime:
     return datetime.fromisoformat(str(body["expires_at"]))
 
 
-def test_every_token_expires_within_the_site_maximum(make_site) -> None:  # type: ignore[no-untyped-def]
+def test_every_token_expires_within_the_site_maximum(make_site: Callable[..., Site]) -> None:
     site: Site = make_site(token_max_lifetime_seconds=3600)
     before = utcnow()
     unbounded = site.http.post("/api/v2/tokens", json={}, auth=site.auth()).json()
@@ -138,7 +140,7 @@ def test_a_revocation_does_not_make_cached_logins_pay_the_kdf_again(
     site: Site, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls: list[str] = []
-    real = auth_service.verify_password
+    real = passwords.verify_password
 
     def counting(password: str, encoded: str) -> bool:
         calls.append(password)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -271,7 +272,7 @@ def test_other_users_transfer_is_forbidden(site: Site) -> None:
     assert r.status_code == 403
 
 
-def test_store_full_is_507_and_leaves_nothing(make_site) -> None:  # type: ignore[no-untyped-def]
+def test_store_full_is_507_and_leaves_nothing(make_site: Callable[..., Site]) -> None:
     site = make_site(default_store_capacity_bytes=1000)
     upload(site.http, site.auth(), "fits", b"x" * 600)
     r = stage(site.http, site.auth(), [{"name": "too-big", "size": 500}])
@@ -297,7 +298,7 @@ def test_commit_retry_after_lost_answer_is_idempotent(site: Site) -> None:
     assert file_count(site) == 1
 
 
-def test_cancel_releases_bytes_and_room(make_site) -> None:  # type: ignore[no-untyped-def]
+def test_cancel_releases_bytes_and_room(make_site: Callable[..., Site]) -> None:
     site = make_site(default_store_capacity_bytes=1000)
     t = stage(site.http, site.auth(), [{"name": "c/1", "size": 900}]).json()["transfers"][0]
     site.http.put(t["put_path"], content=b"x" * 900, auth=site.auth())
@@ -318,7 +319,7 @@ def test_cancel_releases_bytes_and_room(make_site) -> None:  # type: ignore[no-u
         assert transfer is not None and transfer.status == TransferStatus.CANCELLED
 
 
-def test_idle_uploads_expire(make_site) -> None:  # type: ignore[no-untyped-def]
+def test_idle_uploads_expire(make_site: Callable[..., Site]) -> None:
     from librarian_server.services.core.maintenance import expire_idle_uploads
 
     site = make_site(staging_timeout_seconds=1)

@@ -98,8 +98,8 @@ def update_peer(
     push: bool | None = None,
     forward: bool | None = None,
     enabled: bool | None = None,
-    name_glob: str | None | object = _UNSET,
-    created_after: datetime | None | object = _UNSET,
+    name_glob: str | object | None = _UNSET,
+    created_after: datetime | object | None = _UNSET,
     managers: Sequence[str] | None = None,
 ) -> Librarian:
     """Change only what is given; ``name_glob``/``created_after`` accept None to clear."""

@@ -97,7 +97,7 @@ class DiskWriter:
         self.directory.mkdir()
         self.files = self.bytes = 0
         self.listed_ids: set[int] = set()
-        self._manifest: IO[str] = open(self.directory / MANIFEST, "x", encoding="utf-8")  # noqa: SIM115
+        self._manifest: IO[str] = open(self.directory / MANIFEST, "x", encoding="utf-8")
         self._append([header])
         _fsync_dir(self.directory)
         _fsync_dir(root)

@@ -90,8 +90,9 @@ class VO:
         self.http = site.http
         self.validate = validate
 
-    def auth(self, user: str | None) -> tuple[str, str] | None:
-        return None if user is None else self.site.auth(user)
+    def auth(self, user: str | None) -> tuple[str, str] | httpx.Auth:
+        """None is anonymous: the base ``httpx.Auth`` sends the request as it is."""
+        return httpx.Auth() if user is None else self.site.auth(user)
 
     def get(self, path: str, user: str | None = "writer", **params: Any) -> httpx.Response:
         return self.http.get(f"/vospace/nodes/{path}", params=params, auth=self.auth(user))

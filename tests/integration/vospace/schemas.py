@@ -17,9 +17,13 @@ from __future__ import annotations
 import functools
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from lxml import etree
+
+if TYPE_CHECKING:
+    from lxml.etree._docloader import _InputDocument
 
 _DEFAULT = Path(__file__).resolve().parents[3].parent / "shared" / "vospace"
 SHARED = Path(os.environ.get("LIBRARIAN_TEST_IVOA_SCHEMAS") or _DEFAULT)
@@ -37,7 +41,7 @@ RESPONSE_TYPES = {
 class _Offline(etree.Resolver):
     """Schema imports point at ivoa.net; answer them from local files."""
 
-    def resolve(self, url: str | None, pubid: str | None, context: object) -> object:
+    def resolve(self, url: str | None, pubid: str | None, context: object) -> _InputDocument | None:
         if url is None:
             return None
         if "xlink" in url.lower():
@@ -115,6 +119,6 @@ class Validator:
         elif qname.namespace == UWS:
             schema = uws()
         else:
-            raise AssertionError(f"no schema for {root.tag}")
+            raise AssertionError(f"no schema for {qname.text}")
         schema.assertValid(root)
         return root

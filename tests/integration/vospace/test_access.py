@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 from tests.integration.vospace.conftest import VO, children, node_xml, reconfigured
 
@@ -40,7 +41,9 @@ def test_writes_need_read_append_and_tokens_work(vo: VO) -> None:
     assert vo.http.get("/api/v2/files/none", auth=vo.site.auth()).json()["error"] == "NotFound"
 
 
-def test_a_vospace_upload_is_an_ordinary_file_for_the_librarian_client(vo: VO, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_a_vospace_upload_is_an_ordinary_file_for_the_librarian_client(
+    vo: VO, tmp_path: Path
+) -> None:
     vo.mkdir("shared")
     data = b"written through VOSpace\n" * 50
     assert vo.push("shared/v.txt", data).status_code == 201

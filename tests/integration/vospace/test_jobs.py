@@ -182,7 +182,7 @@ def test_job_list_filters_and_wait(vo: VO) -> None:
     pending = _job(vo, "l/b", "l/c", keep=False)
     _job(vo, "l/b", "l/d", keep=False, user="admin")
 
-    def listed(user: str = "writer", **params: object) -> list[str]:
+    def listed(user: str = "writer", **params: str | int) -> list[str]:
         r = vo.http.get("/vospace/transfers", params=params, auth=vo.site.auth(user))
         return [j.get("id", "") for j in vo.validate(r.content).findall("uws:jobref", NS)]
 

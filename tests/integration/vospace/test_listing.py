@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import insert
 
 from librarian_server.orm import File, utcnow
@@ -88,7 +90,7 @@ def test_big_listing_crosses_batches_and_skips_deep_subtrees(vo: VO) -> None:
     assert listed.index("f01234x") == 1235
     pages, start = [], None
     while True:
-        params = {"limit": 1000} | ({"uri": uri("big/" + start)} if start else {})
+        params: dict[str, Any] = {"limit": 1000} | ({"uri": uri("big/" + start)} if start else {})
         page = children(vo.node("big", **params))
         pages += page if start is None else page[1:]
         if len(page) < 1000:

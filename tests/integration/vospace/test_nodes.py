@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import httpx
 from sqlalchemy import select
 
 from librarian_server.orm import File, Instance
@@ -18,7 +19,7 @@ from tests.integration.vospace.conftest import (
 )
 
 
-def fault(response, status: int, name: str) -> None:  # type: ignore[no-untyped-def]
+def fault(response: httpx.Response, status: int, name: str) -> None:
     assert response.status_code == status, response.text
     assert response.headers["content-type"].startswith("text/plain")
     assert response.text.split()[0] == name, response.text
@@ -127,7 +128,7 @@ def test_tilde_and_bang_authorities_and_encoded_names(vo: VO) -> None:
 def test_set_properties_union_blank_and_nil(vo: VO) -> None:
     upload(vo.http, vo.site.auth(), "p/f.txt", b"hello")
 
-    def post(values: dict[str, str | None], user: str = "writer"):  # type: ignore[no-untyped-def]
+    def post(values: dict[str, str | None], user: str = "writer") -> httpx.Response:
         return vo.http.post(
             "/vospace/nodes/p/f.txt",
             content=node_xml("p/f.txt", "DataNode", props=values),

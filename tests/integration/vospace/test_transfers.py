@@ -7,6 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import httpx
 from lxml import etree
 from pydantic import SecretStr
 from sqlalchemy import select
@@ -103,8 +104,9 @@ def test_push_to_auto_and_null(vo: VO) -> None:
         r.get("id"): r.get("{http://www.w3.org/1999/xlink}href")
         for r in job.findall("uws:results/uws:result", NS)
     }
-    assert results["target"].startswith(uri("gen/")) and "transferDetails" in results
-    name = results["target"].removeprefix(uri(""))
+    target = results["target"]
+    assert target is not None and target.startswith(uri("gen/")) and "transferDetails" in results
+    name = target.removeprefix(uri(""))
     with vo.site.session() as session:
         assert session.get(File, name) is not None
     before = _store_files(vo)
@@ -144,7 +146,9 @@ def test_pull_with_ranges_and_parameter_mode(vo: VO) -> None:
 def test_protocol_and_security_negotiation(vo: VO) -> None:
     upload(vo.http, vo.site.auth(), "neg/f", b"f")
 
-    def details(protocols: list[str], security: list[str] | None = None):  # type: ignore[no-untyped-def]
+    def details(
+        protocols: list[str], security: list[str] | None = None
+    ) -> tuple[etree._Element, httpx.Response]:
         r = vo.http.post(
             "/vospace/synctrans",
             content=transfer_xml(uri("neg/f"), "pullFromVoSpace", protocols, security=security),
@@ -230,9 +234,9 @@ def test_put_transaction_start_without_bytes_is_declined_politely(vo: VO) -> Non
     assert r.status_code == 403  # spent anyway
 
 
-def _pull_endpoint(vo: VO, http: object, path: str, protocol: str) -> tuple[str | None, str]:
+def _pull_endpoint(vo: VO, http: httpx.Client, path: str, protocol: str) -> tuple[str | None, str]:
     """Negotiate a pull with ``protocol``; the endpoint offered (or None) and the job's error."""
-    r = http.post(  # type: ignore[attr-defined]
+    r = http.post(
         "/vospace/synctrans",
         content=transfer_xml(uri(path), "pullFromVoSpace", [protocol]),
         auth=vo.site.auth("reader"),
@@ -241,7 +245,7 @@ def _pull_endpoint(vo: VO, http: object, path: str, protocol: str) -> tuple[str 
     root = vo.validate(r.content)
     endpoint = root.findtext("vos:protocol/vos:endpoint", namespaces=NS)
     job = local(str(r.url)).removesuffix("/results/transferDetails")
-    error = http.get(job + "/error", auth=vo.site.auth("reader")).text  # type: ignore[attr-defined]
+    error = http.get(job + "/error", auth=vo.site.auth("reader")).text
     return endpoint, error
 
 

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from librarian_client import LibrarianClient, NotFound
-from librarian_client.client import name_path
+from librarian_client._download import name_path
 from tests.unit.client.conftest import URL
 from tests.unit.fake_librarian import FakeLibrarian
 

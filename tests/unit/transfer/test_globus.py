@@ -23,10 +23,10 @@ from globus_sdk import ConfidentialAppAuthClient, TransferClient
 from globus_sdk.testing import (
     RegisteredResponse,
     get_last_request,
-    get_response_set,
     load_response,
 )
 from pydantic import SecretStr
+from requests import PreparedRequest
 
 from librarian_client.models import CloneOutcome, CloneStagedItem, CloneStageResponse, GlobusOffer
 from librarian_server.settings import GlobusSettings, GlobusStoreMapping, load_settings
@@ -42,6 +42,7 @@ from librarian_server.transfer import (
 )
 from librarian_server.transfer.globus import GlobusManager
 from librarian_server.transfer.peer_client import PeerClient
+from tests.globus_fixtures import body, query, sdk_task
 
 OURS = "5d3c1a0e-0000-4000-8000-00000000000a"
 THEIRS = "5d3c1a0e-0000-4000-8000-00000000000b"
@@ -114,7 +115,7 @@ def batch(items: list[SendItem], submission_id: str | None = "sub-0001") -> Batc
 
 def task_doc(task_id: str, status: str, **fields: Any) -> dict[str, Any]:
     """A task document shaped like the SDK's own task_list fixture, with our changes."""
-    base = get_response_set(TransferClient.task_list).lookup("default").json["DATA"][0]
+    base = sdk_task()
     return {**base, "task_id": task_id, "status": status, **fields}
 
 
@@ -133,7 +134,7 @@ def no_retries(manager: GlobusManager) -> None:
     manager.client().retry_config.max_retries = 0
 
 
-def requests_to(path: str) -> list[Any]:
+def requests_to(path: str) -> list[PreparedRequest]:
     return [c.request for c in responses.calls if urlsplit(c.request.url).path == path]
 
 
@@ -151,7 +152,7 @@ def test_client_credentials_log_in_on_first_use_only() -> None:
 
     login, asked = (c.request for c in responses.calls)
     assert login.url == "https://auth.globus.org/v2/oauth2/token"
-    assert parse_qs(login.body) == {
+    assert parse_qs(body(login)) == {
         "grant_type": ["client_credentials"],
         "scope": ["urn:globus:auth:scope:transfer.api.globus.org:all"],
     }
@@ -171,7 +172,7 @@ def test_refresh_token_logs_in_as_the_user_who_granted_it() -> None:
     manager.new_submission_id()
 
     login = requests_to("/v2/oauth2/token")[0]
-    assert parse_qs(login.body) == {
+    assert parse_qs(body(login)) == {
         "grant_type": ["refresh_token"],
         "refresh_token": [REFRESH],
         "client_id": ["librarian-site-a"],  # a native app: no secret
@@ -262,11 +263,11 @@ def test_one_task_per_batch_with_the_catalogue_checksums() -> None:
     assert outcome == BatchOutcome(external_id=submitted.metadata["task_id"])
     listed = requests_to("/v0.10/task_list")
     assert len(listed) == 1
-    assert parse_qs(urlsplit(listed[0].url).query) == {
+    assert query(listed[0]) == {
         "filter": ["status:ACTIVE,INACTIVE"],
         "limit": ["50"],
     }
-    sent = json.loads(get_last_request().body)  # type: ignore[union-attr]
+    sent = json.loads(body(get_last_request()))
     assert len(requests_to("/v0.10/transfer")) == 1
     assert sent["DATA_TYPE"] == "transfer"
     assert (sent["source_endpoint"], sent["destination_endpoint"]) == (OURS, THEIRS)
@@ -301,8 +302,8 @@ def test_settings_shape_the_task() -> None:
 
     manager.transfer_many(batch([item(1, "files/a1/x.dat", "md5:" + "0" * 32)], submission_id=None))
 
-    assert parse_qs(urlsplit(requests_to("/v0.10/task_list")[0].url).query)["limit"] == ["7"]
-    sent = json.loads(get_last_request().body)  # type: ignore[union-attr]
+    assert query(requests_to("/v0.10/task_list")[0])["limit"] == ["7"]
+    sent = json.loads(body(get_last_request()))
     assert sent["verify_checksum"] is False
     # None stored (a sender that skipped new_submission_id): the SDK fetches one itself.
     assert sent["submission_id"] == fetched.metadata["submission_id"]
@@ -367,7 +368,7 @@ def test_a_lost_answer_is_resent_with_the_same_submission_id() -> None:
     outcome = manager.transfer_many(batch([item(1, "files/a1/x.dat", "md5:" + "0" * 32)]))
 
     assert outcome.external_id == submitted.metadata["task_id"]
-    sent = [json.loads(r.body)["submission_id"] for r in requests_to("/v0.10/transfer")]
+    sent = [json.loads(body(r))["submission_id"] for r in requests_to("/v0.10/transfer")]
     assert sent == ["sub-0001", "sub-0001"]
 
 
