@@ -23,9 +23,8 @@ from librarian_server.services.ingest.receive import digest_header
 from librarian_server.services.vospace import data, nodes, transfers
 from librarian_server.services.vospace.faults import (
     InvalidArgument,
-    VOSpaceFault,
 )
-from librarian_server.services.vospace.protocols import PULL, PUSH
+from librarian_server.services.vospace.protocols import PUSH
 from librarian_server.services.vospace.transfers import Context, check_reader
 from librarian_server.services.vospace.uris import AUTO, NULL, auto_name, basename, join, parent_of
 from librarian_server.vospace.deps import ContextDep
@@ -126,16 +125,10 @@ def pull(
 ) -> Response:
     """A pull endpoint: readable (with Range) until it expires; a whole read completes the job."""
     path = _path(path, ctx)
-    if request.method == "HEAD":
-        try:
-            endpoint = transfers.open_endpoint(session, token, path, PUSH)
-        except VOSpaceFault:
-            endpoint = transfers.open_endpoint(session, token, path, PULL)
-        else:  # HEAD on a push endpoint: what is there now (the vos client asks)
-            return _send(_download(session, endpoint.path, request, ctx), path, head=True)
-    else:
-        endpoint = transfers.open_endpoint(session, token, path, PULL)
+    endpoint = transfers.open_for_reading(session, token, path, head=request.method == "HEAD")
     download = _download(session, endpoint.path, request, ctx)
+    if endpoint.direction == PUSH:  # HEAD on a push endpoint: what is there now
+        return _send(download, path, head=True)
     return _send(
         download,
         path,

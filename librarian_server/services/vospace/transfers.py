@@ -195,6 +195,16 @@ def open_endpoint(session: Session, token: str, path: str, direction: str) -> En
     return Endpoint(row.job_id, row.direction, row.path, row.owner)
 
 
+def open_for_reading(session: Session, token: str, path: str, *, head: bool) -> Endpoint:
+    """A pull endpoint; a HEAD may also ask a push endpoint what is there now (``vos`` does)."""
+    if head:
+        try:
+            return open_endpoint(session, token, path, PUSH)
+        except VOSpaceFault:
+            pass
+    return open_endpoint(session, token, path, PULL)
+
+
 def endpoint(factory: sessionmaker[Session], token: str, path: str, direction: str) -> Endpoint:
     """:func:`open_endpoint` in a session of its own (before a long upload starts)."""
     with factory() as session:
