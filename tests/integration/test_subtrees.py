@@ -1,14 +1,13 @@
-"""The catalogue's subtree operations and its one used-bytes counter, on SQLite and PostgreSQL.
+"""The catalogue's renames and its one used-bytes counter, on SQLite and PostgreSQL.
 
-VOSpace moves and deletes nodes through these; here they are called directly, on
-files that went through the real upload pipeline into a real store.
+VOSpace moves nodes through these; here they are called directly, on files that went
+through the real upload pipeline into a real store.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from sqlalchemy import insert, select
 
 from librarian_server.orm import File, Instance, RemoteInstance, Store, utcnow
@@ -50,31 +49,6 @@ def test_used_bytes_count_every_upload_and_add_up(site: Site) -> None:
         add_used_bytes(s, {store_id: 10})
         add_used_bytes(s, {store_id: -4, store_id + 1000: 0})
     assert _used(site) == total + 6
-
-
-def test_a_subtree_is_deleted_whole_and_its_bytes_after_the_commit(site: Site) -> None:
-    _fill(site)
-    before = _stored(site)
-    with site.factory.begin() as s:
-        assert subtrees.delete_tree(s, "obs/a") == 2  # not obs/ab.dat, which only shares a prefix
-        assert all(path.exists() for path in before.values())  # not yet committed
-    assert _names(site) == {"obs/ab.dat"}
-    assert {n for n, path in before.items() if not path.exists()} == {
-        "obs/a/1.dat",
-        "obs/a/b/2.dat",
-    }
-    assert _used(site) == len(FILES["obs/ab.dat"])
-
-
-def test_a_rolled_back_delete_keeps_rows_bytes_and_counts(site: Site) -> None:
-    _fill(site)
-    used, before = _used(site), _stored(site)
-    with pytest.raises(RuntimeError), site.factory.begin() as s:
-        subtrees.delete_tree(s, "obs")
-        raise RuntimeError("changed my mind")
-    assert _names(site) == set(FILES)
-    assert all(path.exists() for path in before.values())
-    assert _used(site) == used
 
 
 def test_one_file_is_deleted_with_its_bytes_and_count(site: Site) -> None:

@@ -1,21 +1,18 @@
-"""Deleting and renaming Files by name or by whole subtree, bytes and used bytes included.
+"""Renaming Files by name or by whole subtree; one File's deletion without the rule.
 
 A subtree is a name and every name below it (``name/...``), read as one index range.
 A rename changes catalogue rows and never touches bytes: a File keeps its instances
 and their store paths (uploads of the old name later get a path of their own).
 Peers hold copies under the old name, so the renamed File's remote instances go
-(with the old row): replication sends it to them under its new name. A delete
-removes Files and instances at once and their bytes once the transaction has
-committed. Callers check first who may do so (``deletion``) and hold the name locks.
+(with the old row): replication sends it to them under its new name. Callers hold
+the name locks and have checked the destination is free. Deleting whole subtrees
+goes through ``deletion`` and its rule.
 """
 
 from __future__ import annotations
 
-from typing import Any, cast
-
 from sqlalchemy import (
     ColumnElement,
-    CursorResult,
     and_,
     delete,
     func,
@@ -27,7 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from librarian_server.orm import File, Instance, Store
+from librarian_server.orm import File, Instance
 from librarian_server.services.catalogue.stores import add_used_bytes, delete_after_commit
 
 _NO_SYNC = {"synchronize_session": False}
@@ -52,29 +49,6 @@ def renamed(
     """``column`` (a name below ``old``) with ``old`` replaced by ``new``, in SQL."""
     result: ColumnElement[str] = literal(new + "/") + func.substr(column, len(old) + 2)
     return result
-
-
-def delete_tree(session: Session, path: str) -> int:
-    """Delete the Files named ``path`` or below it; returns how many went."""
-    instances = session.execute(
-        select(Instance.store_id, Instance.path, File.size)
-        .join(File, Instance.file_name == File.name)
-        .where(in_tree(File.name, path))
-    ).all()
-    freed: dict[int, int] = {}
-    for store_id, _, size in instances:
-        freed[store_id] = freed.get(store_id, 0) - size
-    add_used_bytes(session, freed)
-    removed = cast(
-        "CursorResult[Any]",
-        session.execute(delete(File).where(in_tree(File.name, path)), execution_options=_NO_SYNC),
-    ).rowcount
-    session.flush()
-    if instances:
-        stores = {s.id: s for s in session.scalars(select(Store))}
-        doomed = [(stores[store_id], store_path) for store_id, store_path, _ in instances]
-        delete_after_commit(session, doomed)
-    return int(removed or 0)
 
 
 def delete_file(session: Session, file: File) -> None:

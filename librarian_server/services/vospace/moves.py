@@ -1,6 +1,7 @@
 """Deleting and moving nodes: the checks, then the catalogue's subtree operations.
 
-The Files of a subtree are renamed or deleted by the catalogue (``subtrees``); the
+The Files of a subtree are renamed (``subtrees``) or deleted (``deletion``) by the
+catalogue, which also keeps the stores' used bytes; the
 VOSpace-only rows (explicit containers, links, user properties) follow them here in
 the same transaction. Both refuse while an upload into the subtree, or a copy of it
 to a peer, is under way, and only the owner of everything in it (or an admin) may.
@@ -109,16 +110,23 @@ def check_delete_rule(
     return verdicts
 
 
-def delete_tree(session: Session, node: Node) -> int:
-    """Delete a node and everything below it; returns the number of Files deleted."""
-    removed = subtrees.delete_tree(session, node.path)
+def delete_tree(
+    session: Session,
+    node: Node,
+    verdicts: list[deletion.Verdict],
+    actor: str,
+    *,
+    via: str,
+    flags: dict[str, bool],
+) -> None:
+    """Delete a node and everything below it: its Files as the files API deletes them."""
+    deletion.remove(session, verdicts, actor, via=via, flags=flags)
     for model in (VOSpaceContainer, VOSpaceLink):
         session.execute(
             delete(model).where(in_tree(model.path, node.path)), execution_options=_NO_SYNC
         )
     properties.delete_tree(session, node.path)
     session.flush()
-    return removed
 
 
 def move_tree(session: Session, node: Node, new: str) -> None:

@@ -19,7 +19,7 @@ from librarian_client.models import PermissionLevel
 from librarian_server.errors import AuthenticationRequired, LibrarianError
 from librarian_server.orm import UWSPhase, VOSpaceEndpoint, VOSpaceJob, utcnow
 from librarian_server.services.accounts.auth import AuthenticatedUser, check_permission
-from librarian_server.services.catalogue import deletion, namespace
+from librarian_server.services.catalogue import namespace
 from librarian_server.services.catalogue.copies import local_copies
 from librarian_server.services.vospace import jobs, moves, nodes
 from librarian_server.services.vospace.faults import (
@@ -255,8 +255,9 @@ def move(session: Session, transfer: TransferDoc, ctx: Context) -> str | None:
     moves.check_not_busy(session, source)
     if destination is None:
         verdicts = moves.check_delete_rule(session, source, user, ctx.settings)
-        deletion.record(session, verdicts, user.name, via="vospace move to .null", flags={})
-        moves.delete_tree(session, source)
+        moves.delete_tree(
+            session, source, verdicts, user.name, via="vospace move to .null", flags={}
+        )
     else:
         namespace.lock_names(session, [destination])
         moves.move_tree(session, source, destination)

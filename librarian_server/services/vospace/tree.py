@@ -14,7 +14,6 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
 from librarian_server.services.accounts.auth import AuthenticatedUser
-from librarian_server.services.catalogue import deletion
 from librarian_server.services.vospace import data, listing, moves, nodes, properties
 from librarian_server.services.vospace.faults import InvalidArgument, InvalidURI, PermissionDenied
 from librarian_server.services.vospace.model import NodeDoc, NodeView
@@ -157,14 +156,14 @@ def delete(
     verdicts = moves.check_delete_rule(
         session, node, user, ctx.settings, force=force, last_copy=last_copy
     )
-    deletion.record(
+    moves.delete_tree(
         session,
+        node,
         verdicts,
         user.name,
         via="vospace",
         flags={"force": force, "last_copy_flag": last_copy},
     )
-    moves.delete_tree(session, node)
 
 
 def availability(session: Session) -> tuple[bool, str]:
