@@ -32,9 +32,10 @@ from bench.search import _postgres
 from librarian_server import migrate
 from librarian_server.db import make_engine, make_session_factory
 from librarian_server.orm import File
+from librarian_server.services.vospace import listing, nodes
+from librarian_server.services.vospace.uris import NodeURIs
 from librarian_server.settings import ServerSettings, load_settings
-from librarian_server.vospace import listing, nodes, render
-from librarian_server.vospace.uris import NodeURIs
+from librarian_server.vospace import render
 
 TARGET_MS = 50.0
 PAGE = 1000

@@ -21,8 +21,8 @@ from librarian_server.openapi import install as install_openapi
 from librarian_server.services.accounts.auth import Authenticator
 from librarian_server.services.core.maintenance import startup_cleanup
 from librarian_server.services.core.processes import Heartbeat
+from librarian_server.services.vospace import jobs as vospace_jobs
 from librarian_server.settings import ServerSettings, load_settings
-from librarian_server.vospace import housekeeping as vospace_housekeeping
 from librarian_server.vospace import install as install_vospace
 from librarian_server.vospace.handlers import guard_fault as vospace_guard_fault
 
@@ -53,7 +53,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         heartbeat.start()
         startup_cleanup(app.state.session_factory, settings, process_id=heartbeat.process_id)
         if settings.vospace_enabled:
-            vospace_housekeeping(app.state.session_factory)
+            vospace_jobs.housekeeping(app.state.session_factory)
         # The runner also serves "run this task now" when the tasks run elsewhere.
         runner = Runner(app.state.session_factory, settings)
         app.state.runner = runner

@@ -8,11 +8,13 @@ from urllib.parse import parse_qsl
 from fastapi import Depends, Request
 
 from librarian_server.api.deps import OptionalUser, SettingsDep
+from librarian_server.services.vospace.faults import InvalidArgument
+from librarian_server.services.vospace.model import MAX_DOCUMENT
+from librarian_server.services.vospace.protocols import ProtocolRegistry
+from librarian_server.services.vospace.transfers import Context, check_reader
+from librarian_server.services.vospace.uris import NodeURIs
 from librarian_server.settings import ServerSettings
-from librarian_server.vospace.faults import InvalidArgument
-from librarian_server.vospace.protocols import ProtocolRegistry, default_registry
-from librarian_server.vospace.transfers import Context, check_reader
-from librarian_server.vospace.uris import NodeURIs
+from librarian_server.vospace.protocols import default_registry
 
 MOUNT = "/vospace"
 MAX_FORM = 1 << 16
@@ -70,8 +72,6 @@ def one(params: dict[str, list[str]], name: str) -> str | None:
 
 async def xml_body(request: Request) -> bytes:
     """The document, refused (413) past the site's cap; the guard usually refused it first."""
-    from librarian_server.vospace.model import MAX_DOCUMENT
-
     settings: ServerSettings = request.app.state.settings
     limit = min(MAX_DOCUMENT, settings.max_vospace_document_bytes)
     body = bytearray()

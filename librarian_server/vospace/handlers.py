@@ -16,8 +16,7 @@ from fastapi.responses import PlainTextResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from librarian_server.errors import LibrarianError
-from librarian_server.vospace.deps import MOUNT
-from librarian_server.vospace.faults import (
+from librarian_server.services.vospace.faults import (
     AuthenticationRequired,
     InternalFault,
     InvalidArgument,
@@ -25,6 +24,7 @@ from librarian_server.vospace.faults import (
     VOSpaceFault,
     from_librarian_error,
 )
+from librarian_server.vospace.deps import MOUNT
 
 log = logging.getLogger(__name__)
 Handler = Callable[[Request, Exception], Awaitable[Response]]

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from lxml import etree
 
-from librarian_server.vospace.faults import InvalidArgument, TypeNotSupported
-from librarian_server.vospace.model import (
+from librarian_server.services.vospace.faults import InvalidArgument, TypeNotSupported
+from librarian_server.services.vospace.model import (
     MAX_DEPTH,
     MAX_DOCUMENT,
     MAX_ELEMENTS,

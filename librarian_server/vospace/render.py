@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable, Iterator
 from xml.sax.saxutils import escape
 
-from librarian_server.vospace.model import (
+from librarian_server.services.vospace.model import (
     CORE,
     UWS_NS,
     VOS_NS,
@@ -23,7 +23,7 @@ from librarian_server.vospace.model import (
     ProtocolDoc,
     TransferDoc,
 )
-from librarian_server.vospace.uris import NodeURIs
+from librarian_server.services.vospace.uris import NodeURIs
 
 DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>\n'
 DETAILS = ("min", "max", "properties")

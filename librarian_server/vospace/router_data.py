@@ -14,22 +14,21 @@ from urllib.parse import quote
 
 from anyio import to_thread
 from fastapi import APIRouter, Request, Response
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from librarian_server.api.deps import SessionDep, SessionFactoryDep
 from librarian_server.api.streaming import download_response
-from librarian_server.errors import LibrarianError
-from librarian_server.services.accounts.auth import AuthenticatedUser
-from librarian_server.services.catalogue import files
 from librarian_server.services.catalogue.files import Download
 from librarian_server.services.ingest.receive import digest_header
-from librarian_server.vospace import data, nodes, transfers
+from librarian_server.services.vospace import data, nodes, transfers
+from librarian_server.services.vospace.faults import (
+    InvalidArgument,
+)
+from librarian_server.services.vospace.protocols import PUSH
+from librarian_server.services.vospace.transfers import Context, check_reader
+from librarian_server.services.vospace.uris import AUTO, NULL, auto_name, basename, join, parent_of
 from librarian_server.vospace.deps import ContextDep
-from librarian_server.vospace.faults import InvalidArgument, VOSpaceFault, from_librarian_error
-from librarian_server.vospace.protocols import PULL, PUSH
 from librarian_server.vospace.router import _path
-from librarian_server.vospace.transfers import Context, check_reader
-from librarian_server.vospace.uris import AUTO, NULL, auto_name, basename, join, parent_of
 
 router = APIRouter(tags=["vospace"])
 CHUNK = 1 << 20
@@ -37,13 +36,7 @@ TXN_OP = "x-put-txn-op"
 
 
 def _download(session: Session, path: str, request: Request, ctx: Context) -> Download:
-    node = nodes.resolve_internal_link(session, nodes.get(session, path, ctx.uris), ctx.uris)
-    if node.file is None:
-        raise InvalidArgument(f"{ctx.uris.uri(node.path)} is a ContainerNode; it has no bytes")
-    try:
-        return files.prepare_download(session, node.file.name, request.headers.get("range"))
-    except LibrarianError as exc:
-        raise from_librarian_error(exc) from None
+    return data.download(session, path, request.headers.get("range"), ctx)
 
 
 def _send(
@@ -104,7 +97,7 @@ async def put_file(
     user = nodes.writer(ctx.user)
     path = _path(path, ctx)
     if basename(path) == NULL:
-        return _written(await _discard(request, _size(request)))
+        return _written(await data.discard(request.stream(), _size(request)))
     if basename(path) == AUTO:
         path = join(parent_of(path), auto_name())
     result = await data.write_file(
@@ -120,18 +113,6 @@ async def put_file(
     return _written(result)
 
 
-def _endpoint(
-    factory: sessionmaker[Session], token: str, path: str, direction: str
-) -> transfers.Endpoint:
-    with factory() as session:
-        return transfers.open_endpoint(session, token, path, direction)
-
-
-def _finish(factory: sessionmaker[Session], token: str, job_id: str) -> None:
-    with factory.begin() as session:
-        transfers.finish_endpoint(session, token, job_id)
-
-
 @router.get("/endpoints/{token}/{path:path}")
 @router.head("/endpoints/{token}/{path:path}", include_in_schema=False)
 def pull(
@@ -144,18 +125,15 @@ def pull(
 ) -> Response:
     """A pull endpoint: readable (with Range) until it expires; a whole read completes the job."""
     path = _path(path, ctx)
-    if request.method == "HEAD":
-        try:
-            endpoint = transfers.open_endpoint(session, token, path, PUSH)
-        except VOSpaceFault:
-            endpoint = transfers.open_endpoint(session, token, path, PULL)
-        else:  # HEAD on a push endpoint: what is there now (the vos client asks)
-            return _send(_download(session, endpoint.path, request, ctx), path, head=True)
-    else:
-        endpoint = transfers.open_endpoint(session, token, path, PULL)
+    endpoint = transfers.open_for_reading(session, token, path, head=request.method == "HEAD")
     download = _download(session, endpoint.path, request, ctx)
+    if endpoint.direction == PUSH:  # HEAD on a push endpoint: what is there now
+        return _send(download, path, head=True)
     return _send(
-        download, path, request.method == "HEAD", lambda: _finish(factory, token, endpoint.job_id)
+        download,
+        path,
+        request.method == "HEAD",
+        lambda: transfers.finish(factory, token, endpoint.job_id),
     )
 
 
@@ -165,45 +143,14 @@ async def push(
 ) -> Response:
     """A push endpoint: one successful upload, then it is spent and the job COMPLETED."""
     path = _path(path, ctx)
-    endpoint = await to_thread.run_sync(_endpoint, factory, token, path, PUSH)
+    endpoint = await to_thread.run_sync(transfers.endpoint, factory, token, path, PUSH)
     size = _size(request)
     operation = (request.headers.get(TXN_OP) or "").lower()
     if operation not in ("", "start") or request.headers.get("x-put-txn-id"):
         raise InvalidArgument("PUT transactions are not supported; send the whole file in one PUT")
     if operation == "start" and size == 0 and request.headers.get("x-total-length"):
         return Response(status_code=200)  # no transaction id: the client sends it in one go
-    if basename(endpoint.path) == NULL:
-        result = await _discard(request, size)
-    else:
-        user = await to_thread.run_sync(_account, factory, endpoint.owner or "")
-        result = await data.write_file(
-            factory,
-            endpoint.path,
-            size,
-            request.stream(),
-            md5=_md5(request),
-            user=user,
-            settings=ctx.settings,
-            uris=ctx.uris,
-        )
-    await to_thread.run_sync(_finish, factory, token, endpoint.job_id)
+    result = await data.push(
+        factory, endpoint, token, size, request.stream(), md5=_md5(request), ctx=ctx
+    )
     return _written(result)
-
-
-def _account(factory: sessionmaker[Session], name: str) -> AuthenticatedUser:
-    with factory() as session:
-        return data.account(session, name)
-
-
-async def _discard(request: Request, size: int) -> data.Written:
-    """``.null``: the bytes are read, hashed (for the Digest answer) and dropped."""
-    import hashlib
-
-    digest = hashlib.md5()  # noqa: S324 - a checksum, not security
-    received = 0
-    async for chunk in request.stream():
-        digest.update(chunk)
-        received += len(chunk)
-    if received != size:
-        raise InvalidArgument(f"received {received} bytes, Content-Length said {size}")
-    return data.Written(NULL, size, "md5:" + digest.hexdigest(), created=False)

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from librarian_client.models import (
@@ -49,7 +49,7 @@ from librarian_server.orm import (
 )
 from librarian_server.services.accounts.auth import AuthenticatedUser
 from librarian_server.services.catalogue.files import name_prefix
-from librarian_server.services.catalogue.stores import delete_after_commit
+from librarian_server.services.catalogue.stores import add_used_bytes, delete_after_commit
 from librarian_server.settings import ServerSettings
 
 log = logging.getLogger(__name__)
@@ -239,10 +239,7 @@ def remove(
         ):
             doomed.append((stores[store_id], path))
             freed[store_id] = freed.get(store_id, 0) + size
-    for store_id, size in freed.items():
-        session.execute(
-            update(Store).where(Store.id == store_id).values(used_bytes=Store.used_bytes - size)
-        )
+    add_used_bytes(session, {store_id: -size for store_id, size in freed.items()})
     record(session, verdicts, actor, via=via, flags=flags)
     for start in range(0, len(names), _CHUNK):
         chunk = names[start : start + _CHUNK]

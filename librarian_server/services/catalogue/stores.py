@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
 
-from sqlalchemy import delete, event, func, select
+from sqlalchemy import delete, event, func, select, update
 from sqlalchemy.orm import Session
 
 from librarian_client.models import StoreInfo
@@ -156,6 +157,21 @@ def store_info(session: Session, store: Store, *, min_free_bytes: int = 0) -> St
         enabled=store.enabled,
         accepts_ingest=store.accepts_ingest,
     )
+
+
+def add_used_bytes(session: Session, deltas: Mapping[int, int]) -> None:
+    """The one place a store's ``used_bytes`` changes: store id -> bytes added (or freed).
+
+    An UPDATE ... SET used_bytes = used_bytes + delta, so concurrent writers add up
+    instead of overwriting each other's totals.
+    """
+    for store_id, delta in sorted(deltas.items()):
+        if delta:
+            session.execute(
+                update(Store)
+                .where(Store.id == store_id)
+                .values(used_bytes=Store.used_bytes + delta)
+            )
 
 
 def delete_after_commit(session: Session, doomed: list[tuple[Store, str]]) -> None:

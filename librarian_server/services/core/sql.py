@@ -1,10 +1,10 @@
-"""Portable SQL the ORM does not spell: inserts that skip rows a unique index refuses."""
+"""Portable SQL the ORM does not spell: inserts that skip rows a unique index refuses, IN lists."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import CursorResult, Executable, Table
+from sqlalchemy import ARRAY, ColumnElement, CursorResult, Executable, String, Table, any_, literal
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -26,3 +26,10 @@ def execute_count(session: Session, statement: Executable) -> int:
     """Run an UPDATE or DELETE and return how many rows it touched."""
     result = session.execute(statement)
     return int(result.rowcount or 0) if isinstance(result, CursorResult) else 0
+
+
+def among(session: Session, column: Any, values: list[str]) -> ColumnElement[bool]:
+    """``column IN values``; on PostgreSQL one array parameter instead of one per value."""
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(literal(values, type_=ARRAY(String)))  # type: ignore[no-any-return]
+    return column.in_(values)  # type: ignore[no-any-return]

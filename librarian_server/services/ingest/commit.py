@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -26,6 +26,7 @@ from librarian_server.errors import FileAlreadyExists, NameConflict
 from librarian_server.orm import File, IncomingTransfer, Instance, Store, utcnow
 from librarian_server.services.accounts.auth import AuthenticatedUser
 from librarian_server.services.catalogue import namespace
+from librarian_server.services.catalogue.stores import add_used_bytes
 from librarian_server.services.ingest.transfer_cas import TransferClosed
 from librarian_server.services.ingest.transfer_cas import claim as claim_rows
 from librarian_server.services.ingest.transfers import fail_many, owned_transfers
@@ -343,7 +344,4 @@ def _insert_catalogue_rows(session: Session, fresh: list[Verified], now: object)
     added: dict[int, int] = {}
     for v in fresh:
         added[v.store.id] = added.get(v.store.id, 0) + v.size
-    for store_id, size in added.items():
-        session.execute(
-            update(Store).where(Store.id == store_id).values(used_bytes=Store.used_bytes + size)
-        )
+    add_used_bytes(session, added)

@@ -13,8 +13,8 @@ from pydantic import SecretStr
 from sqlalchemy import select
 
 from librarian_server.orm import File, IncomingTransfer, utcnow
+from librarian_server.services.vospace import jobs
 from librarian_server.settings import GlobusSettings, GlobusStoreMapping
-from librarian_server.vospace import jobs
 from librarian_server.vospace.protocols import GLOBUS_GET, LOCAL_GET
 from tests.integration.helpers import md5, upload
 from tests.integration.vospace.conftest import (

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from vos.vos import Node
 
-from librarian_server.vospace.faults import InvalidArgument, InvalidURI, TypeNotSupported
-from librarian_server.vospace.model import NODE_TYPES, TransferDoc
+from librarian_server.services.vospace.faults import InvalidArgument, InvalidURI, TypeNotSupported
+from librarian_server.services.vospace.model import NODE_TYPES, TransferDoc
+from librarian_server.services.vospace.uris import NodeURIs, quote_path
 from librarian_server.vospace.parse import parse_node, parse_transfer
-from librarian_server.vospace.uris import NodeURIs, quote_path
 
 VOS = "http://www.ivoa.net/xml/VOSpace/v2.0"
 XSI = "http://www.w3.org/2001/XMLSchema-instance"

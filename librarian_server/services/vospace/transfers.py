@@ -13,17 +13,16 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from librarian_client.models import PermissionLevel
 from librarian_server.errors import AuthenticationRequired, LibrarianError
 from librarian_server.orm import UWSPhase, VOSpaceEndpoint, VOSpaceJob, utcnow
 from librarian_server.services.accounts.auth import AuthenticatedUser, check_permission
-from librarian_server.services.catalogue import deletion, namespace
+from librarian_server.services.catalogue import namespace
 from librarian_server.services.catalogue.copies import local_copies
-from librarian_server.settings import ServerSettings
-from librarian_server.vospace import jobs, moves, nodes
-from librarian_server.vospace.faults import (
+from librarian_server.services.vospace import jobs, moves, nodes
+from librarian_server.services.vospace.faults import (
     DuplicateNode,
     InvalidArgument,
     LinkFound,
@@ -35,9 +34,23 @@ from librarian_server.vospace.faults import (
     VOSpaceFault,
     from_librarian_error,
 )
-from librarian_server.vospace.model import CORE, PULL_FROM, PUSH_TO, TransferDoc
-from librarian_server.vospace.protocols import PULL, PUSH, EndpointRequest, ProtocolRegistry
-from librarian_server.vospace.uris import AUTO, NULL, NodeURIs, auto_name, basename, join, parent_of
+from librarian_server.services.vospace.model import CORE, PULL_FROM, PUSH_TO, TransferDoc
+from librarian_server.services.vospace.protocols import (
+    PULL,
+    PUSH,
+    EndpointRequest,
+    ProtocolRegistry,
+)
+from librarian_server.services.vospace.uris import (
+    AUTO,
+    NULL,
+    NodeURIs,
+    auto_name,
+    basename,
+    join,
+    parent_of,
+)
+from librarian_server.settings import ServerSettings
 
 VIEWS = frozenset(
     {
@@ -182,11 +195,29 @@ def open_endpoint(session: Session, token: str, path: str, direction: str) -> En
     return Endpoint(row.job_id, row.direction, row.path, row.owner)
 
 
-def finish_endpoint(session: Session, token: str, job_id: str) -> None:
-    row = session.get(VOSpaceEndpoint, token_hash(token))
-    if row is not None and row.direction == PUSH:
-        row.used = True
-    jobs.complete(session, job_id)
+def open_for_reading(session: Session, token: str, path: str, *, head: bool) -> Endpoint:
+    """A pull endpoint; a HEAD may also ask a push endpoint what is there now (``vos`` does)."""
+    if head:
+        try:
+            return open_endpoint(session, token, path, PUSH)
+        except VOSpaceFault:
+            pass
+    return open_endpoint(session, token, path, PULL)
+
+
+def endpoint(factory: sessionmaker[Session], token: str, path: str, direction: str) -> Endpoint:
+    """:func:`open_endpoint` in a session of its own (before a long upload starts)."""
+    with factory() as session:
+        return open_endpoint(session, token, path, direction)
+
+
+def finish(factory: sessionmaker[Session], token: str, job_id: str) -> None:
+    """The bytes have moved: a push endpoint is spent, and the job COMPLETED."""
+    with factory.begin() as session:
+        row = session.get(VOSpaceEndpoint, token_hash(token))
+        if row is not None and row.direction == PUSH:
+            row.used = True
+        jobs.complete(session, job_id)
 
 
 def plan_move(
@@ -224,8 +255,9 @@ def move(session: Session, transfer: TransferDoc, ctx: Context) -> str | None:
     moves.check_not_busy(session, source)
     if destination is None:
         verdicts = moves.check_delete_rule(session, source, user, ctx.settings)
-        deletion.record(session, verdicts, user.name, via="vospace move to .null", flags={})
-        moves.delete_tree(session, source)
+        moves.delete_tree(
+            session, source, verdicts, user.name, via="vospace move to .null", flags={}
+        )
     else:
         namespace.lock_names(session, [destination])
         moves.move_tree(session, source, destination)

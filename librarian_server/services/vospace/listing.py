@@ -23,9 +23,11 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from librarian_server.orm import File, VOSpaceContainer, VOSpaceLink, utcnow
-from librarian_server.vospace import properties
-from librarian_server.vospace.model import NodeView
-from librarian_server.vospace.nodes import among, busy_names, prefix_range
+from librarian_server.services.catalogue.subtrees import prefix_range
+from librarian_server.services.core.sql import among
+from librarian_server.services.vospace import properties
+from librarian_server.services.vospace.model import NodeView
+from librarian_server.services.vospace.nodes import busy_names
 
 SessionOpener = Callable[[], AbstractContextManager[Session]]
 BATCH = 1000

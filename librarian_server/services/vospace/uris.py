@@ -14,7 +14,7 @@ from urllib.parse import unquote, urlsplit
 
 from librarian_server.errors import InvalidName
 from librarian_server.services.catalogue.names import validate_name
-from librarian_server.vospace.faults import InvalidURI
+from librarian_server.services.vospace.faults import InvalidURI
 
 AUTO = ".auto"
 NULL = ".null"

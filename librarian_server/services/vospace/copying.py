@@ -28,11 +28,12 @@ from librarian_server.orm import (
 )
 from librarian_server.services.accounts.auth import AuthenticatedUser
 from librarian_server.services.catalogue import files
+from librarian_server.services.catalogue.subtrees import in_tree
 from librarian_server.services.ingest import upload
 from librarian_server.services.ingest.transfers import fail_many
+from librarian_server.services.vospace.faults import DuplicateNode, from_librarian_error
+from librarian_server.services.vospace.nodes import Node
 from librarian_server.settings import ServerSettings
-from librarian_server.vospace.faults import DuplicateNode, from_librarian_error
-from librarian_server.vospace.nodes import Node, in_tree
 
 BATCH = 200
 

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import ARRAY, ColumnElement, String, and_, any_, literal, or_, select
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from librarian_client.models import PermissionLevel
 from librarian_server.orm import (
@@ -26,8 +25,10 @@ from librarian_server.orm import (
 )
 from librarian_server.services.accounts.auth import AuthenticatedUser, check_permission
 from librarian_server.services.catalogue import namespace
-from librarian_server.vospace import properties
-from librarian_server.vospace.faults import (
+from librarian_server.services.catalogue.subtrees import prefix_range
+from librarian_server.services.core.sql import among
+from librarian_server.services.vospace import properties
+from librarian_server.services.vospace.faults import (
     ContainerNotFound,
     DuplicateNode,
     InvalidArgument,
@@ -36,8 +37,8 @@ from librarian_server.vospace.faults import (
     PermissionDenied,
     TypeNotSupported,
 )
-from librarian_server.vospace.model import NodeDoc, NodeView, Prop, PropertyValue
-from librarian_server.vospace.uris import NULL, NodeURIs
+from librarian_server.services.vospace.model import NodeDoc, NodeView, Prop, PropertyValue
+from librarian_server.services.vospace.uris import NULL, NodeURIs
 
 
 @dataclass
@@ -67,26 +68,6 @@ class Node:
         if self.container is not None:
             return properties.plain_properties(self.container.created_time, self.container.owner)
         return properties.plain_properties(self.created or utcnow(), None)
-
-
-def prefix_range(prefix: str) -> tuple[str, str]:
-    """[low, high) holding exactly the byte-ordered names that start with ``prefix``."""
-    return prefix, prefix[:-1] + chr(ord(prefix[-1]) + 1)
-
-
-def among(session: Session, column: Any, values: list[str]) -> ColumnElement[bool]:
-    """``column IN values``; on PostgreSQL one array parameter instead of one per value."""
-    if session.get_bind().dialect.name == "postgresql":
-        return column == any_(literal(values, type_=ARRAY(String)))  # type: ignore[no-any-return]
-    return column.in_(values)  # type: ignore[no-any-return]
-
-
-def in_tree(
-    column: ColumnElement[str] | InstrumentedAttribute[str], path: str
-) -> ColumnElement[bool]:
-    """``column`` names ``path`` or something below it (an index range, not a LIKE)."""
-    low, high = prefix_range(path + "/")
-    return or_(column == path, and_(column >= low, column < high))
 
 
 def first_below(session: Session, path: str) -> datetime | None:

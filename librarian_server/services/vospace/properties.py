@@ -16,8 +16,10 @@ from sqlalchemy import delete, func, literal, select, update
 from sqlalchemy.orm import Session
 
 from librarian_server.orm import File, VOSpaceProperty
-from librarian_server.vospace.faults import InvalidArgument, PermissionDenied
-from librarian_server.vospace.model import (
+from librarian_server.services.catalogue.subtrees import prefix_range
+from librarian_server.services.core.sql import among
+from librarian_server.services.vospace.faults import InvalidArgument, PermissionDenied
+from librarian_server.services.vospace.model import (
     CORE,
     MAX_PROPERTIES,
     MAX_PROPERTY_URI,
@@ -88,8 +90,6 @@ def merge(system: list[Prop], user: dict[str, str]) -> list[Prop]:
 
 
 def user_properties(session: Session, paths: Iterable[str]) -> dict[str, dict[str, str]]:
-    from librarian_server.vospace.nodes import among
-
     found: dict[str, dict[str, str]] = {}
     batch = list(paths)
     for start in range(0, len(batch), _CHUNK):
@@ -144,15 +144,11 @@ def apply(session: Session, path: str, requested: list[PropertyValue], system: l
     session.flush()
 
 
-def _range(prefix: str) -> tuple[str, str]:
-    return prefix, prefix[:-1] + chr(ord(prefix[-1]) + 1)
-
-
 def delete_tree(session: Session, path: str) -> None:
     """Properties of a node and of everything below it."""
     condition = VOSpaceProperty.path == path
     if path:
-        low, high = _range(path + "/")
+        low, high = prefix_range(path + "/")
         condition = condition | ((VOSpaceProperty.path >= low) & (VOSpaceProperty.path < high))
     session.execute(
         delete(VOSpaceProperty).where(condition), execution_options={"synchronize_session": False}
@@ -164,7 +160,7 @@ def move_tree(session: Session, old: str, new: str) -> None:
         update(VOSpaceProperty).where(VOSpaceProperty.path == old).values(path=new),
         execution_options={"synchronize_session": False},
     )
-    low, high = _range(old + "/")
+    low, high = prefix_range(old + "/")
     session.execute(
         update(VOSpaceProperty)
         .where(VOSpaceProperty.path >= low, VOSpaceProperty.path < high)

@@ -16,10 +16,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from librarian_server.errors import LibrarianError
 from librarian_server.orm import UWSPhase, VOSpaceJob, utcnow
-from librarian_server.vospace import copying, jobs, nodes, transfers
-from librarian_server.vospace.data import account
-from librarian_server.vospace.faults import InternalFault, VOSpaceFault, from_librarian_error
-from librarian_server.vospace.model import TransferDoc
+from librarian_server.services.vospace import copying, jobs, nodes, transfers
+from librarian_server.services.vospace.data import account
+from librarian_server.services.vospace.faults import (
+    InternalFault,
+    VOSpaceFault,
+    from_librarian_error,
+)
+from librarian_server.services.vospace.model import TransferDoc
 
 log = logging.getLogger(__name__)
 QUICK = 5.0

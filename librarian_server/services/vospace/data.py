@@ -10,6 +10,7 @@ waiting for its data). Anything else is ``DuplicateNode``: remove the node first
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -21,17 +22,20 @@ from librarian_client.models import CommitItem, StageItem, StageOutcome
 from librarian_server.errors import FileAlreadyExists, LibrarianError
 from librarian_server.orm import User
 from librarian_server.services.accounts.auth import AuthenticatedUser
+from librarian_server.services.catalogue import files, subtrees
+from librarian_server.services.catalogue.files import Download
 from librarian_server.services.ingest import receive, upload
-from librarian_server.settings import ServerSettings
-from librarian_server.vospace import moves, nodes
-from librarian_server.vospace.faults import (
+from librarian_server.services.vospace import moves, nodes, transfers
+from librarian_server.services.vospace.faults import (
     DuplicateNode,
     InvalidArgument,
     LinkFound,
     PermissionDenied,
     from_librarian_error,
 )
-from librarian_server.vospace.uris import NodeURIs
+from librarian_server.services.vospace.transfers import Context
+from librarian_server.services.vospace.uris import NULL, NodeURIs, basename
+from librarian_server.settings import ServerSettings
 
 
 @dataclass
@@ -80,7 +84,7 @@ def _prepare(
                 )
             nodes.check_owner(user, file.uploader, uris.uri(path))
             moves.check_not_busy(session, node)
-            moves.delete_file(session, file)
+            subtrees.delete_file(session, file)
         item = StageItem(name=path, size=size, checksum=md5)
         (staged,) = upload.stage(session, [item], user=user, settings=settings, algorithm="md5")
         if staged.outcome is StageOutcome.ALREADY_PRESENT:
@@ -122,6 +126,63 @@ async def write_file(
     except LibrarianError as exc:
         raise from_librarian_error(exc) from None
     return Written(done.name, done.size, done.checksum, created=True)
+
+
+def download(session: Session, path: str, byte_range: str | None, ctx: Context) -> Download:
+    """The bytes of the DataNode at ``path`` (links to nodes here followed), or a fault."""
+    node = nodes.resolve_internal_link(session, nodes.get(session, path, ctx.uris), ctx.uris)
+    if node.file is None:
+        raise InvalidArgument(f"{ctx.uris.uri(node.path)} is a ContainerNode; it has no bytes")
+    try:
+        return files.prepare_download(session, node.file.name, byte_range)
+    except LibrarianError as exc:
+        raise from_librarian_error(exc) from None
+
+
+async def discard(chunks: AsyncIterator[bytes], size: int) -> Written:
+    """``.null``: the bytes are read, hashed (for the Digest answer) and dropped."""
+    digest = hashlib.md5()  # noqa: S324 - a checksum, not security
+    received = 0
+    async for chunk in chunks:
+        digest.update(chunk)
+        received += len(chunk)
+    if received != size:
+        raise InvalidArgument(f"received {received} bytes, Content-Length said {size}")
+    return Written(NULL, size, "md5:" + digest.hexdigest(), created=False)
+
+
+def _account(factory: sessionmaker[Session], name: str) -> AuthenticatedUser:
+    with factory() as session:
+        return account(session, name)
+
+
+async def push(
+    factory: sessionmaker[Session],
+    endpoint: transfers.Endpoint,
+    token: str,
+    size: int,
+    chunks: AsyncIterator[bytes],
+    *,
+    md5: str | None,
+    ctx: Context,
+) -> Written:
+    """A push endpoint's one upload, for the endpoint's owner; then the job is COMPLETED."""
+    if basename(endpoint.path) == NULL:
+        result = await discard(chunks, size)
+    else:
+        user = await to_thread.run_sync(_account, factory, endpoint.owner or "")
+        result = await write_file(
+            factory,
+            endpoint.path,
+            size,
+            chunks,
+            md5=md5,
+            user=user,
+            settings=ctx.settings,
+            uris=ctx.uris,
+        )
+    await to_thread.run_sync(transfers.finish, factory, token, endpoint.job_id)
+    return result
 
 
 async def empty_stream() -> AsyncIterator[bytes]:
