@@ -91,7 +91,6 @@ class LibrarianClient(DownloadMixin, ReplicationMixin, SneakernetMixin):
         self.url = self._session.url
         self.username = username
         self.timeout = timeout
-        self._http = self._session.client
 
     @classmethod
     def for_connection(
@@ -146,9 +145,6 @@ class LibrarianClient(DownloadMixin, ReplicationMixin, SneakernetMixin):
         return f"LibrarianClient({self.url!r}, username={self.username!r})"
 
     # -- plumbing (the mixins reach the server through these) --------------------------
-
-    def _mapped_errors(self, what: str) -> AbstractContextManager[None]:
-        return self._session.mapped_errors(what)
 
     def _stream(
         self, method: str, path: str, **kwargs: Any
