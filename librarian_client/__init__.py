@@ -4,7 +4,6 @@ Importing this package has no side effects: nothing is read from the
 environment or the config file until a client is built.
 """
 
-from librarian_client._io import ProgressCallback
 from librarian_client._upload import UploadResult
 from librarian_client.client import LibrarianClient
 from librarian_client.config import Connection, load_config, resolve_connection, save_connection
@@ -27,6 +26,7 @@ from librarian_client.exceptions import (
     ServerError,
     VerificationFailed,
 )
+from librarian_client.streaming import ProgressCallback
 
 __all__ = [
     "AlreadyExists",

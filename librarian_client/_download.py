@@ -23,15 +23,14 @@ from urllib.parse import quote
 
 import httpx
 
-from librarian_client._io import CHUNK_SIZE, ProgressCallback, progress_or_noop, write_hashing
 from librarian_client.checksum import checksum_file, normalise_checksum, parse_checksum
 from librarian_client.exceptions import (
     ChecksumMismatch,
     LibrarianClientError,
     ProtocolError,
-    error_from_response,
 )
 from librarian_client.models import FileSummary
+from librarian_client.streaming import CHUNK_SIZE, ProgressCallback, progress_or_noop, write_hashing
 
 API = "/api/v2"
 
@@ -191,9 +190,7 @@ def conflicts_error(conflicts: list[Planned]) -> LibrarianClientError:
 class DownloadMixin:
     """``LibrarianClient``'s downloads: one verified fetch, and whole trees."""
 
-    _http: httpx.Client
-
-    def _mapped_errors(self, what: str) -> AbstractContextManager[None]:
+    def _stream(self, method: str, path: str) -> AbstractContextManager[httpx.Response]:
         raise NotImplementedError
 
     def search(self, *, prefix: str | None = None) -> Iterator[FileSummary]:
@@ -240,10 +237,7 @@ class DownloadMixin:
         expected = normalise_checksum(checksum)
         algorithm, _ = parse_checksum(expected)
         path = f"{API}/download/{name_path(name)}"
-        with self._mapped_errors(f"GET {path}"), self._http.stream("GET", path) as response:
-            if response.is_error:
-                response.read()
-                raise error_from_response(response)
+        with self._stream("GET", path) as response:
             announced = response.headers.get("X-Librarian-Checksum")
             if announced and normalise_checksum(announced) != expected:
                 raise ChecksumMismatch(

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from librarian_client.exceptions import ProtocolError, ServerError, error_from_response
+from librarian_client.exceptions import ProtocolError, ServerError
 from librarian_client.models import (
     DiskEvent,
     DiskInfo,
@@ -27,26 +27,20 @@ M = TypeVar("M", bound=BaseModel)
 
 
 class SneakernetMixin:
-    _http: httpx.Client
-
     def _call(self, model: type[M], method: str, path: str, **kwargs: Any) -> M:
         raise NotImplementedError
 
     def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         raise NotImplementedError
 
-    def _mapped_errors(self, what: str) -> AbstractContextManager[None]:
+    def _stream(
+        self, method: str, path: str, **kwargs: Any
+    ) -> AbstractContextManager[httpx.Response]:
         raise NotImplementedError
 
     def _events(self, path: str, body: BaseModel) -> Iterator[DiskEvent]:
         what = f"POST {path}"
-        with (
-            self._mapped_errors(what),
-            self._http.stream("POST", path, json=body.model_dump(mode="json")) as response,
-        ):
-            if response.is_error:
-                response.read()
-                raise error_from_response(response)
+        with self._stream("POST", path, json=body.model_dump(mode="json")) as response:
             for line in response.iter_lines():
                 if not line.strip():
                     continue

@@ -19,19 +19,11 @@ from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from functools import partial
 from itertools import islice
-from typing import TypeVar
+from typing import BinaryIO, TypeVar
 
 import httpx
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
-from librarian_client._io import (
-    CHUNK_SIZE,
-    HashingReader,
-    ProgressCallback,
-    coalesced,
-    copy_hashing,
-    marker_matches,
-)
 from librarian_client._resume import RESUME_MIN, Pending, ResumeState
 from librarian_client.checksum import checksum_file, normalise_checksum, parse_checksum
 from librarian_client.exceptions import (
@@ -41,13 +33,13 @@ from librarian_client.exceptions import (
     ProtocolError,
     VerificationFailed,
 )
+from librarian_client.http import parse_model
 from librarian_client.models import (
     CommitItem,
     StagedTransfer,
     StageItem,
     StageOutcome,
     TransferStatus,
-    UploadBundleHeader,
     UploadBundleResponse,
     UploadCancelRequest,
     UploadCommitRequest,
@@ -57,14 +49,21 @@ from librarian_client.models import (
     UploadStageRequest,
     UploadStageResponse,
 )
+from librarian_client.streaming import (
+    BUNDLE_FILE_MAX,
+    CHUNK_SIZE,
+    HashingReader,
+    ProgressCallback,
+    bundle_body,
+    bundles,
+    copy_hashing,
+    file_body,
+    marker_matches,
+    octet_headers,
+)
 
 API = "/api/v2"
 MAX_BATCH = 10_000
-# Files up to this size travel in bundles (one request for many files): per-request
-# overhead, not bandwidth, is what limits small-file uploads.
-BUNDLE_FILE_MAX = 1 << 20
-BUNDLE_MAX_FILES = 1000
-BUNDLE_MAX_BYTES = 64 << 20
 # Sent files are committed about this often, so that the file counter moves as they
 # land and an interruption loses little; a commit is one round trip.
 COMMIT_INTERVAL = 1.0
@@ -103,16 +102,6 @@ class _Item:
         self.dest = unicodedata.normalize("NFC", self.dest)
         # Stat up front: a missing file fails the batch before anything is staged.
         self.size, self.mtime_ns = _stat_regular(self.local)
-
-
-def parse_model(model: type[M], response: httpx.Response, what: str) -> M:
-    """Validate a 2xx body; a mismatch means client and server disagree on the contract."""
-    try:
-        return model.model_validate_json(response.content)
-    except ValidationError as exc:
-        raise ProtocolError(
-            f"The server's answer to {what} is not a {model.__name__}: {exc.errors()[0]['msg']}."
-        ) from exc
 
 
 def _stat_regular(local: str) -> tuple[int, int]:
@@ -407,23 +396,20 @@ class Uploader:
 
     def _send_bundle(self, group: list[tuple[_Item, StagedTransfer]]) -> list[str]:
         """Send many small files in one request: a JSON header line, then their bytes."""
-        header = UploadBundleHeader(transfer_ids=[t.transfer_id or 0 for _, t in group])
-        head = header.model_dump_json().encode() + b"\n"
         readers: list[HashingReader] = []
 
-        def pieces() -> Iterator[bytes]:
-            yield head
-            for item, transfer in group:
-                with open(item.local, "rb") as handle:
-                    reader = HashingReader(
-                        handle, item.local, item.size, transfer.checksum_algorithm, self._progress
-                    )
-                    readers.append(reader)
-                    yield reader.read_all_small()
+        def reader_for(item: _Item, algorithm: str) -> Callable[[BinaryIO], HashingReader]:
+            def open_reader(handle: BinaryIO) -> HashingReader:
+                reader = HashingReader(handle, item.local, item.size, algorithm, self._progress)
+                readers.append(reader)
+                return reader
 
-        length = len(head) + sum(item.size for item, _ in group)
-        headers = {"Content-Length": str(length), "Content-Type": "application/octet-stream"}
-        body = coalesced(pieces())
+            return open_reader
+
+        body, headers = bundle_body(
+            [t.transfer_id or 0 for _, t in group],
+            [(i.local, i.size, reader_for(i, t.checksum_algorithm)) for i, t in group],
+        )
         response = self._send("POST", f"{API}/upload/bundle", content=body, headers=headers)
         received = parse_model(UploadBundleResponse, response, "upload/bundle")
         by_id = {r.transfer_id: r for r in received.files}
@@ -468,15 +454,14 @@ class Uploader:
 
     def _put(self, item: _Item, put_path: str, algorithm: str, offset: int = 0) -> str:
         left = item.size - offset
-        headers = {"Content-Length": str(left), "Content-Type": "application/octet-stream"}
+        headers = octet_headers(left)
         with open(item.local, "rb") as handle:
             reader = HashingReader(handle, item.local, item.size, algorithm, self._progress)
             params = {}
             if offset:
                 reader.skip_held(offset)
                 params["offset"] = str(offset)
-            content: bytes | HashingReader
-            content = reader.read_all_small() if item.size <= CHUNK_SIZE else reader
+            content = file_body(reader, item.size)
             response = self._send("PUT", put_path, content=content, headers=headers, params=params)
         received = parse_model(UploadPutResponse, response, f"PUT {put_path}")
         return _agree(item, received, reader.checksum, algorithm)
@@ -497,22 +482,5 @@ def _agree(item: _Item, received: UploadPutResponse, ours: str, algorithm: str) 
     return ours
 
 
-T = TypeVar("T")
-
-
 def _item_size(entry: tuple[_Item, StagedTransfer]) -> int:
     return entry[0].size
-
-
-def bundles(entries: list[T], size: Callable[[T], int]) -> Iterator[list[T]]:
-    """Group small files into bundles of at most BUNDLE_MAX_FILES / BUNDLE_MAX_BYTES."""
-    group: list[T] = []
-    total = 0
-    for entry in entries:
-        if group and (len(group) >= BUNDLE_MAX_FILES or total + size(entry) > BUNDLE_MAX_BYTES):
-            yield group
-            group, total = [], 0
-        group.append(entry)
-        total += size(entry)
-    if group:
-        yield group

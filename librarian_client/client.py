@@ -1,7 +1,7 @@
 """``LibrarianClient``: the Python API to one librarian server.
 
-One ``httpx.Client`` per instance, so a thousand small uploads reuse one
-keep-alive connection; ``transport=`` lets tests route requests to an
+One ``HttpSession`` (one ``httpx.Client``) per instance, so a thousand small uploads
+reuse one keep-alive connection; ``transport=`` lets tests route requests to an
 ``httpx.MockTransport`` or an ASGI app instead of the network.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 import errno
 import os
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
@@ -20,19 +20,13 @@ import httpx
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from librarian_client._download import DownloadMixin, name_path, safe_relative
-from librarian_client._io import ProgressCallback, progress_or_noop
 from librarian_client._replication import ReplicationMixin
 from librarian_client._resume import ResumeState
 from librarian_client._sneakernet import SneakernetMixin
-from librarian_client._upload import Uploader, UploadResult, parse_model
+from librarian_client._upload import Uploader, UploadResult
 from librarian_client.config import Connection, resolve_connection
-from librarian_client.exceptions import (
-    ConfigError,
-    LibrarianConnectionError,
-    LibrarianTimeoutError,
-    ProtocolError,
-    error_from_response,
-)
+from librarian_client.exceptions import ConfigError, ProtocolError
+from librarian_client.http import HttpSession
 from librarian_client.models import (
     MAX_SEARCH_PAGE,
     DeleteRequest,
@@ -50,6 +44,7 @@ from librarian_client.models import (
     TokenInfo,
     TokenRevokeResponse,
 )
+from librarian_client.streaming import ProgressCallback, progress_or_noop
 
 __all__ = ["LibrarianClient"]
 
@@ -82,22 +77,20 @@ class LibrarianClient(DownloadMixin, ReplicationMixin, SneakernetMixin):
                 f"The server URL {url!r} is not an http(s) URL.",
                 "Give the full URL, e.g. http://localhost:21108.",
             )
-        headers = {"User-Agent": USER_AGENT}
-        auth: httpx.Auth | None = None
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        elif username is not None and password is not None:
-            auth = httpx.BasicAuth(username, password)
-        self.url = url.rstrip("/")
-        self.username = username
-        self.timeout = timeout
-        self._http = httpx.Client(
-            base_url=self.url,
-            auth=auth,
-            headers=headers,
-            timeout=httpx.Timeout(timeout),
+        basic = None
+        if username is not None and password is not None:
+            basic = httpx.BasicAuth(username, password)
+        self._session = HttpSession(
+            url,
+            user_agent=USER_AGENT,
+            timeout=timeout,
+            auth=basic,
+            token=token,
             transport=transport,
         )
+        self.url = self._session.url
+        self.username = username
+        self.timeout = timeout
 
     @classmethod
     def for_connection(
@@ -135,7 +128,7 @@ class LibrarianClient(DownloadMixin, ReplicationMixin, SneakernetMixin):
         return cls.from_connection(None, timeout=timeout, transport=transport)
 
     def close(self) -> None:
-        self._http.close()
+        self._session.close()
 
     def __enter__(self) -> LibrarianClient:
         return self
@@ -151,30 +144,18 @@ class LibrarianClient(DownloadMixin, ReplicationMixin, SneakernetMixin):
     def __repr__(self) -> str:
         return f"LibrarianClient({self.url!r}, username={self.username!r})"
 
-    # -- plumbing -----------------------------------------------------------------
+    # -- plumbing (the mixins reach the server through these) --------------------------
 
-    @contextmanager
-    def _mapped_errors(self, what: str) -> Iterator[None]:
-        """Turn httpx's transport errors into the client's typed, one-line errors."""
-        try:
-            yield
-        except httpx.TimeoutException as exc:
-            raise LibrarianTimeoutError(
-                f"{self.url} did not answer {what} within {self.timeout:g} s."
-            ) from exc
-        except httpx.RequestError as exc:
-            detail = str(exc) or type(exc).__name__
-            raise LibrarianConnectionError(f"Cannot reach {self.url} ({what}): {detail}.") from exc
+    def _stream(
+        self, method: str, path: str, **kwargs: Any
+    ) -> AbstractContextManager[httpx.Response]:
+        return self._session.stream(method, path, **kwargs)
 
     def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        with self._mapped_errors(f"{method} {path}"):
-            response = self._http.request(method, path, **kwargs)
-        if response.is_error:
-            raise error_from_response(response)
-        return response
+        return self._session.send(method, path, **kwargs)
 
     def _call(self, model: type[M], method: str, path: str, **kwargs: Any) -> M:
-        return parse_model(model, self._send(method, path, **kwargs), f"{method} {path}")
+        return self._session.call(model, method, path, **kwargs)
 
     # -- small calls ----------------------------------------------------------------
 

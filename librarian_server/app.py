@@ -6,6 +6,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import httpx
 from fastapi import FastAPI
 
 from librarian_server import __version__
@@ -29,12 +30,16 @@ from librarian_server.vospace.handlers import guard_fault as vospace_guard_fault
 log = logging.getLogger(__name__)
 
 
-def create_app(settings: ServerSettings | None = None) -> FastAPI:
+def create_app(
+    settings: ServerSettings | None = None, *, peer_transport: httpx.BaseTransport | None = None
+) -> FastAPI:
     """The ASGI app; also the production entry ``uvicorn --factory ...:create_app``.
 
     It configures logging as ``librarian-server run`` does (so the log file exists
     whichever way the server is started) and, on SQLite, holds the data directory's
     lock while it serves: a second server on the same SQLite catalogue is refused.
+    ``peer_transport`` carries the calls to peers instead of the network, so that
+    several sites can run in one process (integration tests).
     """
     settings = settings or load_settings()
     configure_logging(settings)
@@ -55,7 +60,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         if settings.vospace_enabled:
             vospace_jobs.housekeeping(app.state.session_factory)
         # The runner also serves "run this task now" when the tasks run elsewhere.
-        runner = Runner(app.state.session_factory, settings)
+        runner = Runner(app.state.session_factory, settings, peer_transport=peer_transport)
         app.state.runner = runner
         if settings.background.in_server:
             runner.start()

@@ -15,9 +15,9 @@ class Hypervisor(Task):
     def run(self, ctx: TaskContext) -> dict[str, Any]:
         orphans = reconcile.abandon_orphaned_batches(sender(ctx))
         sent = reconcile.reconcile_outgoing(
-            ctx.factory, ctx.settings, ctx.box, limit=ctx.batch_size, out_of_time=ctx.out_of_time
+            ctx.factory, ctx.settings, ctx.dialer, limit=ctx.batch_size, out_of_time=ctx.out_of_time
         )
         received = reconcile.reconcile_incoming(
-            ctx.factory, ctx.settings, ctx.box, limit=ctx.batch_size, out_of_time=ctx.out_of_time
+            ctx.factory, ctx.settings, ctx.dialer, limit=ctx.batch_size, out_of_time=ctx.out_of_time
         )
         return {"orphaned_batches": orphans, **sent, **received}

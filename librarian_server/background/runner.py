@@ -4,6 +4,8 @@ Each task runs at start and then every ``every_seconds`` (the ``schedule``
 library keeps time); one failing task is logged and retried on its next turn
 without disturbing the others. ``run_once`` runs every enabled task once, for
 operators and tests; ``run_task`` serves the admin "run now" endpoint.
+``peer_transport`` carries every call to a peer (None: the network; sites in one
+process route them to each other).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import logging
 import threading
 import time
 
+import httpx
 import schedule
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -21,7 +24,7 @@ from librarian_server.background.tasks import all_tasks
 from librarian_server.errors import NotFound
 from librarian_server.orm import ErrorCategory
 from librarian_server.services.core.error_log import record_error
-from librarian_server.services.replication.credentials import CredentialBox
+from librarian_server.services.replication.peers import PeerDialer
 from librarian_server.settings import ServerSettings
 from librarian_server.transfer import ManagerRegistry
 
@@ -36,11 +39,12 @@ class Runner:
         *,
         managers: ManagerRegistry | None = None,
         tasks: list[Task] | None = None,
+        peer_transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.factory = factory
         self.settings = settings
         self.managers = managers or ManagerRegistry.from_settings(settings)
-        self.box = CredentialBox.for_settings(settings)
+        self.dialer = PeerDialer.for_settings(settings, peer_transport)
         self.tasks = {t.name: t for t in (tasks if tasks is not None else all_tasks())}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -71,7 +75,7 @@ class Runner:
             self.factory,
             self.settings,
             self.managers,
-            self.box,
+            self.dialer,
             getattr(self.settings.background, name),
         )
         started = time.monotonic()

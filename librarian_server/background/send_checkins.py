@@ -13,5 +13,5 @@ class SendCheckins(Task):
 
     def run(self, ctx: TaskContext) -> dict[str, Any]:
         return deliver_checkins(
-            ctx.factory, ctx.settings, ctx.box, limit=ctx.batch_size, out_of_time=ctx.out_of_time
+            ctx.factory, ctx.settings, ctx.dialer, limit=ctx.batch_size, out_of_time=ctx.out_of_time
         )

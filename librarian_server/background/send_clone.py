@@ -10,7 +10,7 @@ from librarian_server.services.replication.clone_send import Sender
 
 
 def sender(ctx: TaskContext) -> Sender:
-    return Sender(ctx.factory, ctx.settings, ctx.managers, ctx.box, ctx.worker)
+    return Sender(ctx.factory, ctx.settings, ctx.managers, ctx.dialer, ctx.worker)
 
 
 class SendClone(Task):

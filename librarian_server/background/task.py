@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from librarian_server.services.replication.credentials import CredentialBox
+from librarian_server.services.replication.peers import PeerDialer
 from librarian_server.settings import ServerSettings, TaskSchedule
 from librarian_server.transfer import ManagerRegistry
 
@@ -30,7 +30,7 @@ class TaskContext:
     factory: sessionmaker[Session]
     settings: ServerSettings
     managers: ManagerRegistry
-    box: CredentialBox
+    dialer: PeerDialer
     schedule: TaskSchedule
     worker: str = field(default_factory=worker_name)
     started: float = field(default_factory=time.monotonic)

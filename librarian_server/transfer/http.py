@@ -8,10 +8,10 @@ and checksum given at stage; we check what we read against the catalogue.
 
 from __future__ import annotations
 
-from librarian_client._upload import BUNDLE_FILE_MAX, bundles
 from librarian_client.checksum import parse_checksum
 from librarian_client.exceptions import LocalFileChanged
 from librarian_client.models import CloneStageResponse
+from librarian_client.streaming import BUNDLE_FILE_MAX, bundles
 from librarian_server.errors import PeerError
 from librarian_server.transfer.base import Batch, BatchOutcome, SendItem, TransferManager
 from librarian_server.transfer.peer_client import SentFile

@@ -7,10 +7,10 @@ hashed as they are copied; the peer hashes them again when it commits.
 
 from __future__ import annotations
 
-from librarian_client._io import copy_hashing, marker_matches
 from librarian_client.checksum import parse_checksum
 from librarian_client.exceptions import LocalFileChanged
 from librarian_client.models import CloneStageResponse
+from librarian_client.streaming import copy_hashing, marker_matches
 from librarian_server.transfer.base import Batch, BatchOutcome, SendItem, TransferManager
 
 

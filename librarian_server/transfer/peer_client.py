@@ -1,14 +1,15 @@
 """HTTP calls to a peer site's clone and check-in endpoints.
 
-One ``httpx.Client`` per peer per task run (keep-alive across a batch), with a
-timeout on every call. Failures become ``PeerError`` carrying the peer's own
+One ``HttpSession`` per peer per task run (keep-alive across a batch), with a
+timeout on every call: the client library's own plumbing, so a peer is called as a
+user's client calls a server, and ``transport=`` routes the calls into another site's
+app in the same process (tests). Failures become ``PeerError`` carrying the peer's own
 reason, so an operator sees "ucsd: 507 No store has room…" rather than a stack.
 File bytes are read once, hashed as they go, and never held whole in memory.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
@@ -16,8 +17,12 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from librarian_client._io import HashingReader, ProgressCallback, coalesced
-from librarian_client.exceptions import error_from_response
+from librarian_client.exceptions import (
+    LibrarianConnectionError,
+    LibrarianHTTPError,
+    LibrarianTimeoutError,
+)
+from librarian_client.http import HttpSession
 from librarian_client.models import (
     CheckinRequest,
     CheckinResponse,
@@ -31,8 +36,14 @@ from librarian_client.models import (
     OutgoingStatusRequest,
     OutgoingStatusResponse,
     PingResponse,
-    UploadBundleHeader,
     UploadPutResponse,
+)
+from librarian_client.streaming import (
+    HashingReader,
+    ProgressCallback,
+    bundle_body,
+    file_body,
+    octet_headers,
 )
 from librarian_server import __version__
 from librarian_server.errors import PeerError
@@ -74,14 +85,14 @@ class PeerClient:
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.name = name
-        self.url = url.rstrip("/")
-        self._http = httpx.Client(
-            base_url=self.url,
+        self._http = HttpSession(
+            url,
+            user_agent=f"librarian-server/{__version__}",
+            timeout=timeout,
             auth=httpx.BasicAuth(username, password),
-            timeout=httpx.Timeout(timeout),
-            headers={"User-Agent": f"librarian-server/{__version__}"},
             transport=transport,
         )
+        self.url = self._http.url
 
     def close(self) -> None:
         self._http.close()
@@ -99,20 +110,18 @@ class PeerClient:
 
     def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         try:
-            response = self._http.request(method, path, **kwargs)
-        except httpx.TimeoutException:
+            return self._http.send(method, path, **kwargs)
+        except LibrarianTimeoutError:
             raise PeerError(f"{self.name} did not answer {method} {path} in time.") from None
-        except httpx.HTTPError as exc:
+        except LibrarianConnectionError as exc:
+            cause = exc.__cause__
+            detail = str(cause) or type(cause).__name__
+            raise PeerError(f"{self.name} is unreachable at {self.url}: {detail}.") from None
+        except LibrarianHTTPError as exc:
             raise PeerError(
-                f"{self.name} is unreachable at {self.url}: {str(exc) or type(exc).__name__}."
+                f"{self.name} answered {exc.status_code}: {exc.reason}",
+                peer_status=exc.status_code,
             ) from None
-        if response.is_error:
-            error = error_from_response(response)
-            raise PeerError(
-                f"{self.name} answered {response.status_code}: {error.reason}",
-                peer_status=response.status_code,
-            )
-        return response
 
     def _call(self, model: type[M], method: str, path: str, **kwargs: Any) -> M:
         response = self._send(method, path, **kwargs)
@@ -148,30 +157,16 @@ class PeerClient:
         return self._post(OutgoingStatusResponse, f"{API}/checkin/status", request)
 
     def put(self, put_path: str, sent: SentFile) -> UploadPutResponse:
-        headers = {"Content-Length": str(sent.size), "Content-Type": "application/octet-stream"}
+        headers = octet_headers(sent.size)
         with open(sent.path, "rb") as handle:
-            reader = sent.open_reader(handle)
-            content: bytes | HashingReader = (
-                reader.read_all_small() if sent.size <= (1 << 20) else reader
-            )
+            content = file_body(sent.open_reader(handle), sent.size)
             return self._call(UploadPutResponse, "PUT", put_path, content=content, headers=headers)
 
     def bundle(self, transfer_ids: list[int], files: list[SentFile]) -> CloneBundleResponse:
         """Many small files in one request: a JSON header line, then their bytes."""
-        head = UploadBundleHeader(transfer_ids=transfer_ids).model_dump_json().encode() + b"\n"
-
-        def pieces() -> Iterator[bytes]:
-            yield head
-            for sent in files:
-                with open(sent.path, "rb") as handle:
-                    yield sent.open_reader(handle).read_all_small()
-
-        length = len(head) + sum(f.size for f in files)
-        headers = {"Content-Length": str(length), "Content-Type": "application/octet-stream"}
+        content, headers = bundle_body(
+            transfer_ids, [(str(f.path), f.size, f.open_reader) for f in files]
+        )
         return self._call(
-            CloneBundleResponse,
-            "POST",
-            f"{API}/clone/bundle",
-            content=coalesced(pieces()),
-            headers=headers,
+            CloneBundleResponse, "POST", f"{API}/clone/bundle", content=content, headers=headers
         )

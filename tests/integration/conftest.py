@@ -103,7 +103,7 @@ def make_site(
     clients: list[TestClient] = []
     templated: set[str] = set()
 
-    def factory(**overrides: Any) -> Site:
+    def factory(*, peer_transport: httpx.BaseTransport | None = None, **overrides: Any) -> Site:
         # Background tasks run when a test asks (the run-now endpoint), not on a timer.
         overrides.setdefault("background", {"in_server": False})
         overrides.setdefault("default_store_buckets", "on-first-use")
@@ -123,7 +123,7 @@ def make_site(
         session_factory = make_session_factory(engine)
         with session_factory.begin() as session:
             ensure_default_store(session, settings)
-        http = TestClient(create_app(settings))
+        http = TestClient(create_app(settings, peer_transport=peer_transport))
         http.__enter__()
         clients.append(http)
         return Site(settings, http, session_factory)

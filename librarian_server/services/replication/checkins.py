@@ -26,7 +26,6 @@ from librarian_server.orm import OUTGOING_LIVE, Checkin, OutgoingTransfer, utcno
 from librarian_server.services.accounts.auth import AuthenticatedUser
 from librarian_server.services.catalogue.names import normalise
 from librarian_server.services.ingest.commit import existing_files
-from librarian_server.services.replication.credentials import CredentialBox
 from librarian_server.services.replication.outgoing import (
     backoff,
     complete,
@@ -34,10 +33,10 @@ from librarian_server.services.replication.outgoing import (
     retry_or_fail,
 )
 from librarian_server.services.replication.peers import (
+    PeerDialer,
     check_caller,
     get_peer,
     note_contact,
-    open_client,
 )
 from librarian_server.settings import ServerSettings
 
@@ -53,7 +52,7 @@ def queue_checkins(session: Session, rows: list[dict[str, Any]]) -> None:
 def deliver_checkins(
     factory: sessionmaker[Session],
     settings: ServerSettings,
-    box: CredentialBox,
+    dialer: PeerDialer,
     *,
     limit: int,
     out_of_time: Callable[[], bool],
@@ -90,7 +89,7 @@ def deliver_checkins(
                         for c in due
                     ],
                 )
-                with open_client(peer, settings, box) as client:
+                with dialer.open(peer) as client:
                     client.checkin(request)
             except LibrarianError as exc:
                 _settle(factory, due, error=exc.reason, settings=settings)

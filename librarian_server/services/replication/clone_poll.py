@@ -16,7 +16,6 @@ from librarian_server.orm import QueueStatus, SendQueue, utcnow
 from librarian_server.services.replication import outgoing
 from librarian_server.services.replication.claims import Lease, claim_queue
 from librarian_server.services.replication.peer_health import note_healthy, queue_not_backing_off
-from librarian_server.services.replication.peers import open_client
 from librarian_server.services.replication.send_outcomes import (
     BatchFailed,
     SendContext,
@@ -102,7 +101,7 @@ def poll_next(ctx: SendContext, polled: set[int] | None = None) -> dict[str, int
         if peer is None or not peer.enabled:
             raise BatchFailed(f"peer {queue.destination!r} is not configured or is disabled")
         sent = {t.id: t.remote_transfer_id for t, _ in rows if t.status is TransferStatus.ONGOING}
-        with open_client(peer, ctx.settings, ctx.box) as client:
+        with ctx.dialer.open(peer) as client:
             done, failed = confirm(ctx, client, manager.name, sent)
         note_healthy(ctx.factory, peer.name)
     except (BatchFailed, LibrarianError) as exc:

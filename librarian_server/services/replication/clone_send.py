@@ -27,7 +27,6 @@ from librarian_server.services.replication import outgoing
 from librarian_server.services.replication.claims import Lease, claim_queue
 from librarian_server.services.replication.clone_poll import poll_next, submit
 from librarian_server.services.replication.peer_health import note_healthy, queue_not_backing_off
-from librarian_server.services.replication.peers import open_client
 from librarian_server.services.replication.send_outcomes import (
     BatchFailed,
     Rows,
@@ -70,7 +69,7 @@ class Sender(SendContext):
         try:
             if peer is None or not peer.enabled:
                 raise BatchFailed(f"peer {queue.destination!r} is not configured or is disabled")
-            with open_client(peer, self.settings, self.box) as client:
+            with self.dialer.open(peer) as client:
                 done, failed = self._send(queue, peer, rows, client, lease)
             note_healthy(self.factory, peer.name)
         except (BatchFailed, TransferError, LibrarianError) as exc:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
+import httpx
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -163,14 +165,33 @@ def peer_info(peer: Librarian) -> PeerInfo:
     return PeerInfo.model_validate(peer).model_copy(update={"health": health(peer)})
 
 
-def open_client(peer: Librarian, settings: ServerSettings, box: CredentialBox) -> PeerClient:
-    return PeerClient(
-        peer.name,
-        peer.url,
-        peer.username,
-        box.open(peer.sealed_password),
-        timeout=settings.replication.peer_timeout_seconds,
-    )
+@dataclass(frozen=True)
+class PeerDialer:
+    """Opens clients to peers: the one place a ``PeerClient`` is built.
+
+    ``transport`` None is the network; sites run in one process (tests) give one that
+    routes each call, by host, to the app of the site called.
+    """
+
+    settings: ServerSettings
+    box: CredentialBox
+    transport: httpx.BaseTransport | None = None
+
+    @classmethod
+    def for_settings(
+        cls, settings: ServerSettings, transport: httpx.BaseTransport | None = None
+    ) -> PeerDialer:
+        return cls(settings, CredentialBox.for_settings(settings), transport)
+
+    def open(self, peer: Librarian) -> PeerClient:
+        return PeerClient(
+            peer.name,
+            peer.url,
+            peer.username,
+            self.box.open(peer.sealed_password),
+            timeout=self.settings.replication.peer_timeout_seconds,
+            transport=self.transport,
+        )
 
 
 def check_caller(user: AuthenticatedUser, site: str) -> None:

@@ -36,8 +36,7 @@ from librarian_server.services.ingest.transfers import close_transfer
 from librarian_server.services.replication import outgoing
 from librarian_server.services.replication.claims import Lease, claim_queue
 from librarian_server.services.replication.clone_send import Sender
-from librarian_server.services.replication.credentials import CredentialBox
-from librarian_server.services.replication.peers import note_contact, open_client
+from librarian_server.services.replication.peers import PeerDialer, note_contact
 from librarian_server.settings import ServerSettings
 
 _WAITING = (TransferStatus.STAGED, TransferStatus.ONGOING, TransferStatus.STAGED_AT_DEST)
@@ -76,7 +75,7 @@ def abandon_orphaned_batches(sender: Sender) -> int:
 def reconcile_outgoing(
     factory: sessionmaker[Session],
     settings: ServerSettings,
-    box: CredentialBox,
+    dialer: PeerDialer,
     *,
     limit: int,
     out_of_time: Callable[[], bool],
@@ -114,7 +113,7 @@ def reconcile_outgoing(
         if peer is None:
             continue
         try:
-            with open_client(peer, settings, box) as client:
+            with dialer.open(peer) as client:
                 answer = client.status(
                     CloneStatusRequest(source=settings.site_name, source_transfer_ids=ids)
                 )
@@ -149,7 +148,7 @@ def reconcile_outgoing(
 def reconcile_incoming(
     factory: sessionmaker[Session],
     settings: ServerSettings,
-    box: CredentialBox,
+    dialer: PeerDialer,
     *,
     limit: int,
     out_of_time: Callable[[], bool],
@@ -190,7 +189,7 @@ def reconcile_incoming(
         if peer is None or out_of_time():
             continue
         try:
-            with open_client(peer, settings, box) as client:
+            with dialer.open(peer) as client:
                 answer = client.outgoing_status(
                     OutgoingStatusRequest(site=settings.site_name, source_transfer_ids=list(keyed))
                 )

@@ -39,9 +39,8 @@ from librarian_server.orm import (
 from librarian_server.services.core.error_log import record_error
 from librarian_server.services.replication import outgoing
 from librarian_server.services.replication.claims import Lease
-from librarian_server.services.replication.credentials import CredentialBox
 from librarian_server.services.replication.peer_health import is_outage, note_failure
-from librarian_server.services.replication.peers import note_contact
+from librarian_server.services.replication.peers import PeerDialer, note_contact
 from librarian_server.settings import ServerSettings
 from librarian_server.transfer import ManagerRegistry, TransferBusy
 from librarian_server.transfer.peer_client import PeerClient
@@ -55,12 +54,12 @@ class BatchFailed(Exception):
 
 @dataclass
 class SendContext:
-    """What sending needs: the database, settings, managers, keys and who we are."""
+    """What sending needs: the database, settings, managers, the way to peers, and who we are."""
 
     factory: sessionmaker[Session]
     settings: ServerSettings
     managers: ManagerRegistry
-    box: CredentialBox
+    dialer: PeerDialer
     worker: str
 
     @property

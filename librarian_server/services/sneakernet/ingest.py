@@ -21,7 +21,6 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from librarian_client._io import copy_hashing
 from librarian_client.checksum import parse_checksum
 from librarian_client.exceptions import LocalFileChanged
 from librarian_client.models import (
@@ -32,6 +31,7 @@ from librarian_client.models import (
     TransferStatus,
     UploadPutResponse,
 )
+from librarian_client.streaming import copy_hashing
 from librarian_server.errors import InvalidName, InvalidRequest
 from librarian_server.orm import IncomingTransfer
 from librarian_server.services.accounts.auth import AuthenticatedUser

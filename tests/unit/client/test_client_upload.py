@@ -17,7 +17,7 @@ from librarian_client import (
     LocalFileChanged,
     VerificationFailed,
 )
-from librarian_client._io import HashingReader, progress_or_noop
+from librarian_client.streaming import HashingReader, progress_or_noop
 from tests.unit.client.conftest import URL
 from tests.unit.fake_librarian import FakeLibrarian, md5_of
 

@@ -1,7 +1,8 @@
-"""Local-file I/O for transfers: every byte is read once, hashed and counted on the way.
+"""Sending and receiving file bytes: every byte is read once, hashed and counted on the way.
 
-Kept apart from the HTTP code so the streaming rules (1 MiB chunks, constant
-memory, temp file + rename) are in one small place.
+Public because a server sends files to its peers exactly as a user's client uploads
+them (the same readers, bundles and copies), so the streaming rules (1 MiB chunks,
+constant memory, temp file + rename, small files in bundles) are in one small place.
 """
 
 from __future__ import annotations
@@ -10,12 +11,20 @@ import os
 import secrets
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TypeVar
 
 from librarian_client.checksum import format_checksum, new_hasher
 from librarian_client.exceptions import LocalFileChanged
+from librarian_client.models import UploadBundleHeader
 
 CHUNK_SIZE = 1 << 20
+# Files up to this size travel in bundles (one request for many files): per-request
+# overhead, not bandwidth, is what limits small-file transfers.
+BUNDLE_FILE_MAX = CHUNK_SIZE
+BUNDLE_MAX_FILES = 1000
+BUNDLE_MAX_BYTES = 64 << 20
+
+T = TypeVar("T")
 
 ProgressCallback = Callable[[int, int], None]
 """``progress(nbytes_delta, files_done_delta)``: called as bytes move and files finish.
@@ -106,6 +115,48 @@ class HashingReader:
     @property
     def checksum(self) -> str:
         return format_checksum(self._algorithm, self._hasher.hexdigest())
+
+
+def octet_headers(length: int) -> dict[str, str]:
+    return {"Content-Length": str(length), "Content-Type": "application/octet-stream"}
+
+
+def file_body(reader: HashingReader, size: int) -> bytes | HashingReader:
+    """A request body for one file: a small one whole (much cheaper for httpx to send),
+    a large one streamed chunk by chunk."""
+    return reader.read_all_small() if size <= CHUNK_SIZE else reader
+
+
+def bundles(entries: list[T], size: Callable[[T], int]) -> Iterator[list[T]]:
+    """Group small files into bundles of at most BUNDLE_MAX_FILES / BUNDLE_MAX_BYTES."""
+    group: list[T] = []
+    total = 0
+    for entry in entries:
+        if group and (len(group) >= BUNDLE_MAX_FILES or total + size(entry) > BUNDLE_MAX_BYTES):
+            yield group
+            group, total = [], 0
+        group.append(entry)
+        total += size(entry)
+    if group:
+        yield group
+
+
+def bundle_body(
+    transfer_ids: list[int], files: list[tuple[str, int, Callable[[BinaryIO], HashingReader]]]
+) -> tuple[Iterator[bytes], dict[str, str]]:
+    """The body of a bundle request (a JSON header line, then each file's bytes) and its
+    headers. ``files`` are (path, size, reader for the open file): each file is opened,
+    read whole and hashed only as the body is sent."""
+    head = UploadBundleHeader(transfer_ids=transfer_ids).model_dump_json().encode() + b"\n"
+
+    def pieces() -> Iterator[bytes]:
+        yield head
+        for path, _, open_reader in files:
+            with open(path, "rb") as handle:
+                yield open_reader(handle).read_all_small()
+
+    length = len(head) + sum(size for _, size, _ in files)
+    return coalesced(pieces()), octet_headers(length)
 
 
 COALESCE_BYTES = 256 * 1024
