@@ -1,4 +1,8 @@
-"""Shared formatting and argument parsing: human units for people, exact values for --json."""
+"""Shared formatting and argument parsing: human units for people, exact values for --json.
+
+Light on purpose: the parsers (so ``--help``) and the server's admin CLI import it,
+so it imports neither httpx nor pydantic.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +12,11 @@ import re
 import sys
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from librarian_client.models import FileSummary
+if TYPE_CHECKING:
+    from librarian_client.models import FileSummary
 
-SUMMARY_FIELDS = set(FileSummary.model_fields)
 _UNITS = ("KiB", "MiB", "GiB", "TiB", "PiB")
 _SIZE_FACTORS = {
     "": 1,
