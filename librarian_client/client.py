@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import errno
 import os
+import ssl
+import urllib.request
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -60,6 +62,17 @@ _STORES = TypeAdapter(list[StoreInfo])
 _TOKENS = TypeAdapter(list[TokenInfo])
 
 
+def _tls(url: str) -> ssl.SSLContext | bool:
+    """No CA bundle for a plain-http server: loading one costs each CLI run tens of ms.
+
+    Every request goes to ``url`` (paths are relative to it), so with no proxy set
+    nothing here ever speaks TLS; the context given (which trusts nothing) is never used.
+    """
+    if url.startswith("http://") and not urllib.request.getproxies():
+        return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    return True
+
+
 class LibrarianClient(DownloadMixin, ReplicationMixin, SneakernetMixin):
     """Talks to one librarian server; use as a context manager or call ``close()``.
 
@@ -97,6 +110,7 @@ class LibrarianClient(DownloadMixin, ReplicationMixin, SneakernetMixin):
             headers=headers,
             timeout=httpx.Timeout(timeout),
             transport=transport,
+            verify=_tls(self.url),
         )
 
     @classmethod
