@@ -9,7 +9,9 @@ from typing import TypeVar
 
 from librarian_client.cli.context import Context
 from librarian_client.cli.output import (
+    SIZE_WIDTH,
     file_row,
+    format_row,
     format_size,
     format_time,
     print_json,
@@ -21,6 +23,8 @@ from librarian_client.exceptions import NotFound
 from librarian_client.models import FileInfo, FileSummary
 
 SUMMARY_FIELDS = set(FileSummary.model_fields)
+ENTRY_WIDTHS = (SIZE_WIDTH, len("2024-06-01 12:00:00Z"), len("md5:1a2b3c4d"))
+"""``ls -l``: size, creation time, short checksum (longer ones push the name along)."""
 
 T = TypeVar("T")
 
@@ -62,12 +66,17 @@ def _entry_row(entry: str | FileSummary, directory: str, *, long: bool) -> str:
     """One level's entry, named relative to the directory listed (as ``ls`` does)."""
     if isinstance(entry, str):
         name = entry[len(directory) :]
-        return f"{'-':>10}  {'-':<20}  {'-':<12}  {name}" if long else name
+        return format_row(("-", "-", "-", name), ENTRY_WIDTHS, right={0}) if long else name
     name = entry.name[len(directory) :]
     if not long:
         return name
-    size, created = format_size(entry.size), format_time(entry.created_time)
-    return f"{size:>10}  {created:<20}  {short_checksum(entry.checksum):<12}  {name}"
+    cells = (
+        format_size(entry.size),
+        format_time(entry.created_time),
+        short_checksum(entry.checksum),
+        name,
+    )
+    return format_row(cells, ENTRY_WIDTHS, right={0})
 
 
 def _print_level(

@@ -10,7 +10,7 @@ import argparse
 import json
 import re
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -56,11 +56,11 @@ def format_time(value: datetime) -> str:
 
 
 def file_row(summary: FileSummary, *, long: bool) -> str:
-    columns = [f"{format_size(summary.size):>10}", format_time(summary.created_time)]
+    columns = [format_size(summary.size), format_time(summary.created_time)]
     if long:
         columns.append(summary.checksum)
     columns.append(summary.name)
-    return "  ".join(columns)
+    return format_row(columns, (SIZE_WIDTH,), right={0})
 
 
 def print_json(data: Any) -> None:
@@ -77,11 +77,40 @@ def print_json_array(items: Iterable[Any]) -> None:
     out.write("[]\n" if separator == "[\n  " else "\n]\n")
 
 
-def print_table(headers: Sequence[str], rows: Sequence[Sequence[str]], indent: str = "") -> None:
+SIZE_WIDTH = len("1023.9 KiB")
+"""Sizes in a column are right-aligned to this width: every ``format_size`` fits."""
+
+
+def format_row(
+    cells: Sequence[object],
+    widths: Sequence[int],
+    *,
+    right: Collection[int] = (),
+    sep: str = "  ",
+) -> str:
+    """One line of aligned columns, the only place the CLIs pad a cell.
+
+    Cell ``i`` is padded to ``widths[i]`` (right-aligned if ``i`` is in ``right``);
+    cells past the widths are as they are. Listings printed as pages arrive use
+    fixed widths, so they need no second pass; ``print_table`` measures its rows.
+    """
+    texts = [str(cell) for cell in cells]
+    for i, width in enumerate(widths[: len(texts)]):
+        texts[i] = texts[i].rjust(width) if i in right else texts[i].ljust(width)
+    return sep.join(texts)
+
+
+def print_table(
+    headers: Sequence[str],
+    rows: Sequence[Sequence[object]],
+    indent: str = "",
+    *,
+    right: Collection[int] = (),
+) -> None:
+    """Headers and rows in columns as wide as their widest cell, two spaces apart."""
     widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows, strict=True)]
     for row in (headers, *rows):
-        cells = [str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)]
-        print(indent + "  ".join(cells).rstrip())
+        print(indent + format_row(row, widths, right=right).rstrip())
 
 
 # -- argparse ``type=`` parsers: a bad value is a usage error (exit 2) --------------------

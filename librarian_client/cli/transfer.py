@@ -22,6 +22,7 @@ from librarian_client.checksum import checksum_file, normalise_checksum, parse_c
 from librarian_client.cli.catalogue import file_summary
 from librarian_client.cli.context import CLIError, Context
 from librarian_client.cli.output import (
+    format_row,
     format_size,
     print_json,
 )
@@ -120,8 +121,8 @@ def _dry_run_upload(ctx: Context, client: LibrarianClient, files: list[LocalFile
         print_json(plans)
     else:
         for p in plans:
-            print(f"{'would ' + str(p['action']):<14}  {p['local']} -> {p['name']}"
-                  + (f" ({p['why']})" if p["why"] else ""))  # fmt: skip
+            why = f" ({p['why']})" if p["why"] else ""
+            print(format_row((f"would {p['action']}", f"{p['local']} -> {p['name']}{why}"), (14,)))
         todo = [p for p in plans if p["action"] == "upload"]
         size = sum(int(str(p["size"])) for p in todo)
         print(f"dry run: would upload {_plural(len(todo))} ({format_size(size)}), "
@@ -214,7 +215,7 @@ def _report_plan(ctx: Context, planned: list[Planned], *, dry_run: bool) -> int:
             if dry_run or p.action is Action.SKIP:
                 verb = f"would {p.action.value}" if dry_run else "skipped"
                 why = f" ({p.path} {p.why})" if p.why else ""
-                print(f"{verb:<16}  {p.name} -> {p.path}{why}")
+                print(format_row((verb, f"{p.name} -> {p.path}{why}"), (16,)))
         if dry_run:
             todo = [p for p in planned if p.action in (Action.DOWNLOAD, Action.OVERWRITE)]
             size = format_size(sum(p.size for p in todo))
