@@ -129,8 +129,10 @@ def make_file(path: Path, size: int, chunk: int = 1 << 24) -> None:
 Row = tuple[str, str, str, str]
 
 
-def table(rows: list[Row]) -> str:
-    head = ("benchmark", "measured", "target", "result")
+def table(
+    rows: list[Row],
+    head: Row = ("benchmark", "measured", "target", "result"),
+) -> str:
     widths = [max(len(r[i]) for r in [head, *rows]) for i in range(4)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in [head, *rows]]
     lines.insert(1, "  ".join("-" * w for w in widths))

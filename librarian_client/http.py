@@ -11,6 +11,8 @@ a caller with a vocabulary of its own (a server reporting on a peer) translates 
 
 from __future__ import annotations
 
+import ssl
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -40,6 +42,17 @@ def parse_model(model: type[M], response: httpx.Response, what: str) -> M:
         ) from exc
 
 
+def _tls(url: str) -> ssl.SSLContext | bool:
+    """No CA bundle for a plain-http server: loading one costs each CLI run tens of ms.
+
+    Every request goes to ``url`` (paths are relative to it), so with no proxy set
+    nothing here ever speaks TLS; the context given (which trusts nothing) is never used.
+    """
+    if url.startswith("http://") and not urllib.request.getproxies():
+        return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    return True
+
+
 class HttpSession:
     """Requests to one librarian server; ``token`` (a bearer token) wins over ``auth``."""
 
@@ -65,6 +78,7 @@ class HttpSession:
             headers=headers,
             timeout=httpx.Timeout(timeout),
             transport=transport,
+            verify=_tls(self.url),
         )
 
     def close(self) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import sys
 from collections.abc import Iterator
@@ -10,21 +9,22 @@ from typing import TypeVar
 
 from librarian_client.cli.context import Context
 from librarian_client.cli.output import (
-    SUMMARY_FIELDS,
-    examples,
+    SIZE_WIDTH,
     file_row,
+    format_row,
     format_size,
     format_time,
-    parse_size,
-    parse_time,
-    positive_int,
     print_json,
     print_json_array,
     print_table,
     short_checksum,
 )
 from librarian_client.exceptions import NotFound
-from librarian_client.models import FileSummary
+from librarian_client.models import FileInfo, FileSummary
+
+SUMMARY_FIELDS = set(FileSummary.model_fields)
+ENTRY_WIDTHS = (SIZE_WIDTH, len("2024-06-01 12:00:00Z"), len("md5:1a2b3c4d"))
+"""``ls -l``: size, creation time, short checksum (longer ones push the name along)."""
 
 T = TypeVar("T")
 
@@ -34,6 +34,10 @@ def _nonempty(items: Iterator[T]) -> Iterator[T] | None:
     for first in items:
         return itertools.chain([first], items)
     return None
+
+
+def file_summary(info: FileInfo) -> FileSummary:
+    return FileSummary.model_validate(info.model_dump(include=SUMMARY_FIELDS))
 
 
 def _file_json(summary: FileSummary) -> dict[str, object]:
@@ -62,12 +66,17 @@ def _entry_row(entry: str | FileSummary, directory: str, *, long: bool) -> str:
     """One level's entry, named relative to the directory listed (as ``ls`` does)."""
     if isinstance(entry, str):
         name = entry[len(directory) :]
-        return f"{'-':>10}  {'-':<20}  {'-':<12}  {name}" if long else name
+        return format_row(("-", "-", "-", name), ENTRY_WIDTHS, right={0}) if long else name
     name = entry.name[len(directory) :]
     if not long:
         return name
-    size, created = format_size(entry.size), format_time(entry.created_time)
-    return f"{size:>10}  {created:<20}  {short_checksum(entry.checksum):<12}  {name}"
+    cells = (
+        format_size(entry.size),
+        format_time(entry.created_time),
+        short_checksum(entry.checksum),
+        name,
+    )
+    return format_row(cells, ENTRY_WIDTHS, right={0})
 
 
 def _print_level(
@@ -103,7 +112,7 @@ def cmd_ls(ctx: Context) -> int:
             except NotFound:
                 pass
             else:
-                summary = FileSummary.model_validate(info.model_dump(include=SUMMARY_FIELDS))
+                summary = file_summary(info)
                 if ctx.json:
                     print_json([_file_json(summary)])
                 else:
@@ -194,87 +203,3 @@ def cmd_stores(ctx: Context) -> int:
     ]
     print_table(("NAME", "KIND", "ENABLED", "INGEST", "USED", "FREE", "CAPACITY", "ROOT"), rows)
     return 0
-
-
-def register(
-    sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
-) -> None:
-    ls = sub.add_parser(
-        "ls",
-        parents=[common],
-        help="list one level of names, like a directory",
-        description="List the files and directories directly under PREFIX (names "
-        "relative to it; directories end with '/'). A PREFIX naming a file shows that "
-        "file. Prints nothing but a line on stderr, and exits 0, when nothing is there.",
-        epilog=examples(
-            "librarian ls                    # the top level",
-            "librarian ls obs/2024-06-01/    # one night's directory",
-            "librarian ls -l obs/            # with size, time and checksum",
-            "librarian ls -R obs/ --json     # every file below obs/, exact values",
-        ),
-    )
-    ls.add_argument(
-        "prefix",
-        metavar="PREFIX",
-        nargs="?",
-        default="",
-        help="a directory (with or without the trailing '/') or a file name",
-    )
-    ls.add_argument(
-        "-R", "--recursive", action="store_true", help="every file below PREFIX, at any depth"
-    )
-    ls.add_argument(
-        "-l", "--long", action="store_true", help="size, creation time and short checksum"
-    )
-    ls.set_defaults(func=cmd_ls)
-
-    search = sub.add_parser(
-        "search",
-        parents=[common],
-        help="find files by name glob, prefix, time, size or uploader",
-        description="Print the files matching every filter given, in name order, with "
-        "full names. Glob: '*' matches any characters including '/', '?' one character. "
-        "Sizes take units (10MiB, 2GB); times are ISO 8601 (UTC unless a zone is given). "
-        "When nothing matches, a line on stderr says so and the exit status is 0.",
-        epilog=examples(
-            "librarian search --name 'obs/*.g3' --min-size 1GiB",
-            "librarian search --prefix obs/2024-06- --created-after 2024-06-01T12:00",
-            "librarian search --uploader pipeline --limit 10 --json",
-        ),
-    )
-    search.add_argument("--name", metavar="GLOB", help="name glob, e.g. 'obs/*/D_*.g3'")
-    search.add_argument("--prefix", metavar="P", help="names starting with P, e.g. obs/")
-    search.add_argument(
-        "--created-after", metavar="TIME", type=parse_time, help="e.g. 2024-06-01 or ...T12:00Z"
-    )
-    search.add_argument(
-        "--created-before", metavar="TIME", type=parse_time, help="created before TIME"
-    )
-    search.add_argument(
-        "--min-size", metavar="SIZE", type=parse_size, help="at least SIZE, e.g. 10MiB"
-    )
-    search.add_argument("--max-size", metavar="SIZE", type=parse_size, help="at most SIZE")
-    search.add_argument("--uploader", metavar="USER", help="uploaded by USER")
-    search.add_argument("--limit", metavar="N", type=positive_int, help="stop after N files")
-    search.add_argument("-l", "--long", action="store_true", help="show checksums too")
-    search.set_defaults(func=cmd_search)
-
-    info = sub.add_parser(
-        "info",
-        parents=[common],
-        help="show one file and its copies",
-        description="Size, checksum, uploader and every copy: on this site's stores and "
-        "at other sites.",
-        epilog=examples("librarian info obs/2024-06-01/obs.g3", "librarian info NAME --json"),
-    )
-    info.add_argument("name", metavar="NAME", help="the file's full name")
-    info.set_defaults(func=cmd_info)
-
-    stores = sub.add_parser(
-        "stores",
-        parents=[common],
-        help="list the site's stores",
-        description="Each store's kind, state, space used and free, and root (admin).",
-        epilog=examples("librarian stores", "librarian stores --json"),
-    )
-    stores.set_defaults(func=cmd_stores)

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import argparse
 import shlex
+from typing import TYPE_CHECKING
 
-from librarian_client.cli.context import Context
-from librarian_client.cli.output import examples
+if TYPE_CHECKING:
+    from librarian_client.cli.context import Context
 
 Table = dict[str, tuple[list[str], list[str]]]
 
@@ -93,20 +94,3 @@ def cmd_completion(ctx: Context) -> int:
     script = bash_script(parser, prog) if ctx.args.shell == "bash" else zsh_script(parser, prog)
     print(script, end="")
     return 0
-
-
-def register(
-    sub: argparse._SubParsersAction[argparse.ArgumentParser], root: argparse.ArgumentParser
-) -> None:
-    completion = sub.add_parser(
-        "completion",
-        help="print a shell completion script",
-        description="Print a completion script for bash or zsh on stdout.",
-        epilog=examples(
-            "librarian completion bash > ~/.local/share/bash-completion/completions/librarian",
-            "source <(librarian completion bash)      # this shell only, or in ~/.bashrc",
-            "source <(librarian completion zsh)       # in ~/.zshrc",
-        ),
-    )
-    completion.add_argument("shell", choices=["bash", "zsh"], help="the shell to complete for")
-    completion.set_defaults(func=cmd_completion, root_parser=root)

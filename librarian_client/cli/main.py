@@ -14,13 +14,10 @@ import json
 import os
 import sys
 from collections.abc import Sequence
-from importlib import metadata
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
-import httpx
-
-from librarian_client.checksum import ChecksumError
-from librarian_client.cli import (
+from librarian_client.cli.output import examples, positive_float
+from librarian_client.cli.parsers import (
     account,
     catalogue,
     completion,
@@ -29,9 +26,9 @@ from librarian_client.cli import (
     sneakernet,
     transfer,
 )
-from librarian_client.cli.context import Context
-from librarian_client.cli.output import examples, positive_float
-from librarian_client.exceptions import LibrarianClientError
+
+if TYPE_CHECKING:
+    import httpx
 
 PROG = "librarian"
 EXIT_CODES = """exit status:
@@ -72,10 +69,23 @@ class Parser(argparse.ArgumentParser):
 
 
 def version() -> str:
+    from importlib import metadata  # reads the installed distributions: only for --version
+
     try:
         return metadata.version("librarian")
     except metadata.PackageNotFoundError:  # running from a source tree that is not installed
         return "unknown"
+
+
+class VersionAction(argparse.Action):
+    """``--version``, looking the version up only when asked."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, help: str | None = None) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help=help)
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: object, **kwargs: object) -> None:
+        print(f"{parser.prog} {version()}")
+        parser.exit()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -97,7 +107,9 @@ def build_parser() -> argparse.ArgumentParser:
         + "\n\n"
         + EXIT_CODES,
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
+    parser.add_argument(
+        "--version", action=VersionAction, help="show program's version number and exit"
+    )
     conn = parser.add_argument_group("connection")
     conn.add_argument(
         "--connection", metavar="NAME", help="a configured connection (see `connections`)"
@@ -171,6 +183,15 @@ def main(argv: Sequence[str] | None = None, *, transport: httpx.BaseTransport | 
             print(exc.usage, end="", file=sys.stderr)
             _error(exc.message)
         return 2
+    if "httpx" not in sys.modules:
+        # httpx imports its own command line (click, rich, pygments: some 40 ms) whenever
+        # those happen to be installed; this process never runs it.
+        sys.modules["httpx._main"] = None  # type: ignore[assignment]
+    # Only now that a command runs: --help and usage errors need neither httpx nor the models.
+    from librarian_client.checksum import ChecksumError
+    from librarian_client.cli.context import Context
+    from librarian_client.exceptions import LibrarianClientError
+
     ctx = Context(args, transport)
     as_json = ctx.json
     try:

@@ -1,4 +1,8 @@
-"""Shared formatting and argument parsing: human units for people, exact values for --json."""
+"""Shared formatting and argument parsing: human units for people, exact values for --json.
+
+Light on purpose: the parsers (so ``--help``) and the server's admin CLI import it,
+so it imports neither httpx nor pydantic.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +10,13 @@ import argparse
 import json
 import re
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from librarian_client.models import FileSummary
+if TYPE_CHECKING:
+    from librarian_client.models import FileSummary
 
-SUMMARY_FIELDS = set(FileSummary.model_fields)
 _UNITS = ("KiB", "MiB", "GiB", "TiB", "PiB")
 _SIZE_FACTORS = {
     "": 1,
@@ -52,11 +56,11 @@ def format_time(value: datetime) -> str:
 
 
 def file_row(summary: FileSummary, *, long: bool) -> str:
-    columns = [f"{format_size(summary.size):>10}", format_time(summary.created_time)]
+    columns = [format_size(summary.size), format_time(summary.created_time)]
     if long:
         columns.append(summary.checksum)
     columns.append(summary.name)
-    return "  ".join(columns)
+    return format_row(columns, (SIZE_WIDTH,), right={0})
 
 
 def print_json(data: Any) -> None:
@@ -73,11 +77,40 @@ def print_json_array(items: Iterable[Any]) -> None:
     out.write("[]\n" if separator == "[\n  " else "\n]\n")
 
 
-def print_table(headers: Sequence[str], rows: Sequence[Sequence[str]], indent: str = "") -> None:
+SIZE_WIDTH = len("1023.9 KiB")
+"""Sizes in a column are right-aligned to this width: every ``format_size`` fits."""
+
+
+def format_row(
+    cells: Sequence[object],
+    widths: Sequence[int],
+    *,
+    right: Collection[int] = (),
+    sep: str = "  ",
+) -> str:
+    """One line of aligned columns, the only place the CLIs pad a cell.
+
+    Cell ``i`` is padded to ``widths[i]`` (right-aligned if ``i`` is in ``right``);
+    cells past the widths are as they are. Listings printed as pages arrive use
+    fixed widths, so they need no second pass; ``print_table`` measures its rows.
+    """
+    texts = [str(cell) for cell in cells]
+    for i, width in enumerate(widths[: len(texts)]):
+        texts[i] = texts[i].rjust(width) if i in right else texts[i].ljust(width)
+    return sep.join(texts)
+
+
+def print_table(
+    headers: Sequence[str],
+    rows: Sequence[Sequence[object]],
+    indent: str = "",
+    *,
+    right: Collection[int] = (),
+) -> None:
+    """Headers and rows in columns as wide as their widest cell, two spaces apart."""
     widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows, strict=True)]
     for row in (headers, *rows):
-        cells = [str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)]
-        print(indent + "  ".join(cells).rstrip())
+        print(indent + format_row(row, widths, right=right).rstrip())
 
 
 # -- argparse ``type=`` parsers: a bad value is a usage error (exit 2) --------------------

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import errno
 import os
 import stat
@@ -20,17 +19,16 @@ from librarian_client._download import (
     safe_relative,
 )
 from librarian_client.checksum import checksum_file, normalise_checksum, parse_checksum
+from librarian_client.cli.catalogue import file_summary
 from librarian_client.cli.context import CLIError, Context
 from librarian_client.cli.output import (
-    SUMMARY_FIELDS,
-    examples,
+    format_row,
     format_size,
-    positive_int,
     print_json,
 )
 from librarian_client.client import LibrarianClient
 from librarian_client.exceptions import NotFound
-from librarian_client.models import FileInfo, FileSummary
+from librarian_client.models import FileInfo
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,8 +122,8 @@ def _dry_run_upload(ctx: Context, client: LibrarianClient, files: list[LocalFile
         print_json(plans)
     else:
         for p in plans:
-            print(f"{'would ' + str(p['action']):<14}  {p['local']} -> {p['name']}"
-                  + (f" ({p['why']})" if p["why"] else ""))  # fmt: skip
+            why = f" ({p['why']})" if p["why"] else ""
+            print(format_row((f"would {p['action']}", f"{p['local']} -> {p['name']}{why}"), (14,)))
         todo = [p for p in plans if p["action"] == "upload"]
         size = sum(int(str(p["size"])) for p in todo)
         print(f"dry run: would upload {_plural(len(todo))} ({format_size(size)}), "
@@ -188,7 +186,7 @@ def cmd_download(ctx: Context) -> int:
         target = Path(local)
         if target.is_dir():
             target = target / safe_relative(name, name.rsplit("/", 1)[-1])[0]
-        summary = FileSummary.model_validate(info.model_dump(include=SUMMARY_FIELDS))
+        summary = file_summary(info)
         plan = classify(summary, target, force=ctx.args.force)
         if ctx.args.dry_run or plan.action in (Action.SKIP, Action.CONFLICT):
             return _report_plan(ctx, [plan], dry_run=ctx.args.dry_run)
@@ -218,7 +216,7 @@ def _report_plan(ctx: Context, planned: list[Planned], *, dry_run: bool) -> int:
             if dry_run or p.action is Action.SKIP:
                 verb = f"would {p.action.value}" if dry_run else "skipped"
                 why = f" ({p.path} {p.why})" if p.why else ""
-                print(f"{verb:<16}  {p.name} -> {p.path}{why}")
+                print(format_row((verb, f"{p.name} -> {p.path}{why}"), (16,)))
         if dry_run:
             todo = [p for p in planned if p.action in (Action.DOWNLOAD, Action.OVERWRITE)]
             size = format_size(sum(p.size for p in todo))
@@ -266,76 +264,3 @@ def _download_tree(ctx: Context, client: LibrarianClient, prefix: str, root: Pat
         line += f"; {skipped} already there and verified, skipped"
     print(line)
     return 0
-
-
-def _transfers(text: str) -> int:
-    value = positive_int(text)
-    if value > MAX_TRANSFERS:
-        raise argparse.ArgumentTypeError(f"at most {MAX_TRANSFERS}")
-    return value
-
-
-MAX_TRANSFERS = 64
-DEFAULT_TRANSFERS = 4
-
-
-def register(
-    sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
-) -> None:
-    up = sub.add_parser(
-        "upload",
-        parents=[common],
-        help="upload a file or a directory tree",
-        description="Upload SRC as DEST. A directory uploads every file below it as "
-        "DEST/relative/path. Files already there with the same contents are skipped, so "
-        "running an interrupted upload again finishes it.",
-        epilog=examples(
-            "librarian upload obs.g3 obs/2024-06-01/obs.g3    # one file, exact name",
-            "librarian upload obs.g3 obs/2024-06-01/          # DIR/ appends the basename",
-            "librarian upload ./night1/ obs/2024-06-01/ --transfers 8",
-            "librarian upload ./night1/ obs/2024-06-01/ --dry-run",
-        ),
-    )
-    up.add_argument("src", metavar="SRC", help="local file or directory")
-    up.add_argument(
-        "dest", metavar="DEST", help="name in the librarian ('DIR/' appends the basename)"
-    )
-    _transfer_options(up, "upload")
-    up.set_defaults(func=cmd_upload)
-
-    down = sub.add_parser(
-        "download",
-        parents=[common],
-        help="download a file or a whole tree, verifying checksums",
-        description="Download NAME to LOCAL (a path, or an existing directory), or every "
-        "file below NAME/ into the directory LOCAL. A file appears only once its size and "
-        "checksum verify; files already there and verified are skipped (so a rerun "
-        "resumes); a local file that differs is never overwritten without --force.",
-        epilog=examples(
-            "librarian download obs/2024-06-01/obs.g3 .       # one file into .",
-            "librarian download obs/2024-06-01/ ./night1/     # the whole tree",
-            "librarian download obs/2024-06-01/ ./night1/ --transfers 8 --dry-run",
-        ),
-    )
-    down.add_argument("name", metavar="NAME", help="a file, or a directory ('obs/run1/')")
-    down.add_argument("local", metavar="LOCAL", help="local file or directory")
-    down.add_argument(
-        "--force", action="store_true", help="overwrite local files that differ from the server's"
-    )
-    _transfer_options(down, "download")
-    down.set_defaults(func=cmd_download)
-
-
-def _transfer_options(parser: argparse.ArgumentParser, verb: str) -> None:
-    parser.add_argument(
-        "--transfers",
-        metavar="N",
-        type=_transfers,
-        default=DEFAULT_TRANSFERS,
-        help=f"files to {verb} at once (default {DEFAULT_TRANSFERS})",
-    )
-    parser.add_argument(
-        "--dry-run",
-        action="store_true",
-        help=f"print what would be {verb}ed or skipped, and change nothing",
-    )

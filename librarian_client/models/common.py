@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-MAX_ID = 2**31 - 1
-"""Row ids are 32-bit on PostgreSQL; a larger id names nothing, so it is refused (400)."""
-MAX_BYTES = 2**63 - 1
-"""Sizes and byte counts are signed 64-bit in the catalogue."""
-MAX_SECONDS = 10 * 366 * 24 * 3600
-"""Ten years: the longest duration a request may ask for (token lifetimes)."""
+from librarian_client.limits import MAX_BYTES as MAX_BYTES
+from librarian_client.limits import MAX_ID as MAX_ID
+from librarian_client.limits import MAX_SECONDS as MAX_SECONDS
+from librarian_client.limits import PermissionLevel as PermissionLevel
+from librarian_client.limits import TransferStatus as TransferStatus
 
 Id = Annotated[int, Field(ge=1, le=MAX_ID, description=f"A row id, 1 to {MAX_ID}.")]
 ByteCount = Annotated[int, Field(ge=0, le=MAX_BYTES)]
@@ -39,22 +37,3 @@ class ErrorResponse(BaseModel):
     reason: str
     suggested_remedy: str
     error: str = "LibrarianError"
-
-
-class PermissionLevel(StrEnum):
-    """Ordered from least to most privileged, except PEER which is a side branch."""
-
-    READONLY = "read-only"
-    READAPPEND = "read-append"
-    ADMIN = "admin"
-    PEER = "peer"
-
-
-class TransferStatus(StrEnum):
-    INITIATED = "INITIATED"
-    STAGED = "STAGED"
-    ONGOING = "ONGOING"
-    STAGED_AT_DEST = "STAGED_AT_DEST"
-    COMPLETED = "COMPLETED"
-    FAILED = "FAILED"
-    CANCELLED = "CANCELLED"

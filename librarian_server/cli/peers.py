@@ -7,6 +7,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from librarian_client.cli.output import format_row
 from librarian_server.cli.common import open_catalogue, read_secret, settings_from
 
 
@@ -96,22 +97,23 @@ def cmd_peers(args: argparse.Namespace) -> int:
     if not infos:
         print("no peers; add one with `librarian-server add-peer NAME URL ...`")
         return 0
-    print(
-        f"{'name':<16} {'push':<8} {'health':<12} {'managers':<18} {'last contact':<20} "
-        "url / last error"
-    )
+    widths = (16, 8, 12, 18, 20)
+    headers = ("name", "push", "health", "managers", "last contact", "url / last error")
+    print(format_row(headers, widths, sep=" "))
     for i in infos:
         push = ("fwd" if i.forward else "yes") if i.push else "no"
         push = push if i.enabled else "disabled"
         contact = i.last_contact.strftime("%Y-%m-%d %H:%M:%S") if i.last_contact else "never"
         managers = ",".join(i.transfer_managers) or "any"
-        print(f"{i.name:<16} {push:<8} {i.health.value:<12} {managers:<18} {contact:<20} {i.url}")
+        row = (i.name, push, i.health.value, managers, contact, i.url)
+        print(format_row(row, widths, sep=" "))
         if i.consecutive_failures or i.next_attempt_after:
             when = i.next_attempt_after
             after = when.strftime("%Y-%m-%d %H:%M:%S") if when else "now"
-            print(f"{'':<16} {i.consecutive_failures} failure(s) in a row; next attempt {after}")
+            note = f"{i.consecutive_failures} failure(s) in a row; next attempt {after}"
+            print(format_row(("", note), widths[:1], sep=" "))
         if i.last_error:
-            print(f"{'':<16} last error: {i.last_error}")
+            print(format_row(("", f"last error: {i.last_error}"), widths[:1], sep=" "))
     return 0
 
 

@@ -18,7 +18,7 @@ import pytest
 from librarian_client._download import UnsafeName, safe_relative
 from librarian_client.cli import build_parser
 from librarian_client.cli.completion import bash_script, zsh_script
-from librarian_client.cli.context import Progress
+from librarian_client.cli.progress import Progress
 from tests.unit.cli.conftest import Run
 from tests.unit.fake_librarian import FakeLibrarian, md5_of
 

@@ -1,0 +1,92 @@
+"""The parser of ``librarian ls``, ``search``, ``info`` and ``stores``."""
+
+from __future__ import annotations
+
+import argparse
+
+from librarian_client.cli.output import examples, parse_size, parse_time, positive_int
+from librarian_client.cli.parsers import Command
+
+
+def register(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
+) -> None:
+    ls = sub.add_parser(
+        "ls",
+        parents=[common],
+        help="list one level of names, like a directory",
+        description="List the files and directories directly under PREFIX (names "
+        "relative to it; directories end with '/'). A PREFIX naming a file shows that "
+        "file. Prints nothing but a line on stderr, and exits 0, when nothing is there.",
+        epilog=examples(
+            "librarian ls                    # the top level",
+            "librarian ls obs/2024-06-01/    # one night's directory",
+            "librarian ls -l obs/            # with size, time and checksum",
+            "librarian ls -R obs/ --json     # every file below obs/, exact values",
+        ),
+    )
+    ls.add_argument(
+        "prefix",
+        metavar="PREFIX",
+        nargs="?",
+        default="",
+        help="a directory (with or without the trailing '/') or a file name",
+    )
+    ls.add_argument(
+        "-R", "--recursive", action="store_true", help="every file below PREFIX, at any depth"
+    )
+    ls.add_argument(
+        "-l", "--long", action="store_true", help="size, creation time and short checksum"
+    )
+    ls.set_defaults(func=Command("catalogue", "cmd_ls"))
+
+    search = sub.add_parser(
+        "search",
+        parents=[common],
+        help="find files by name glob, prefix, time, size or uploader",
+        description="Print the files matching every filter given, in name order, with "
+        "full names. Glob: '*' matches any characters including '/', '?' one character. "
+        "Sizes take units (10MiB, 2GB); times are ISO 8601 (UTC unless a zone is given). "
+        "When nothing matches, a line on stderr says so and the exit status is 0.",
+        epilog=examples(
+            "librarian search --name 'obs/*.g3' --min-size 1GiB",
+            "librarian search --prefix obs/2024-06- --created-after 2024-06-01T12:00",
+            "librarian search --uploader pipeline --limit 10 --json",
+        ),
+    )
+    search.add_argument("--name", metavar="GLOB", help="name glob, e.g. 'obs/*/D_*.g3'")
+    search.add_argument("--prefix", metavar="P", help="names starting with P, e.g. obs/")
+    search.add_argument(
+        "--created-after", metavar="TIME", type=parse_time, help="e.g. 2024-06-01 or ...T12:00Z"
+    )
+    search.add_argument(
+        "--created-before", metavar="TIME", type=parse_time, help="created before TIME"
+    )
+    search.add_argument(
+        "--min-size", metavar="SIZE", type=parse_size, help="at least SIZE, e.g. 10MiB"
+    )
+    search.add_argument("--max-size", metavar="SIZE", type=parse_size, help="at most SIZE")
+    search.add_argument("--uploader", metavar="USER", help="uploaded by USER")
+    search.add_argument("--limit", metavar="N", type=positive_int, help="stop after N files")
+    search.add_argument("-l", "--long", action="store_true", help="show checksums too")
+    search.set_defaults(func=Command("catalogue", "cmd_search"))
+
+    info = sub.add_parser(
+        "info",
+        parents=[common],
+        help="show one file and its copies",
+        description="Size, checksum, uploader and every copy: on this site's stores and "
+        "at other sites.",
+        epilog=examples("librarian info obs/2024-06-01/obs.g3", "librarian info NAME --json"),
+    )
+    info.add_argument("name", metavar="NAME", help="the file's full name")
+    info.set_defaults(func=Command("catalogue", "cmd_info"))
+
+    stores = sub.add_parser(
+        "stores",
+        parents=[common],
+        help="list the site's stores",
+        description="Each store's kind, state, space used and free, and root (admin).",
+        epilog=examples("librarian stores", "librarian stores --json"),
+    )
+    stores.set_defaults(func=Command("catalogue", "cmd_stores"))
