@@ -7,6 +7,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from librarian_client.models.errors import ErrorCode
+
 MAX_ID = 2**31 - 1
 """Row ids are 32-bit on PostgreSQL; a larger id names nothing, so it is refused (400)."""
 MAX_BYTES = 2**63 - 1
@@ -39,6 +41,11 @@ class ErrorResponse(BaseModel):
     reason: str
     suggested_remedy: str
     error: str = "LibrarianError"
+    code: ErrorCode = Field(
+        default=ErrorCode.INTERNAL_ERROR,
+        description="What went wrong, as a stable word to act on (the status says how "
+        "bad). Always sent; a body without it comes from a server older than the codes.",
+    )
 
 
 class PermissionLevel(StrEnum):
