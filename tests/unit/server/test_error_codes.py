@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
@@ -181,3 +182,17 @@ def test_errors_from_outside_the_domain_tree_carry_codes_too(
     assert type(exc) is CLIENT[code] and exc.code is code
     if code is ErrorCode.UNAVAILABLE:
         assert response.headers["Retry-After"] == "5"
+
+
+def test_the_readme_lists_every_code_with_its_status_and_exception() -> None:
+    readme = (Path(__file__).parents[3] / "README.md").read_text()
+    table = readme[readme.index("| code | status | meaning | client exception |") :]
+    rows = {}
+    for line in table.splitlines()[2:]:
+        if not line.startswith("| `"):
+            break
+        code, status, _, exception = (cell.strip() for cell in line.strip("|").split(" | "))
+        rows[ErrorCode(code.strip("`"))] = (int(status), exception.split("`")[1])
+    assert rows == {
+        code: (make().status_code, CLIENT[code].__name__) for code, make in SERVER.items()
+    }
