@@ -6,6 +6,7 @@ stream of progress events (newline-delimited JSON) that these methods yield.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from typing import Any, TypeVar
@@ -13,7 +14,12 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from librarian_client.exceptions import ProtocolError, ServerError
+from librarian_client.exceptions import (
+    LibrarianHTTPError,
+    ProtocolError,
+    error_for,
+    error_from_body,
+)
 from librarian_client.models import (
     DiskEvent,
     DiskInfo,
@@ -24,6 +30,17 @@ from librarian_client.models import (
 
 API = "/api/v2/sneakernet"
 M = TypeVar("M", bound=BaseModel)
+
+
+def _newer_error(line: str) -> LibrarianHTTPError | None:
+    try:
+        data = json.loads(line)
+    except ValueError:
+        return None
+    if not isinstance(data, dict) or data.get("event") != "error":
+        return None
+    status = data.get("status")
+    return error_from_body(status if isinstance(status, int) else 500, data)
 
 
 class SneakernetMixin:
@@ -47,9 +64,18 @@ class SneakernetMixin:
                 try:
                     event = DiskEvent.model_validate_json(line)
                 except ValidationError as exc:
+                    newer = _newer_error(line)  # a code this client does not know yet
+                    if newer is not None:
+                        raise newer from None
                     raise ProtocolError(f"The server's answer to {what} is malformed.") from exc
                 if event.event == "error":
-                    raise ServerError(500, event.reason or "the server-side work failed")
+                    # The status and code of the failure itself, not the stream's 200.
+                    raise error_for(
+                        event.status or 500,
+                        event.reason or "the server-side work failed",
+                        event.suggested_remedy,
+                        code=event.code,
+                    )
                 yield event
 
     def sneakernet_export(

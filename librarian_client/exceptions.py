@@ -1,37 +1,50 @@
 """The client's exception tree.
 
-Callers catch one base class (``LibrarianClientError``) or a precise subclass
-chosen by HTTP status; every exception carries the server's ``reason`` and
-``suggested_remedy`` so that a CLI or a pipeline log can show one useful line.
+Callers catch one base class (``LibrarianClientError``) or a precise subclass,
+chosen by the server's error code first and by the HTTP status when the code is
+missing (an older server) or unknown (a newer one); every exception carries the
+server's ``reason``, ``suggested_remedy`` and ``code`` so that a CLI or a pipeline
+log can show one useful line.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import ClassVar
 
 import httpx
+from pydantic import ValidationError
 
-from librarian_client.models import ErrorResponse
+from librarian_client.models import ErrorCode, ErrorResponse, known_code
 
 __all__ = [
     "AlreadyExists",
     "AuthenticationError",
     "BadRequest",
+    "BodyTooLarge",
     "ChecksumMismatch",
     "ConfigError",
+    "Conflict",
+    "CopyFailedVerification",
     "LibrarianClientError",
     "LibrarianConnectionError",
     "LibrarianHTTPError",
     "LibrarianTimeoutError",
     "LocalFileChanged",
     "NotFound",
+    "PeerError",
     "PermissionDenied",
     "ProtocolError",
     "RangeNotSatisfiable",
     "ServerError",
+    "ServiceUnavailable",
+    "TooManyAttempts",
+    "TransferRunning",
     "VerificationFailed",
     "InsufficientStorage",
+    "error_for",
+    "error_from_body",
     "error_from_response",
 ]
 
@@ -96,7 +109,10 @@ class LocalFileChanged(LibrarianClientError):
 
 
 class LibrarianHTTPError(LibrarianClientError):
-    """The server answered with an error status and an ``ErrorResponse`` body."""
+    """The server answered with an error status and an ``ErrorResponse`` body.
+
+    ``code`` is the server's error code: an ``ErrorCode``, the raw text of a code this
+    client does not know, or None when the server sent none."""
 
     status_code: int = 0
 
@@ -107,9 +123,11 @@ class LibrarianHTTPError(LibrarianClientError):
         suggested_remedy: str | None = None,
         *,
         error: str | None = None,
+        code: ErrorCode | str | None = None,
     ) -> None:
         self.status_code = status_code
         self.error = error
+        self.code = code
         super().__init__(reason, suggested_remedy)
 
 
@@ -130,9 +148,31 @@ class NotFound(LibrarianHTTPError):
     status_code = 404
 
 
-class AlreadyExists(LibrarianHTTPError):
+class Conflict(LibrarianHTTPError):
+    """The request conflicts with the server's state; the subclasses say how."""
+
+    status_code = 409
+
+
+class AlreadyExists(Conflict):
     status_code = 409
     default_remedy = "Files are immutable: upload under a new name."
+
+
+class TransferRunning(Conflict):
+    """A transfer is still under way: unlike a file that exists, asking later may work."""
+
+    default_remedy = "Wait for the transfer to finish, or cancel it first."
+
+
+class CopyFailedVerification(Conflict):
+    """Every copy the site holds of the file is damaged; another site may have one."""
+
+    default_remedy = "Fetch the file from another site that holds it (`librarian info`)."
+
+
+class BodyTooLarge(LibrarianHTTPError):
+    status_code = 413
 
 
 class RangeNotSatisfiable(LibrarianHTTPError):
@@ -144,6 +184,11 @@ class VerificationFailed(LibrarianHTTPError):
     default_remedy = "Check the local file and upload it again."
 
 
+class TooManyAttempts(LibrarianHTTPError):
+    status_code = 429
+    default_remedy = "Wait, then log in with the right credentials."
+
+
 class InsufficientStorage(LibrarianHTTPError):
     status_code = 507
 
@@ -153,6 +198,18 @@ class ServerError(LibrarianHTTPError):
 
     status_code = 500
     default_remedy = "Try again later; report it to the site's admin if it persists."
+
+
+class PeerError(ServerError):
+    """The server could not get what it needed from another site (down, slow, refusing)."""
+
+    status_code = 502
+    default_remedy = "Check the peer site's health, or ask this site's admin to."
+
+
+class ServiceUnavailable(ServerError):
+    status_code = 503
+    default_remedy = "Try again in a few seconds."
 
 
 _BY_STATUS: dict[int, type[LibrarianHTTPError]] = {
@@ -169,13 +226,83 @@ _BY_STATUS: dict[int, type[LibrarianHTTPError]] = {
     )
 }
 
+BY_CODE: dict[ErrorCode, type[LibrarianHTTPError]] = {
+    ErrorCode.INVALID_REQUEST: BadRequest,
+    ErrorCode.INVALID_NAME: BadRequest,
+    ErrorCode.VALIDATION_ERROR: BadRequest,
+    ErrorCode.AUTHENTICATION_REQUIRED: AuthenticationError,
+    ErrorCode.PERMISSION_DENIED: PermissionDenied,
+    ErrorCode.NOT_FOUND: NotFound,
+    ErrorCode.METHOD_NOT_ALLOWED: LibrarianHTTPError,
+    ErrorCode.CONFLICT: Conflict,
+    ErrorCode.FILE_EXISTS: AlreadyExists,
+    ErrorCode.NAME_CONFLICT: Conflict,
+    ErrorCode.TRANSFER_RUNNING: TransferRunning,
+    ErrorCode.TRANSFER_CLOSED: Conflict,
+    ErrorCode.DELETION_REFUSED: Conflict,
+    ErrorCode.COPY_FAILED_VERIFICATION: CopyFailedVerification,
+    ErrorCode.BODY_TOO_LARGE: BodyTooLarge,
+    ErrorCode.RANGE_NOT_SATISFIABLE: RangeNotSatisfiable,
+    ErrorCode.VERIFICATION_FAILED: VerificationFailed,
+    ErrorCode.TOO_MANY_ATTEMPTS: TooManyAttempts,
+    ErrorCode.INTERNAL_ERROR: ServerError,
+    ErrorCode.CONFIGURATION_ERROR: ServerError,
+    ErrorCode.PEER_ERROR: PeerError,
+    ErrorCode.UNAVAILABLE: ServiceUnavailable,
+    ErrorCode.INSUFFICIENT_STORAGE: InsufficientStorage,
+}
+"""The exception for each code; a code missing here falls back to the status."""
 
-def error_class_for(status_code: int) -> type[LibrarianHTTPError]:
+
+def error_class_for(
+    status_code: int, code: ErrorCode | str | None = None
+) -> type[LibrarianHTTPError]:
+    """By code first: one status covers errors that mean different things (409)."""
+    known = known_code(code) if code is not None else None
+    if known is not None and known in BY_CODE:
+        return BY_CODE[known]
     if status_code in _BY_STATUS:
         return _BY_STATUS[status_code]
     if status_code >= 500:
         return ServerError
     return LibrarianHTTPError
+
+
+def error_for(
+    status_code: int,
+    reason: str,
+    suggested_remedy: str | None = None,
+    *,
+    code: ErrorCode | str | None = None,
+    error: str | None = None,
+) -> LibrarianHTTPError:
+    """The typed exception for an error the server described."""
+    known = known_code(code) if code is not None else None
+    cls = error_class_for(status_code, code)
+    return cls(status_code, reason, suggested_remedy, error=error, code=known or code)
+
+
+def error_from_body(status_code: int, body: object) -> LibrarianHTTPError | None:
+    """The exception an error body (decoded JSON) describes; None if it is not one.
+
+    A code this client does not know is kept as text and the status decides the class,
+    so a newer server's errors still read well."""
+    if not isinstance(body, Mapping):
+        return None
+    fields = {k: v for k, v in body.items() if k in ErrorResponse.model_fields}
+    raw = fields.pop("code", None)
+    try:
+        parsed = ErrorResponse.model_validate(fields)
+    except ValidationError:
+        return None
+    code = raw if isinstance(raw, str) else None
+    return error_for(
+        status_code,
+        parsed.reason,
+        parsed.suggested_remedy or None,
+        code=code,
+        error=parsed.error,
+    )
 
 
 def error_from_response(response: httpx.Response) -> LibrarianHTTPError:
@@ -185,13 +312,15 @@ def error_from_response(response: httpx.Response) -> LibrarianHTTPError:
     readable message naming the status and URL.
     """
     status = response.status_code
-    cls = error_class_for(status)
     try:
-        body = ErrorResponse.model_validate(json.loads(response.content))
+        body: object = json.loads(response.content)
     except (ValueError, TypeError):
+        body = None
+    exc = error_from_body(status, body)
+    if exc is None:
         phrase = response.reason_phrase or "error"
-        return cls(
+        exc = error_class_for(status)(
             status,
             f"HTTP {status} {phrase} from {response.request.method} {response.request.url}",
         )
-    return cls(status, body.reason, body.suggested_remedy or None, error=body.error)
+    return exc

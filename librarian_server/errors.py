@@ -7,8 +7,17 @@ background tasks share the same errors.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
+from librarian_client.models.errors import ErrorCode
+
 
 class LibrarianError(Exception):
+    """Each class says what went wrong in its ``code`` (the wire's error vocabulary) and
+    how bad in its ``status_code``; two classes that share a status but not a meaning
+    have different codes."""
+
+    code: ClassVar[ErrorCode] = ErrorCode.INTERNAL_ERROR
     status_code: int = 500
     reason: str = "Internal error."
     suggested_remedy: str = "Check the server log; report the problem if it persists."
@@ -26,12 +35,14 @@ class LibrarianError(Exception):
 
 
 class InvalidRequest(LibrarianError):
+    code = ErrorCode.INVALID_REQUEST
     status_code = 400
     reason = "The request is not valid."
     suggested_remedy = "Correct the request and try again."
 
 
 class InvalidName(InvalidRequest):
+    code = ErrorCode.INVALID_NAME
     suggested_remedy = (
         "Follow the name rule: a relative '/'-separated path, compared in Unicode NFC, with "
         "no empty, '.', '..' or blank part, no part starting or ending with whitespace, and "
@@ -40,28 +51,46 @@ class InvalidName(InvalidRequest):
     )
 
 
+class MalformedRequest(InvalidRequest):
+    """The request does not fit the API's schema (caught before any route runs)."""
+
+    code = ErrorCode.VALIDATION_ERROR
+    suggested_remedy = "Check the request against the API schema at /docs."
+
+
 class AuthenticationRequired(LibrarianError):
+    code = ErrorCode.AUTHENTICATION_REQUIRED
     status_code = 401
     reason = "Authentication is required."
     suggested_remedy = "Supply a username and password (HTTP Basic) or a bearer token."
 
 
 class PermissionDenied(LibrarianError):
+    code = ErrorCode.PERMISSION_DENIED
     status_code = 403
     reason = "You do not have permission to do this."
     suggested_remedy = "Ask an administrator for an account with a higher permission level."
 
 
 class NotFound(LibrarianError):
+    code = ErrorCode.NOT_FOUND
     status_code = 404
     reason = "Not found."
     suggested_remedy = "Check the name; `librarian search` lists what exists."
+
+
+class MethodNotAllowed(LibrarianError):
+    code = ErrorCode.METHOD_NOT_ALLOWED
+    status_code = 405
+    reason = "Method not allowed."
+    suggested_remedy = "Check the URL and method."
 
 
 class CopyFailedVerification(LibrarianError):
     """Every copy this site holds of a file failed its checksum: serving one would hand
     out damaged bytes as the catalogued file."""
 
+    code = ErrorCode.COPY_FAILED_VERIFICATION
     status_code = 409
     reason = "This site's copies of the file do not match its catalogue checksum."
     suggested_remedy = (
@@ -71,17 +100,29 @@ class CopyFailedVerification(LibrarianError):
 
 
 class FileAlreadyExists(LibrarianError):
+    code = ErrorCode.FILE_EXISTS
     status_code = 409
     reason = "A file with this name already exists with different contents."
     suggested_remedy = "Files are immutable: upload under a new name."
 
 
 class Conflict(LibrarianError):
+    code = ErrorCode.CONFLICT
     status_code = 409
     reason = "The request conflicts with the current state."
 
 
+class TransferRunning(Conflict):
+    """Refused because a transfer is still under way: asking again later may succeed,
+    unlike a file that exists."""
+
+    code = ErrorCode.TRANSFER_RUNNING
+    reason = "A transfer is still under way."
+    suggested_remedy = "Wait for it to finish, or cancel it first."
+
+
 class RangeNotSatisfiable(LibrarianError):
+    code = ErrorCode.RANGE_NOT_SATISFIABLE
     status_code = 416
     reason = "The requested byte range is not satisfiable."
     suggested_remedy = "Request a range within the file's size."
@@ -102,18 +143,43 @@ class RangeNotSatisfiable(LibrarianError):
 
 
 class VerificationFailed(LibrarianError):
+    code = ErrorCode.VERIFICATION_FAILED
     status_code = 422
     reason = "The received bytes do not match the declared size or checksum."
     suggested_remedy = "Check the local file and upload it again; the staged bytes were discarded."
 
 
 class InsufficientStorage(LibrarianError):
+    code = ErrorCode.INSUFFICIENT_STORAGE
     status_code = 507
     reason = "No store has room for this upload."
     suggested_remedy = "Free space, add a store (`librarian-server add-store`), or upload less."
 
 
+class ServiceUnavailable(LibrarianError):
+    """Too busy to answer now (the catalogue stayed locked); nothing was recorded."""
+
+    code = ErrorCode.UNAVAILABLE
+    status_code = 503
+    reason = "The server is too busy to answer; nothing was recorded."
+    suggested_remedy = "Retry shortly."
+
+    def __init__(
+        self,
+        reason: str | None = None,
+        suggested_remedy: str | None = None,
+        *,
+        retry_after: int = 5,
+    ) -> None:
+        super().__init__(reason, suggested_remedy)
+        self.retry_after = retry_after
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
+
+
 class ConfigurationError(LibrarianError):
+    code = ErrorCode.CONFIGURATION_ERROR
     status_code = 500
     reason = "The server is misconfigured."
     suggested_remedy = "Check the server settings."
@@ -125,6 +191,7 @@ _PEER_WIDE = frozenset({401, 403, 404, 407, 408, 429})
 class PeerError(LibrarianError):
     """A call to another site failed: unreachable, timed out, or refused."""
 
+    code = ErrorCode.PEER_ERROR
     status_code = 502
     reason = "A peer site could not be reached or refused the request."
     suggested_remedy = "Check the peer's URL, credentials and health; the transfer is retried."
@@ -150,6 +217,7 @@ class PeerError(LibrarianError):
 class TooManyAttempts(LibrarianError):
     """Failed logins locked this user or address out; ``retry_after`` is in whole seconds."""
 
+    code = ErrorCode.TOO_MANY_ATTEMPTS
     status_code = 429
     reason = "Too many failed logins."
     suggested_remedy = "Wait, then log in with the right credentials."
@@ -166,6 +234,7 @@ class TooManyAttempts(LibrarianError):
 
 
 class BodyTooLarge(LibrarianError):
+    code = ErrorCode.BODY_TOO_LARGE
     status_code = 413
     reason = "The request body is too large for this endpoint."
 
@@ -179,6 +248,7 @@ class BodyTooLarge(LibrarianError):
 class NameConflict(Conflict):
     """A name that is both a file and a directory would make one of them unreachable."""
 
+    code = ErrorCode.NAME_CONFLICT
     status_code = 409
     reason = "The name clashes with a file or directory that exists."
     suggested_remedy = (

@@ -270,7 +270,9 @@ def fix(doc: Doc, app: FastAPI, settings: ServerSettings) -> Doc:
     schemas: Doc = components.setdefault("schemas", {})
     schemas.pop("HTTPValidationError", None)
     schemas.pop("ValidationError", None)
-    schemas["ErrorResponse"] = ErrorResponse.model_json_schema()
+    error = ErrorResponse.model_json_schema(ref_template="#/components/schemas/{model}")
+    schemas.update(error.pop("$defs", {}))  # the ErrorCode enumeration
+    schemas["ErrorResponse"] = error
     components["securitySchemes"] = SECURITY_SCHEMES
     for path, methods, route in _routes(app):
         for method in sorted(methods - {"HEAD"}):

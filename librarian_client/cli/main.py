@@ -33,8 +33,9 @@ if TYPE_CHECKING:
 PROG = "librarian"
 EXIT_CODES = """exit status:
   0    success, also when ls or search found nothing (a line on stderr says so)
-  1    the request failed: one 'librarian: error: ...' line on stderr
-       (with --json: {"reason": ..., "suggested_remedy": ...} on stderr)
+  1    the request failed: one 'librarian: error: ...' line on stderr, ending
+       in the server's error code as [code] (with --json: {"reason": ...,
+       "suggested_remedy": ..., "code": ...} on stderr)
   2    the command line is wrong (usage)
   130  interrupted (Ctrl-C)"""
 
@@ -144,12 +145,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _error(message: str, remedy: str = "", *, as_json: bool = False) -> None:
+def _error(message: str, remedy: str = "", *, as_json: bool = False, code: str = "") -> None:
+    """One line on stderr; ``code`` is the server's error code, when it sent one."""
     if as_json:
         body = {"reason": " ".join(message.split()), "suggested_remedy": " ".join(remedy.split())}
+        if code:
+            body["code"] = code
         print(json.dumps(body), file=sys.stderr)
         return
     line = f"{message} ({remedy})" if remedy else message
+    if code:
+        line = f"{line} [{code}]"
     print(f"{PROG}: error: {' '.join(line.split())}", file=sys.stderr)
 
 
@@ -190,7 +196,7 @@ def main(argv: Sequence[str] | None = None, *, transport: httpx.BaseTransport | 
     # Only now that a command runs: --help and usage errors need neither httpx nor the models.
     from librarian_client.checksum import ChecksumError
     from librarian_client.cli.context import Context
-    from librarian_client.exceptions import LibrarianClientError
+    from librarian_client.exceptions import LibrarianClientError, LibrarianHTTPError
 
     ctx = Context(args, transport)
     as_json = ctx.json
@@ -203,7 +209,8 @@ def main(argv: Sequence[str] | None = None, *, transport: httpx.BaseTransport | 
         _quiet_broken_pipe()
         return 1
     except LibrarianClientError as exc:
-        _error(exc.reason, exc.suggested_remedy, as_json=as_json)
+        said = (exc.code or "") if isinstance(exc, LibrarianHTTPError) else ""
+        _error(exc.reason, exc.suggested_remedy, as_json=as_json, code=said)
         return 1
     except ChecksumError as exc:
         remedy = "the server uses a checksum algorithm this client cannot compute"

@@ -43,6 +43,7 @@ from librarian_client.models.common import (
     WireModel,
 )
 from librarian_client.models.deletion import DeletedFile, DeleteRequest, DeleteResponse
+from librarian_client.models.errors import ErrorCode, known_code
 from librarian_client.models.files import (
     MAX_LIST_PAGE,
     MAX_SEARCH_PAGE,
@@ -135,6 +136,7 @@ __all__ = [
     "DiskEvent",
     "DiskInfo",
     "DiskProblem",
+    "ErrorCode",
     "ErrorResponse",
     "ExportSummary",
     "FileInfo",
@@ -184,4 +186,5 @@ __all__ = [
     "UploadStageRequest",
     "UploadStageResponse",
     "WireModel",
+    "known_code",
 ]

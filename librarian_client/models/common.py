@@ -11,6 +11,7 @@ from librarian_client.limits import MAX_ID as MAX_ID
 from librarian_client.limits import MAX_SECONDS as MAX_SECONDS
 from librarian_client.limits import PermissionLevel as PermissionLevel
 from librarian_client.limits import TransferStatus as TransferStatus
+from librarian_client.models.errors import ErrorCode
 
 Id = Annotated[int, Field(ge=1, le=MAX_ID, description=f"A row id, 1 to {MAX_ID}.")]
 ByteCount = Annotated[int, Field(ge=0, le=MAX_BYTES)]
@@ -37,3 +38,8 @@ class ErrorResponse(BaseModel):
     reason: str
     suggested_remedy: str
     error: str = "LibrarianError"
+    code: ErrorCode = Field(
+        default=ErrorCode.INTERNAL_ERROR,
+        description="What went wrong, as a stable word to act on (the status says how "
+        "bad). Always sent; a body without it comes from a server older than the codes.",
+    )

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field
 
 from librarian_client.models.common import MAX_BYTES, WireModel
+from librarian_client.models.errors import ErrorCode
 
 
 class SneakernetExportRequest(WireModel):
@@ -62,7 +63,11 @@ class IngestSummary(WireModel):
 
 
 class DiskEvent(WireModel):
-    """One line of an export's or ingest's streamed answer (newline-delimited JSON)."""
+    """One line of an export's or ingest's streamed answer (newline-delimited JSON).
+
+    The answer's own status is 200 before the work starts, so an ``error`` line carries
+    what an error body would: the status the failure stands for, its code, its reason
+    and the remedy."""
 
     event: Literal["start", "progress", "done", "error"]
     files: int = 0
@@ -71,7 +76,10 @@ class DiskEvent(WireModel):
     total_bytes: int | None = None
     export: ExportSummary | None = None
     ingest: IngestSummary | None = None
+    status: int | None = Field(default=None, ge=400, le=599)
+    code: ErrorCode | None = None
     reason: str | None = None
+    suggested_remedy: str | None = None
 
 
 class DiskInfo(WireModel):

@@ -1,4 +1,8 @@
-"""One handler per error family, all producing the flat ErrorResponse body."""
+"""One handler per error family, all producing the flat ErrorResponse body.
+
+Each family is first made a ``LibrarianError``, so every body carries the code and
+status of one class of the domain tree.
+"""
 
 from __future__ import annotations
 
@@ -12,20 +16,34 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
 from librarian_client.models import ErrorResponse
-from librarian_server.errors import LibrarianError
+from librarian_server.errors import (
+    AuthenticationRequired,
+    InsufficientStorage,
+    InvalidRequest,
+    LibrarianError,
+    MalformedRequest,
+    MethodNotAllowed,
+    NotFound,
+    PermissionDenied,
+    ServiceUnavailable,
+)
 
 log = logging.getLogger(__name__)
 DISK_FULL = "53100"  # PostgreSQL's SQLSTATE disk_full
 
 
-def _body(
-    status: int, reason: str, remedy: str, error: str, headers: dict[str, str] | None = None
-) -> JSONResponse:
-    headers = dict(headers or {})
-    if status == 401:
+def _body(exc: LibrarianError, error: str | None = None) -> JSONResponse:
+    """The answer for ``exc``; ``error`` keeps the names these bodies have always had."""
+    headers = exc.headers()
+    if exc.status_code == 401:
         headers["WWW-Authenticate"] = 'Basic realm="librarian", Bearer'
-    content = ErrorResponse(reason=reason, suggested_remedy=remedy, error=error)
-    return JSONResponse(content.model_dump(), status_code=status, headers=headers)
+    content = ErrorResponse(
+        reason=exc.reason,
+        suggested_remedy=exc.suggested_remedy,
+        error=error or type(exc).__name__,
+        code=exc.code,
+    )
+    return JSONResponse(content.model_dump(), status_code=exc.status_code, headers=headers)
 
 
 async def librarian_error(_: Request, exc: Exception) -> JSONResponse:
@@ -34,9 +52,7 @@ async def librarian_error(_: Request, exc: Exception) -> JSONResponse:
         log.warning("%s: %s", type(exc).__name__, exc.reason)
     elif exc.status_code >= 500:
         log.error("%s: %s", type(exc).__name__, exc.reason)
-    return _body(
-        exc.status_code, exc.reason, exc.suggested_remedy, type(exc).__name__, exc.headers()
-    )
+    return _body(exc)
 
 
 async def validation_error(_: Request, exc: Exception) -> JSONResponse:
@@ -44,18 +60,31 @@ async def validation_error(_: Request, exc: Exception) -> JSONResponse:
     problems = "; ".join(
         f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', '')}" for e in exc.errors()
     )
-    return _body(
-        400,
-        f"Invalid request: {problems}",
-        "Check the request against the API schema at /docs.",
-        "InvalidRequest",
-    )
+    return _body(MalformedRequest(f"Invalid request: {problems}"), "InvalidRequest")
 
 
 async def http_error(_: Request, exc: Exception) -> JSONResponse:
+    """Starlette's own refusals: mostly no such route (404) or method (405)."""
     assert isinstance(exc, StarletteHTTPException)  # noqa: S101
     remedy = "Check the URL and method." if exc.status_code in (404, 405) else "See /docs."
-    return _body(exc.status_code, str(exc.detail), remedy, "HTTPError")
+    known = _HTTP.get(exc.status_code)
+    fallback = InvalidRequest if exc.status_code < 500 else LibrarianError
+    refusal = (known or fallback)(str(exc.detail), remedy)
+    if known is None:  # a status without a class of its own keeps its number
+        refusal.status_code = exc.status_code
+    return _body(refusal, "HTTPError")
+
+
+_HTTP: dict[int, type[LibrarianError]] = {
+    cls.status_code: cls
+    for cls in (
+        InvalidRequest,
+        AuthenticationRequired,
+        PermissionDenied,
+        NotFound,
+        MethodNotAllowed,
+    )
+}
 
 
 RETRY_AFTER_SECONDS = 5
@@ -69,20 +98,20 @@ async def database_error(request: Request, exc: Exception) -> JSONResponse:
     if getattr(original, "sqlstate", None) == DISK_FULL or "database or disk is full" in text:
         log.error("the catalogue's disk is full: %s", original)
         return _body(
-            507,
-            "The catalogue's disk is full; nothing of this request was recorded.",
-            "Free space where the database keeps its files, then retry the request.",
-            "InsufficientStorage",
+            InsufficientStorage(
+                "The catalogue's disk is full; nothing of this request was recorded.",
+                "Free space where the database keeps its files, then retry the request.",
+            )
         )
     if "database is locked" in text:
         log.warning("the catalogue stayed locked past the busy timeout: %s", original)
         return _body(
-            503,
-            "The catalogue is busy (the database stayed locked); nothing was recorded.",
-            f"Retry in {RETRY_AFTER_SECONDS} seconds; if it keeps happening, use PostgreSQL "
-            "for this many concurrent writers.",
-            "ServiceUnavailable",
-            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+            ServiceUnavailable(
+                "The catalogue is busy (the database stayed locked); nothing was recorded.",
+                f"Retry in {RETRY_AFTER_SECONDS} seconds; if it keeps happening, use "
+                "PostgreSQL for this many concurrent writers.",
+                retry_after=RETRY_AFTER_SECONDS,
+            )
         )
     return await unexpected_error(request, exc)
 
@@ -98,7 +127,7 @@ async def client_gone(request: Request, exc: Exception) -> Response:
 
 async def unexpected_error(_: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error", exc_info=exc)
-    return _body(500, "Internal server error.", LibrarianError.suggested_remedy, "InternalError")
+    return _body(LibrarianError("Internal server error."), "InternalError")
 
 
 def install(app: FastAPI) -> None:

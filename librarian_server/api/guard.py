@@ -169,7 +169,10 @@ def error_response(exc: LibrarianError, render: FaultRenderer | None) -> Respons
     if render is not None:
         return render(exc, headers)
     body = ErrorResponse(
-        reason=exc.reason, suggested_remedy=exc.suggested_remedy, error=type(exc).__name__
+        reason=exc.reason,
+        suggested_remedy=exc.suggested_remedy,
+        error=type(exc).__name__,
+        code=exc.code,
     )
     return JSONResponse(body.model_dump(), status_code=exc.status_code, headers=headers)
 

@@ -68,7 +68,9 @@ def test_errors_are_the_servers_own_body(site: Site) -> None:
     assert download["416"]["headers"]["Content-Range"]["required"] is True
     # The document's 400 is what a bad request really gets.
     r = site.http.post("/api/v2/upload/stage", json={"files": "x"}, auth=site.auth())
-    assert r.status_code == 400 and set(r.json()) == {"reason", "suggested_remedy", "error"}
+    assert r.status_code == 400
+    assert set(r.json()) == {"reason", "suggested_remedy", "error", "code"}
+    assert r.json()["code"] in schemas["ErrorCode"]["enum"]
 
 
 def test_vospace_operations_are_xml_and_text(site: Site) -> None:

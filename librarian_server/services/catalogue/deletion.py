@@ -32,6 +32,7 @@ from librarian_client.models import (
     DeletedFile,
     DeleteRequest,
     DeleteResponse,
+    ErrorCode,
     PermissionLevel,
     TransferStatus,
 )
@@ -59,6 +60,7 @@ _NO_SYNC = {"synchronize_session": False}
 
 
 class DeletionRefused(Conflict):
+    code = ErrorCode.DELETION_REFUSED
     reason = "These files may not be deleted as asked."
 
 

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from librarian_client.checksum import Hasher
 from librarian_client.models import TransferStatus, UploadOffsetResponse
-from librarian_server.errors import Conflict
+from librarian_server.errors import Conflict, TransferRunning
 from librarian_server.services.accounts.auth import AuthenticatedUser
 from librarian_server.services.ingest.transfers import owned_transfers
 
@@ -33,7 +33,7 @@ PREFIX_SLICE = 4 << 20
 OPEN_STATUSES = (TransferStatus.INITIATED, TransferStatus.STAGED)
 
 
-class UploadInProgress(Conflict):
+class UploadInProgress(TransferRunning):
     reason = "Another request is still sending bytes for this transfer."
     suggested_remedy = "Wait a few seconds for it to end (or be cut off), then resume."
 

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from librarian_client.models import TransferStatus
+from librarian_client.models import ErrorCode, TransferStatus
 from librarian_server.errors import Conflict
 from librarian_server.orm import IncomingTransfer
 
@@ -27,6 +27,8 @@ CHUNK = 500
 
 class TransferClosed(Conflict):
     """The transfers were closed (clean-up, cancel) before this request could claim them."""
+
+    code = ErrorCode.TRANSFER_CLOSED
 
     def __init__(self, transfer_ids: Iterable[int], what: str) -> None:
         self.transfer_ids = sorted(transfer_ids)

@@ -19,7 +19,7 @@ from librarian_client.models import (
     TransferRow,
     TransferStatus,
 )
-from librarian_server.errors import Conflict, InvalidRequest, NotFound
+from librarian_server.errors import Conflict, InvalidRequest, NotFound, TransferRunning
 from librarian_server.orm import (
     OUTGOING_LIVE,
     Checkin,
@@ -140,7 +140,9 @@ def retry_outgoing(session: Session, transfer_id: int) -> TransferActionResponse
         row.attempts = 0
         row.completed_time = None
     elif row.status is not TransferStatus.INITIATED or row.send_queue_id is not None:
-        raise Conflict(
+        # A completed transfer is done for good; any other is still on its way.
+        refusal = Conflict if row.status is TransferStatus.COMPLETED else TransferRunning
+        raise refusal(
             f"Transfer {transfer_id} is {row.status.value}; only a failed, cancelled or "
             "waiting transfer can be retried.",
             "Wait for it to finish, or cancel it first.",
@@ -152,7 +154,7 @@ def retry_outgoing(session: Session, transfer_id: int) -> TransferActionResponse
     try:
         session.flush()
     except IntegrityError:
-        raise Conflict(
+        raise TransferRunning(
             f"Another transfer of {row.file_name!r} to {row.destination} is under way.",
             "Let it finish.",
         ) from None

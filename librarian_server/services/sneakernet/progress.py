@@ -3,7 +3,8 @@
 Writing or reading a disk takes minutes to hours. The request answers at once
 with newline-delimited JSON events: a start line with the totals, a progress line
 about twice a second (also while one large file is copied, so the connection
-never goes quiet), and a final line with the summary. If the client goes away
+never goes quiet), and a final line with the summary, or an error line with the status,
+code, reason and remedy an error body would carry. If the client goes away
 (Ctrl-C), the work is asked to stop at its next safe point and leaves the disk
 and the catalogue consistent.
 """
@@ -75,10 +76,13 @@ async def stream(work: Callable[[Reporter], DiskEvent], name: str) -> AsyncItera
         try:
             results.put(work(reporter))
         except LibrarianError as exc:
-            results.put(DiskEvent(event="error", reason=exc.reason))
+            if exc.status_code >= 500:  # as the API's handler logs them
+                level = logging.WARNING if exc.status_code == 507 else logging.ERROR
+                log.log(level, "%s failed: %s: %s", name, type(exc).__name__, exc.reason)
+            results.put(error_event(exc))
         except Exception as exc:
             log.exception("%s failed", name)
-            results.put(DiskEvent(event="error", reason=f"{type(exc).__name__}: {exc}"))
+            results.put(error_event(LibrarianError(f"{type(exc).__name__}: {exc}")))
         finally:
             reporter._started.set()
 
@@ -105,6 +109,17 @@ async def stream(work: Callable[[Reporter], DiskEvent], name: str) -> AsyncItera
         reporter._stop.set()  # a no-op when the work is done; a clean stop when the client left
         with anyio.CancelScope(shield=True):
             await to_thread.run_sync(thread.join)
+
+
+def error_event(exc: LibrarianError) -> DiskEvent:
+    """The stream's last line when the work fails: what an error body would have said."""
+    return DiskEvent(
+        event="error",
+        status=exc.status_code,
+        code=exc.code,
+        reason=exc.reason,
+        suggested_remedy=exc.suggested_remedy,
+    )
 
 
 def _line(event: DiskEvent) -> bytes:
