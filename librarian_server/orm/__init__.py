@@ -6,8 +6,8 @@ from librarian_server.orm.error import ErrorCategory, ErrorRecord, ErrorSeverity
 from librarian_server.orm.event import Event
 from librarian_server.orm.file import File
 from librarian_server.orm.instance import Instance
-from librarian_server.orm.librarian import Librarian
 from librarian_server.orm.outgoing import OUTGOING_LIVE, OutgoingTransfer, QueueStatus, SendQueue
+from librarian_server.orm.peer import Peer
 from librarian_server.orm.remote_instance import RemoteInstance
 from librarian_server.orm.server_process import ServerProcess
 from librarian_server.orm.store import Store, StoreKind
@@ -37,7 +37,7 @@ __all__ = [
     "File",
     "IncomingTransfer",
     "Instance",
-    "Librarian",
+    "Peer",
     "LoginFailure",
     "OutgoingTransfer",
     "QueueStatus",

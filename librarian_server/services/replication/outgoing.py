@@ -17,8 +17,8 @@ from librarian_client.models import TransferStatus
 from librarian_server.orm import (
     OUTGOING_LIVE,
     Checkin,
-    Librarian,
     OutgoingTransfer,
+    Peer,
     RemoteInstance,
     utcnow,
 )
@@ -111,7 +111,7 @@ def tell_origins(session: Session, copies: list[tuple[str, str]], *, site: str) 
     not only the one it sent itself."""
     if not copies:
         return
-    peers = set(session.scalars(select(Librarian.name)))
+    peers = set(session.scalars(select(Peer.name)))
     files = existing_files(session, {name for name, _ in copies})
     now = utcnow()
     notices = []

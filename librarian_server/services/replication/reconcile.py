@@ -25,8 +25,8 @@ from librarian_client.models import (
 from librarian_server.errors import LibrarianError
 from librarian_server.orm import (
     IncomingTransfer,
-    Librarian,
     OutgoingTransfer,
+    Peer,
     QueueStatus,
     SendQueue,
     utcnow,
@@ -103,7 +103,7 @@ def reconcile_outgoing(
                 .limit(limit)
             )
         )
-        peers = {p.name: p for p in session.scalars(select(Librarian))}
+        peers = {p.name: p for p in session.scalars(select(Peer))}
     by_peer: dict[str, list[int]] = {}
     for transfer_id, destination in stuck:
         by_peer.setdefault(destination, []).append(transfer_id)
@@ -180,7 +180,7 @@ def reconcile_incoming(
                 .limit(limit)
             )
         )
-        peers = {p.name: p for p in session.scalars(select(Librarian))}
+        peers = {p.name: p for p in session.scalars(select(Peer))}
     by_peer: dict[str, dict[int, int]] = {}
     for transfer_id, peer_name, source_id in idle:
         by_peer.setdefault(peer_name or "", {})[source_id or 0] = transfer_id

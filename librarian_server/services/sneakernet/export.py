@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from librarian_client.models import DiskEvent, DiskProblem, ExportSummary, TransferStatus
 from librarian_client.models.sneakernet import ExportStop
 from librarian_server.errors import InvalidRequest, PermissionDenied
-from librarian_server.orm import File, Librarian, OutgoingTransfer, QueueStatus, SendQueue, utcnow
+from librarian_server.orm import File, OutgoingTransfer, Peer, QueueStatus, SendQueue, utcnow
 from librarian_server.services.catalogue.copies import local_copies
 from librarian_server.services.core.sql import insert_ignoring_conflicts
 from librarian_server.services.replication import outgoing
@@ -64,7 +64,7 @@ def disk_path(path: str, settings: ServerSettings, *, writable: bool) -> Path:
     return resolved
 
 
-def check_peer(session: Session, name: str) -> Librarian:
+def check_peer(session: Session, name: str) -> Peer:
     peer = get_peer(session, name)
     check_account(session, name)  # the disk must be signed
     if peer.transfer_managers and MANAGER not in peer.transfer_managers:
