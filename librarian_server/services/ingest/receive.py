@@ -33,7 +33,7 @@ from librarian_client.models import (
     UploadPutResponse,
 )
 from librarian_server.errors import InsufficientStorage, InvalidRequest, VerificationFailed
-from librarian_server.orm import IncomingTransfer, utcnow
+from librarian_server.orm import OPEN_STATUSES, IncomingTransfer, utcnow
 from librarian_server.services.accounts.auth import AuthenticatedUser
 from librarian_server.services.ingest.resume import exclusive, hash_prefix, keep_partial
 from librarian_server.services.ingest.transfer_cas import TransferClosed, claim
@@ -63,7 +63,7 @@ def _open_targets(
     targets = []
     for transfer_id in transfer_ids:
         transfer = transfers[transfer_id]
-        if transfer.status not in (TransferStatus.INITIATED, TransferStatus.STAGED):
+        if transfer.status not in OPEN_STATUSES:
             raise InvalidRequest(
                 f"Transfer {transfer_id} is {transfer.status.value}; it no longer takes bytes.",
                 "Stage the file again to get a new transfer.",
@@ -221,7 +221,7 @@ def mark_staged(factory: sessionmaker[Session], received: list[UploadPutResponse
         won = claim(
             session,
             [r.transfer_id for r in received],
-            statuses=(TransferStatus.INITIATED, TransferStatus.STAGED),
+            statuses=OPEN_STATUSES,
             values={"updated_time": now},
         )
         if won:

@@ -34,7 +34,7 @@ from librarian_client.models import (
     TransferStatus,
 )
 from librarian_server.errors import InvalidName
-from librarian_server.orm import HOLDING_STATUSES, IncomingTransfer, Store, utcnow
+from librarian_server.orm import HOLDING_STATUSES, OPEN_STATUSES, IncomingTransfer, Store, utcnow
 from librarian_server.services.accounts.auth import AuthenticatedUser
 from librarian_server.services.catalogue import namespace
 from librarian_server.services.catalogue.names import validate_name
@@ -195,7 +195,7 @@ def _stage_again(
 ) -> CloneStagedItem:
     """A repeated stage: the same transfer, ready for the bytes again, or still verifying."""
     key = transfer.source_transfer_id or 0
-    if transfer.status not in (TransferStatus.INITIATED, TransferStatus.STAGED):
+    if transfer.status not in OPEN_STATUSES:
         return CloneStagedItem(
             source_transfer_id=key, outcome=CloneOutcome.PENDING, transfer_id=transfer.id
         )

@@ -24,6 +24,8 @@ from librarian_client.models import (
 )
 from librarian_server.errors import LibrarianError
 from librarian_server.orm import (
+    AWAITING_PEER,
+    OPEN_STATUSES,
     IncomingTransfer,
     OutgoingTransfer,
     Peer,
@@ -39,8 +41,6 @@ from librarian_server.services.replication.clone_send import Sender
 from librarian_server.services.replication.credentials import CredentialBox
 from librarian_server.services.replication.peers import note_contact, open_client
 from librarian_server.settings import ServerSettings
-
-_WAITING = (TransferStatus.STAGED, TransferStatus.ONGOING, TransferStatus.STAGED_AT_DEST)
 
 
 def abandon_orphaned_batches(sender: Sender) -> int:
@@ -92,7 +92,7 @@ def reconcile_outgoing(
             session.execute(
                 select(OutgoingTransfer.id, OutgoingTransfer.destination)
                 .where(
-                    OutgoingTransfer.status.in_(_WAITING),
+                    OutgoingTransfer.status.in_(AWAITING_PEER),
                     OutgoingTransfer.updated_time < stuck_before,
                     or_(
                         OutgoingTransfer.send_queue_id.is_(None),
@@ -173,7 +173,7 @@ def reconcile_incoming(
                 )
                 .where(
                     IncomingTransfer.peer.is_not(None),
-                    IncomingTransfer.status.in_((TransferStatus.INITIATED, TransferStatus.STAGED)),
+                    IncomingTransfer.status.in_(OPEN_STATUSES),
                     IncomingTransfer.updated_time < stuck_before,
                 )
                 .order_by(IncomingTransfer.id)
@@ -207,7 +207,7 @@ def _drop(factory: sessionmaker[Session], ids: list[int], reason: str) -> int:
         rows = session.scalars(
             select(IncomingTransfer).where(
                 IncomingTransfer.id.in_(ids),
-                IncomingTransfer.status.in_((TransferStatus.INITIATED, TransferStatus.STAGED)),
+                IncomingTransfer.status.in_(OPEN_STATUSES),
             )
         ).all()
         return sum(close_transfer(session, row, TransferStatus.CANCELLED, reason) for row in rows)

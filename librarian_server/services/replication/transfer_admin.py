@@ -21,6 +21,7 @@ from librarian_client.models import (
 )
 from librarian_server.errors import Conflict, InvalidRequest, NotFound
 from librarian_server.orm import (
+    FINISHED_STATUSES,
     OUTGOING_LIVE,
     Checkin,
     IncomingTransfer,
@@ -266,9 +267,7 @@ def prune_history(session: Session, *, days: float) -> dict[str, int]:
     received = execute_count(
         session,
         delete(IncomingTransfer).where(
-            IncomingTransfer.status.in_(
-                (TransferStatus.COMPLETED, TransferStatus.FAILED, TransferStatus.CANCELLED)
-            ),
+            IncomingTransfer.status.in_(FINISHED_STATUSES),
             IncomingTransfer.updated_time < before,
         ),
     )
