@@ -31,9 +31,8 @@ from librarian_client.exceptions import (
     ProtocolError,
     error_from_response,
 )
+from librarian_client.models import API_PREFIX as API
 from librarian_client.models import FileSummary
-
-API = "/api/v2"
 
 
 def name_path(name: str) -> str:

@@ -15,6 +15,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from librarian_client.exceptions import ProtocolError, ServerError, error_from_response
 from librarian_client.models import (
+    API_PREFIX,
     DiskEvent,
     DiskInfo,
     RequeueResponse,
@@ -22,7 +23,7 @@ from librarian_client.models import (
     SneakernetIngestRequest,
 )
 
-API = "/api/v2/sneakernet"
+API = f"{API_PREFIX}/sneakernet"
 M = TypeVar("M", bound=BaseModel)
 
 

@@ -41,6 +41,7 @@ from librarian_client.exceptions import (
     ProtocolError,
     VerificationFailed,
 )
+from librarian_client.models import API_PREFIX as API
 from librarian_client.models import (
     CommitItem,
     StagedTransfer,
@@ -58,7 +59,6 @@ from librarian_client.models import (
     UploadStageResponse,
 )
 
-API = "/api/v2"
 MAX_BATCH = 10_000
 # Files up to this size travel in bundles (one request for many files): per-request
 # overhead, not bandwidth, is what limits small-file uploads.

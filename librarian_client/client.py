@@ -33,6 +33,7 @@ from librarian_client.exceptions import (
     ProtocolError,
     error_from_response,
 )
+from librarian_client.models import API_PREFIX as API
 from librarian_client.models import (
     MAX_SEARCH_PAGE,
     DeleteRequest,
@@ -53,7 +54,6 @@ from librarian_client.models import (
 
 __all__ = ["LibrarianClient"]
 
-API = "/api/v2"
 USER_AGENT = "librarian-client/0.1"
 M = TypeVar("M", bound=BaseModel)
 _STORES = TypeAdapter(list[StoreInfo])

@@ -7,6 +7,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+API_PREFIX = "/api/v2"
+"""Where the server mounts its JSON API; every client path starts with it."""
 MAX_ID = 2**31 - 1
 """Row ids are 32-bit on PostgreSQL; a larger id names nothing, so it is refused (400)."""
 MAX_BYTES = 2**63 - 1

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 from librarian_client._io import HashingReader, ProgressCallback, coalesced
 from librarian_client.exceptions import error_from_response
+from librarian_client.models import API_PREFIX as API
 from librarian_client.models import (
     CheckinRequest,
     CheckinResponse,
@@ -37,7 +38,6 @@ from librarian_client.models import (
 from librarian_server import __version__
 from librarian_server.errors import PeerError
 
-API = "/api/v2"
 M = TypeVar("M", bound=BaseModel)
 
 

@@ -17,12 +17,11 @@ from fastapi import APIRouter, Request, Response
 from sqlalchemy.orm import Session, sessionmaker
 
 from librarian_server.api.deps import SessionDep, SessionFactoryDep
-from librarian_server.api.streaming import download_response
+from librarian_server.api.streaming import digest_header, download_response, ranged
 from librarian_server.errors import LibrarianError
 from librarian_server.services.accounts.auth import AuthenticatedUser
 from librarian_server.services.catalogue import files
 from librarian_server.services.catalogue.files import Download
-from librarian_server.services.ingest.receive import digest_header
 from librarian_server.vospace import data, nodes, transfers
 from librarian_server.vospace.deps import ContextDep
 from librarian_server.vospace.faults import InvalidArgument, VOSpaceFault, from_librarian_error
@@ -41,7 +40,7 @@ def _download(session: Session, path: str, request: Request, ctx: Context) -> Do
     if node.file is None:
         raise InvalidArgument(f"{ctx.uris.uri(node.path)} is a ContainerNode; it has no bytes")
     try:
-        return files.prepare_download(session, node.file.name, request.headers.get("range"))
+        return ranged(files.prepare_download(session, node.file.name), request.headers.get("range"))
     except LibrarianError as exc:
         raise from_librarian_error(exc) from None
 

@@ -11,7 +11,6 @@ about it.
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import errno
 import logging
@@ -393,11 +392,3 @@ async def receive_bundle_each(
         )
         for r in received
     ]
-
-
-def digest_header(checksum: str) -> str | None:
-    """RFC 3230 ``Digest`` value for an MD5 checksum (VOSpace clients check it)."""
-    algorithm, _, hexdigest = checksum.partition(":")
-    if algorithm != "md5":
-        return None
-    return "md5=" + base64.b64encode(bytes.fromhex(hexdigest)).decode()

@@ -52,10 +52,6 @@ BACKGROUND = AuthenticatedUser(0, "background", PermissionLevel.ADMIN)
 _CHUNK = 500
 
 
-def put_path(transfer_id: int) -> str:
-    return f"/api/v2/clone/{transfer_id}"
-
-
 def _latest_by_key(
     session: Session, peer: str, source_ids: list[int]
 ) -> dict[int, IncomingTransfer]:
@@ -182,11 +178,9 @@ def _named(
 
 
 def _staged(key: int, transfer_id: int) -> CloneStagedItem:
+    """Staged for bytes; the HTTP layer adds where to PUT them."""
     return CloneStagedItem(
-        source_transfer_id=key,
-        outcome=CloneOutcome.STAGED,
-        transfer_id=transfer_id,
-        put_path=put_path(transfer_id),
+        source_transfer_id=key, outcome=CloneOutcome.STAGED, transfer_id=transfer_id
     )
 
 
