@@ -23,6 +23,7 @@ from librarian_server.orm import (
 from librarian_server.services.accounts.auth import AuthenticatedUser
 from librarian_server.services.catalogue.stores import choose_store
 from librarian_server.services.core.error_log import record_error
+from librarian_server.services.core.sql import in_chunks
 from librarian_server.settings import ServerSettings
 from librarian_server.stores import StoreBackend, backend_for
 
@@ -154,8 +155,7 @@ def owned_transfers(
 ) -> dict[int, IncomingTransfer]:
     """Load many transfers in one query; every id must exist and belong to ``user``."""
     found: dict[int, IncomingTransfer] = {}
-    for start in range(0, len(transfer_ids), 500):
-        chunk = transfer_ids[start : start + 500]
+    for chunk in in_chunks(transfer_ids):
         found.update(
             (t.id, t)
             for t in session.scalars(select(IncomingTransfer).where(IncomingTransfer.id.in_(chunk)))

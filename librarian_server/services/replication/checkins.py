@@ -25,6 +25,7 @@ from librarian_server.errors import LibrarianError
 from librarian_server.orm import OUTGOING_LIVE, Checkin, OutgoingTransfer, utcnow
 from librarian_server.services.accounts.auth import AuthenticatedUser
 from librarian_server.services.catalogue.names import normalise
+from librarian_server.services.core.sql import in_chunks
 from librarian_server.services.ingest.commit import existing_files
 from librarian_server.services.replication.credentials import CredentialBox
 from librarian_server.services.replication.outgoing import (
@@ -40,8 +41,6 @@ from librarian_server.services.replication.peers import (
     open_client,
 )
 from librarian_server.settings import ServerSettings
-
-_CHUNK = 500
 
 
 def queue_checkins(session: Session, rows: list[dict[str, Any]]) -> None:
@@ -167,12 +166,12 @@ def record_checkins(
     _record_notices(session, [i for i in request.files if i.holder is not None])
     ids = [i.source_transfer_id for i in request.files if i.source_transfer_id is not None]
     known: dict[int, OutgoingTransfer] = {}
-    for start in range(0, len(ids), _CHUNK):
+    for chunk in in_chunks(ids):
         known.update(
             (t.id, t)
             for t in session.scalars(
                 select(OutgoingTransfer).where(
-                    OutgoingTransfer.id.in_(ids[start : start + _CHUNK]),
+                    OutgoingTransfer.id.in_(chunk),
                     OutgoingTransfer.destination == request.site,
                 )
             )

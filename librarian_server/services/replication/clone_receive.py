@@ -38,6 +38,7 @@ from librarian_server.orm import HOLDING_STATUSES, OPEN_STATUSES, IncomingTransf
 from librarian_server.services.accounts.auth import AuthenticatedUser
 from librarian_server.services.catalogue import namespace
 from librarian_server.services.catalogue.names import validate_name
+from librarian_server.services.core.sql import in_chunks
 from librarian_server.services.ingest.commit import CommitHook, commit_each, existing_files
 from librarian_server.services.ingest.transfers import NewTransfer, open_transfers
 from librarian_server.services.ingest.upload import check_batch_size, checksum_or_400
@@ -49,7 +50,6 @@ from librarian_server.stores import backend_for
 
 CLONE_MANAGER = "clone"
 BACKGROUND = AuthenticatedUser(0, "background", PermissionLevel.ADMIN)
-_CHUNK = 500
 
 
 def _latest_by_key(
@@ -57,12 +57,12 @@ def _latest_by_key(
 ) -> dict[int, IncomingTransfer]:
     """The newest incoming transfer for each of the sender's transfer ids."""
     found: dict[int, IncomingTransfer] = {}
-    for start in range(0, len(source_ids), _CHUNK):
+    for chunk in in_chunks(source_ids):
         rows = session.scalars(
             select(IncomingTransfer)
             .where(
                 IncomingTransfer.peer == peer,
-                IncomingTransfer.source_transfer_id.in_(source_ids[start : start + _CHUNK]),
+                IncomingTransfer.source_transfer_id.in_(chunk),
             )
             .order_by(IncomingTransfer.id)
         )
