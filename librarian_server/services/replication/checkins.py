@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from librarian_client.models import (
@@ -25,7 +25,7 @@ from librarian_server.errors import LibrarianError
 from librarian_server.orm import OUTGOING_LIVE, Checkin, OutgoingTransfer, utcnow
 from librarian_server.services.accounts.auth import AuthenticatedUser
 from librarian_server.services.catalogue.names import normalise
-from librarian_server.services.core.sql import in_chunks
+from librarian_server.services.core.sql import claim_rows, in_chunks
 from librarian_server.services.ingest.commit import existing_files
 from librarian_server.services.replication.credentials import CredentialBox
 from librarian_server.services.replication.outgoing import (
@@ -108,28 +108,20 @@ def _claim(
     """Take a batch of due check-ins for a while, so another worker skips them."""
     now = utcnow()
     with factory.begin() as session:
-        due = list(
-            session.scalars(
-                select(Checkin)
-                .where(
-                    Checkin.destination == destination,
-                    ~Checkin.delivered,
-                    Checkin.next_attempt_at <= now,
-                )
-                .order_by(Checkin.id)
-                .limit(limit)
-                .with_for_update(skip_locked=True)
-            )
+        claimed = claim_rows(
+            session,
+            Checkin.id,
+            Checkin.destination == destination,
+            ~Checkin.delivered,
+            Checkin.next_attempt_at <= now,
+            values={"next_attempt_at": now + lease},
+            limit=limit,
         )
-        claimed = set(
-            session.scalars(
-                update(Checkin)
-                .where(Checkin.id.in_([c.id for c in due]), Checkin.next_attempt_at <= now)
-                .values(next_attempt_at=now + lease)
-                .returning(Checkin.id)
-            )
+        if not claimed:
+            return []
+        return list(
+            session.scalars(select(Checkin).where(Checkin.id.in_(claimed)).order_by(Checkin.id))
         )
-    return [c for c in due if c.id in claimed]
 
 
 def _settle(

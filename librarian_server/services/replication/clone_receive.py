@@ -38,7 +38,7 @@ from librarian_server.orm import HOLDING_STATUSES, OPEN_STATUSES, IncomingTransf
 from librarian_server.services.accounts.auth import AuthenticatedUser
 from librarian_server.services.catalogue import namespace
 from librarian_server.services.catalogue.names import validate_name
-from librarian_server.services.core.sql import in_chunks
+from librarian_server.services.core.sql import claim_rows, in_chunks
 from librarian_server.services.ingest.commit import CommitHook, commit_each, existing_files
 from librarian_server.services.ingest.transfers import NewTransfer, open_transfers
 from librarian_server.services.ingest.upload import check_batch_size, checksum_or_400
@@ -350,26 +350,13 @@ def verify_deferred(
     committed = failed = 0
     while not out_of_time():
         with factory.begin() as session:
-            ids = list(
-                session.scalars(
-                    select(IncomingTransfer.id)
-                    .where(IncomingTransfer.status == TransferStatus.STAGED_AT_DEST)
-                    .order_by(IncomingTransfer.id)
-                    .limit(limit)
-                    .with_for_update(skip_locked=True)
-                )
-            )
-            # Claim them: another worker's identical UPDATE then matches nothing.
-            claimed = list(
-                session.scalars(
-                    update(IncomingTransfer)
-                    .where(
-                        IncomingTransfer.id.in_(ids),
-                        IncomingTransfer.status == TransferStatus.STAGED_AT_DEST,
-                    )
-                    .values(status=TransferStatus.ONGOING, updated_time=utcnow())
-                    .returning(IncomingTransfer.id)
-                )
+            # Another worker's identical claim then matches nothing.
+            claimed = claim_rows(
+                session,
+                IncomingTransfer.id,
+                IncomingTransfer.status == TransferStatus.STAGED_AT_DEST,
+                values={"status": TransferStatus.ONGOING, "updated_time": utcnow()},
+                limit=limit,
             )
         if not claimed:
             break
