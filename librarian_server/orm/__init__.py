@@ -2,7 +2,7 @@
 
 from librarian_server.orm.base import Base, utcnow
 from librarian_server.orm.checkin import Checkin
-from librarian_server.orm.error import ErrorCategory, ErrorRecord, ErrorSeverity
+from librarian_server.orm.error import ErrorCategory, ErrorRecord
 from librarian_server.orm.event import Event
 from librarian_server.orm.file import File
 from librarian_server.orm.instance import Instance
@@ -43,7 +43,6 @@ __all__ = [
     "Checkin",
     "ErrorCategory",
     "ErrorRecord",
-    "ErrorSeverity",
     "Event",
     "File",
     "IncomingTransfer",
