@@ -132,14 +132,12 @@ def free_store_paths(session: Session, store: Store, names: list[str]) -> dict[s
     backend = backend_for(store)
     paths = {name: backend.path_for(name, secrets.token_hex(6)) for name in names}
     while True:
-        wanted = list(paths.values())
         taken: set[str] = set()
-        for start in range(0, len(wanted), 500):
+        for chunk in in_chunks(paths.values()):
             taken.update(
                 session.scalars(
                     select(Instance.path).where(
-                        Instance.store_id == store.id,
-                        Instance.path.in_(wanted[start : start + 500]),
+                        Instance.store_id == store.id, Instance.path.in_(chunk)
                     )
                 )
             )
