@@ -29,10 +29,9 @@ from librarian_client.exceptions import (
     LibrarianClientError,
     ProtocolError,
 )
+from librarian_client.models import API_PREFIX as API
 from librarian_client.models import FileSummary
 from librarian_client.streaming import CHUNK_SIZE, ProgressCallback, progress_or_noop, write_hashing
-
-API = "/api/v2"
 
 
 def name_path(name: str) -> str:

@@ -13,6 +13,7 @@ import httpx
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from librarian_client.exceptions import ProtocolError
+from librarian_client.models import API_PREFIX as API
 from librarian_client.models import (
     BulkRetryRequest,
     BulkRetryResponse,
@@ -27,7 +28,6 @@ from librarian_client.models import (
     TransferStatus,
 )
 
-API = "/api/v2"
 M = TypeVar("M", bound=BaseModel)
 
 

@@ -21,6 +21,7 @@ from librarian_client.exceptions import (
     error_from_body,
 )
 from librarian_client.models import (
+    API_PREFIX,
     DiskEvent,
     DiskInfo,
     RequeueResponse,
@@ -28,7 +29,7 @@ from librarian_client.models import (
     SneakernetIngestRequest,
 )
 
-API = "/api/v2/sneakernet"
+API = f"{API_PREFIX}/sneakernet"
 M = TypeVar("M", bound=BaseModel)
 
 

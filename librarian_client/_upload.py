@@ -34,6 +34,7 @@ from librarian_client.exceptions import (
     VerificationFailed,
 )
 from librarian_client.http import parse_model
+from librarian_client.models import API_PREFIX as API
 from librarian_client.models import (
     CommitItem,
     StagedTransfer,
@@ -62,7 +63,6 @@ from librarian_client.streaming import (
     octet_headers,
 )
 
-API = "/api/v2"
 MAX_BATCH = 10_000
 # Sent files are committed about this often, so that the file counter moves as they
 # land and an interruption loses little; a commit is one round trip.

@@ -27,6 +27,7 @@ from librarian_client._upload import Uploader, UploadResult
 from librarian_client.config import Connection, resolve_connection
 from librarian_client.exceptions import ConfigError, ProtocolError
 from librarian_client.http import HttpSession
+from librarian_client.models import API_PREFIX as API
 from librarian_client.models import (
     MAX_SEARCH_PAGE,
     DeleteRequest,
@@ -48,7 +49,6 @@ from librarian_client.streaming import ProgressCallback, progress_or_noop
 
 __all__ = ["LibrarianClient"]
 
-API = "/api/v2"
 USER_AGENT = "librarian-client/0.1"
 M = TypeVar("M", bound=BaseModel)
 _STORES = TypeAdapter(list[StoreInfo])

@@ -32,6 +32,7 @@ from librarian_client.models.clone import (
     OutgoingStatusResponse,
 )
 from librarian_client.models.common import (
+    API_PREFIX,
     MAX_BYTES,
     MAX_ID,
     MAX_SECONDS,
@@ -100,6 +101,7 @@ from librarian_client.models.upload import (
 )
 
 __all__ = [
+    "API_PREFIX",
     "MAX_BYTES",
     "MAX_CLONE_BATCH",
     "MAX_LIST_PAGE",

@@ -2,6 +2,7 @@
 
 from fastapi import APIRouter, Depends
 
+from librarian_client.models import API_PREFIX
 from librarian_server.api import (
     admin,
     checkin,
@@ -15,7 +16,7 @@ from librarian_server.api import (
     upload,
 )
 
-api_router = APIRouter(prefix="/api/v2", dependencies=[Depends(params.no_nul_in_url)])
+api_router = APIRouter(prefix=API_PREFIX, dependencies=[Depends(params.no_nul_in_url)])
 for _module in (ping, upload, files, deletion, admin, clone, checkin, replication, sneakernet):
     api_router.include_router(_module.router)
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 
 from librarian_client.models import (
+    API_PREFIX,
     CloneBundleResponse,
     CloneCompleteRequest,
     CloneCompleteResponse,
+    CloneOutcome,
     CloneStageRequest,
     CloneStageResponse,
     CloneStatusRequest,
@@ -16,10 +18,16 @@ from librarian_client.models import (
 )
 from librarian_server.api.deps import Peer, RunnerDep, SessionDep, SessionFactoryDep, SettingsDep
 from librarian_server.api.params import TransferIdPath
+from librarian_server.api.streaming import digest_header
 from librarian_server.services.ingest import receive
 from librarian_server.services.replication import clone_receive
 
 router = APIRouter(prefix="/clone", tags=["replication"])
+
+
+def put_path(transfer_id: int) -> str:
+    """Where a staged clone's bytes go: ``put_bytes`` below, server-relative."""
+    return f"{API_PREFIX}{router.prefix}/{transfer_id}"
 
 
 @router.post("/stage", response_model=CloneStageResponse)
@@ -30,9 +38,13 @@ def stage(
     runner: RunnerDep,
     user: Peer,
 ) -> CloneStageResponse:
-    return clone_receive.stage_clones(
+    response = clone_receive.stage_clones(
         session, body, user=user, settings=settings, receivable=runner.managers.receivable()
     )
+    for item in response.files:
+        if item.outcome is CloneOutcome.STAGED and item.transfer_id is not None:
+            item.put_path = put_path(item.transfer_id)
+    return response
 
 
 @router.put("/{transfer_id}", response_model=UploadPutResponse)
@@ -46,7 +58,7 @@ async def put_bytes(
     result = await receive.receive(
         factory, transfer_id, request.stream(), user=user, caller="clone.put"
     )
-    if (digest := receive.digest_header(result.checksum)) is not None:
+    if (digest := digest_header(result.checksum)) is not None:
         response.headers["Digest"] = digest
     return result
 

@@ -9,7 +9,7 @@ from fastapi.responses import StreamingResponse
 
 from librarian_client.models import FileInfo, ListQuery, ListResponse, SearchQuery, SearchResponse
 from librarian_server.api.deps import Reader, SessionDep
-from librarian_server.api.streaming import download_response
+from librarian_server.api.streaming import download_response, ranged
 from librarian_server.services.catalogue import files, listing
 
 router = APIRouter(tags=["files"])
@@ -27,7 +27,7 @@ def download(
     _: Reader,
     range_: Annotated[str | None, Header(alias="range")] = None,
 ) -> Response:
-    d = files.prepare_download(session, name, range_)
+    d = ranged(files.prepare_download(session, name), range_)
     return download_response(d, headers={"X-Librarian-Checksum": d.checksum})
 
 

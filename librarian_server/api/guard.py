@@ -31,6 +31,7 @@ from starlette.datastructures import Headers
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from librarian_client.models import API_PREFIX as API
 from librarian_client.models import ErrorResponse
 from librarian_server.errors import (
     AuthenticationRequired,
@@ -44,7 +45,6 @@ from librarian_server.services.accounts.throttle import ThrottlePolicy
 from librarian_server.settings import ServerSettings
 
 USER_KEY = "librarian.user"
-API = "/api/v2"
 VOSPACE = "/vospace"
 _SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
 # Bodies streamed to a store: no cap (a file is as big as it is), but never anonymous.

@@ -6,15 +6,71 @@ checksums the same way.
 
 from __future__ import annotations
 
+import base64
+import dataclasses
+import re
 from collections.abc import Callable, Iterator
 
 from fastapi import Response
 from fastapi.responses import StreamingResponse
 
+from librarian_server.errors import RangeNotSatisfiable
 from librarian_server.services.catalogue.files import Download
-from librarian_server.services.ingest.receive import digest_header
 
 CHUNK = 1 << 20
+_BYTE_RANGE = re.compile(r"\d+-\d*|-\d+", re.ASCII)
+
+
+def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """One ``bytes=`` range (the only kind clients use for resumption); None means whole.
+
+    A unit other than ``bytes`` is ignored (RFC 9110 14.2: the whole file, 200); a
+    ``bytes`` range that cannot be served is a 416 that states the size.
+    """
+    if not header:
+        return None
+    unit, _, spec = header.partition("=")
+    if unit.strip().lower() != "bytes":
+        return None
+    if "," in spec:
+        raise RangeNotSatisfiable(
+            f"Unsupported Range {header!r}.", "Send one 'bytes=a-b' range.", size=size
+        )
+    if not _BYTE_RANGE.fullmatch(spec.strip()):
+        raise RangeNotSatisfiable(f"Malformed Range {header!r}.", size=size)
+    first, _, last = spec.strip().partition("-")
+    try:
+        if first == "":
+            length = int(last)
+            if length <= 0:
+                raise RangeNotSatisfiable(size=size)
+            start, end = max(size - length, 0), size - 1
+        else:
+            start = int(first)
+            end = int(last) if last else size - 1
+    except ValueError:
+        raise RangeNotSatisfiable(f"Malformed Range {header!r}.", size=size) from None
+    end = min(end, size - 1)
+    if start >= size or start > end or start < 0:
+        raise RangeNotSatisfiable(
+            f"Range {header!r} is outside the file's {size} bytes.", size=size
+        )
+    return start, end
+
+
+def ranged(download: Download, header: str | None) -> Download:
+    """The part of ``download`` a ``Range`` header asks for (all of it without one)."""
+    if (span := parse_range(header, download.size)) is None:
+        return download
+    return dataclasses.replace(download, start=span[0], end=span[1])
+
+
+def digest_header(checksum: str) -> str | None:
+    """RFC 3230 ``Digest`` value for an MD5 checksum (VOSpace clients check it)."""
+    algorithm, _, hexdigest = checksum.partition(":")
+    if algorithm != "md5":
+        return None
+    return "md5=" + base64.b64encode(bytes.fromhex(hexdigest)).decode()
 
 
 def _chunks(download: Download, done: Callable[[], None] | None) -> Iterator[bytes]:

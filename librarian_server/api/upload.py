@@ -7,7 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 
 from librarian_client.models import (
+    API_PREFIX,
     MAX_BYTES,
+    StageOutcome,
     UploadBundleResponse,
     UploadCancelRequest,
     UploadCancelResponse,
@@ -20,18 +22,26 @@ from librarian_client.models import (
 )
 from librarian_server.api.deps import SessionDep, SessionFactoryDep, SettingsDep, Writer
 from librarian_server.api.params import TransferIdPath
+from librarian_server.api.streaming import digest_header
 from librarian_server.services.ingest import receive, resume, transfers, upload
 
 router = APIRouter(prefix="/upload", tags=["upload"])
+
+
+def put_path(transfer_id: int) -> str:
+    """Where a staged upload's bytes go: ``put_bytes`` below, server-relative."""
+    return f"{API_PREFIX}{router.prefix}/{transfer_id}"
 
 
 @router.post("/stage", response_model=UploadStageResponse)
 def stage(
     body: UploadStageRequest, session: SessionDep, settings: SettingsDep, user: Writer
 ) -> UploadStageResponse:
-    return UploadStageResponse(
-        transfers=upload.stage(session, body.files, user=user, settings=settings)
-    )
+    staged = upload.stage(session, body.files, user=user, settings=settings)
+    for item in staged:
+        if item.outcome is StageOutcome.STAGED and item.transfer_id is not None:
+            item.put_path = put_path(item.transfer_id)
+    return UploadStageResponse(transfers=staged)
 
 
 @router.get("/{transfer_id}", response_model=UploadOffsetResponse)
@@ -56,7 +66,7 @@ async def put_bytes(
     result = await receive.receive(
         factory, transfer_id, request.stream(), user=user, offset=offset, resumable=True
     )
-    if (digest := receive.digest_header(result.checksum)) is not None:
+    if (digest := digest_header(result.checksum)) is not None:
         response.headers["Digest"] = digest
     return result
 

@@ -2,16 +2,24 @@
 
 from librarian_server.orm.base import Base, utcnow
 from librarian_server.orm.checkin import Checkin
-from librarian_server.orm.error import ErrorCategory, ErrorRecord, ErrorSeverity
+from librarian_server.orm.error import ErrorCategory, ErrorRecord
 from librarian_server.orm.event import Event
 from librarian_server.orm.file import File
 from librarian_server.orm.instance import Instance
-from librarian_server.orm.librarian import Librarian
-from librarian_server.orm.outgoing import OUTGOING_LIVE, OutgoingTransfer, QueueStatus, SendQueue
+from librarian_server.orm.outgoing import OutgoingTransfer, QueueStatus, SendQueue
+from librarian_server.orm.peer import Peer
 from librarian_server.orm.remote_instance import RemoteInstance
 from librarian_server.orm.server_process import ServerProcess
+from librarian_server.orm.statuses import (
+    ACTIVE_STATUSES,
+    AWAITING_PEER,
+    FINISHED_STATUSES,
+    HOLDING_STATUSES,
+    OPEN_STATUSES,
+    OUTGOING_LIVE,
+)
 from librarian_server.orm.store import Store, StoreKind
-from librarian_server.orm.transfer import ACTIVE_STATUSES, HOLDING_STATUSES, IncomingTransfer
+from librarian_server.orm.transfer import IncomingTransfer
 from librarian_server.orm.user import ApiToken, AuthState, LoginFailure, User
 from librarian_server.orm.vospace import (
     UWSPhase,
@@ -24,7 +32,10 @@ from librarian_server.orm.vospace import (
 
 __all__ = [
     "ACTIVE_STATUSES",
+    "AWAITING_PEER",
+    "FINISHED_STATUSES",
     "HOLDING_STATUSES",
+    "OPEN_STATUSES",
     "OUTGOING_LIVE",
     "ApiToken",
     "AuthState",
@@ -32,12 +43,11 @@ __all__ = [
     "Checkin",
     "ErrorCategory",
     "ErrorRecord",
-    "ErrorSeverity",
     "Event",
     "File",
     "IncomingTransfer",
     "Instance",
-    "Librarian",
+    "Peer",
     "LoginFailure",
     "OutgoingTransfer",
     "QueueStatus",

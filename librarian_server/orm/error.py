@@ -1,4 +1,7 @@
-"""ErrorRecord: what failed, where, for operators (kept even when a request fails)."""
+"""ErrorRecord: what failed, where, for operators (kept even when a request fails).
+
+Every record is an error; its category and caller say where it happened.
+"""
 
 from __future__ import annotations
 
@@ -11,18 +14,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 from librarian_server.orm.base import Base, UTCDateTime, str_enum, utcnow
 
 
-class ErrorSeverity(StrEnum):
-    INFO = "info"
-    WARNING = "warning"
-    ERROR = "error"
-    CRITICAL = "critical"
-
-
 class ErrorCategory(StrEnum):
     UPLOAD = "upload"
     STORE = "store"
-    STARTUP = "startup"
-    AUTH = "auth"
     REPLICATION = "replication"
     BACKGROUND = "background"
 
@@ -31,7 +25,6 @@ class ErrorRecord(Base):
     __tablename__ = "errors"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    severity: Mapped[ErrorSeverity] = mapped_column(str_enum(ErrorSeverity, 16))
     category: Mapped[ErrorCategory] = mapped_column(
         str_enum(ErrorCategory, 32),
         index=True,
@@ -39,4 +32,3 @@ class ErrorRecord(Base):
     message: Mapped[str] = mapped_column(Text)
     caller: Mapped[str] = mapped_column(String(256), default="")
     created_time: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
-    cleared: Mapped[bool] = mapped_column(default=False, index=True)

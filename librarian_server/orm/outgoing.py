@@ -10,14 +10,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from librarian_client.models import TransferStatus
 from librarian_server.orm.base import NAME_TYPE, Base, UTCDateTime, str_enum, utcnow
+from librarian_server.orm.statuses import OUTGOING_LIVE, status_in_sql
 
-OUTGOING_LIVE = (
-    TransferStatus.INITIATED,
-    TransferStatus.STAGED,
-    TransferStatus.ONGOING,
-    TransferStatus.STAGED_AT_DEST,
-)
-_LIVE_SQL = "status IN ('INITIATED', 'STAGED', 'ONGOING', 'STAGED_AT_DEST')"
+_LIVE_SQL = status_in_sql(OUTGOING_LIVE)
 
 
 class QueueStatus(StrEnum):

@@ -10,11 +10,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 from librarian_client.models import TransferStatus
 from librarian_server.orm.base import Base, UTCDateTime, str_enum, utcnow
 
-ACTIVE_STATUSES = (TransferStatus.INITIATED, TransferStatus.STAGED, TransferStatus.ONGOING)
-# Still holding staged bytes: the active ones, and clones whose sender has declared
-# them complete and that await verification here.
-HOLDING_STATUSES = (*ACTIVE_STATUSES, TransferStatus.STAGED_AT_DEST)
-
 
 class IncomingTransfer(Base):
     __tablename__ = "incoming_transfers"

@@ -33,7 +33,6 @@ class UWSPhase(StrEnum):
 
 
 ACTIVE_PHASES = (UWSPhase.QUEUED, UWSPhase.EXECUTING)
-FINAL_PHASES = (UWSPhase.COMPLETED, UWSPhase.ERROR, UWSPhase.ABORTED, UWSPhase.ARCHIVED)
 
 
 class VOSpaceContainer(Base):

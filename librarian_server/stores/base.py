@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import BinaryIO
 
 
 class StoreBackend(ABC):
@@ -44,16 +43,10 @@ class StoreBackend(ABC):
         """Move committed bytes back to staging when the database transaction failed."""
 
     @abstractmethod
-    def open(self, store_path: str) -> BinaryIO: ...
-
-    @abstractmethod
     def exists(self, store_path: str) -> bool: ...
 
     @abstractmethod
     def delete(self, store_path: str) -> None: ...
-
-    @abstractmethod
-    def size_of(self, store_path: str) -> int: ...
 
     @abstractmethod
     def free_bytes(self) -> int:

@@ -28,7 +28,6 @@ import secrets
 import shutil
 from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO
 
 from librarian_server.errors import ConfigurationError, FileAlreadyExists
 from librarian_server.stores.base import StoreBackend
@@ -249,18 +248,12 @@ class PosixStore(StoreBackend):
         with contextlib.suppress(FileNotFoundError):
             os.unlink(target)
 
-    def open(self, store_path: str) -> BinaryIO:
-        return open(self.local_path(store_path), "rb")  # the caller closes it
-
     def exists(self, store_path: str) -> bool:
         return self.local_path(store_path).is_file()
 
     def delete(self, store_path: str) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.local_path(store_path))
-
-    def size_of(self, store_path: str) -> int:
-        return self.local_path(store_path).stat().st_size
 
     def free_bytes(self) -> int:
         return shutil.disk_usage(self.root).free

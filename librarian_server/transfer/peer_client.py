@@ -23,6 +23,7 @@ from librarian_client.exceptions import (
     LibrarianTimeoutError,
 )
 from librarian_client.http import HttpSession
+from librarian_client.models import API_PREFIX as API
 from librarian_client.models import (
     CheckinRequest,
     CheckinResponse,
@@ -48,7 +49,6 @@ from librarian_client.streaming import (
 from librarian_server import __version__
 from librarian_server.errors import PeerError
 
-API = "/api/v2"
 M = TypeVar("M", bound=BaseModel)
 
 

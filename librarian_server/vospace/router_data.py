@@ -17,12 +17,13 @@ from fastapi import APIRouter, Request, Response
 from sqlalchemy.orm import Session
 
 from librarian_server.api.deps import SessionDep, SessionFactoryDep
-from librarian_server.api.streaming import download_response
+from librarian_server.api.streaming import digest_header, download_response, ranged
+from librarian_server.errors import LibrarianError
 from librarian_server.services.catalogue.files import Download
-from librarian_server.services.ingest.receive import digest_header
 from librarian_server.services.vospace import data, nodes, transfers
 from librarian_server.services.vospace.faults import (
     InvalidArgument,
+    from_librarian_error,
 )
 from librarian_server.services.vospace.protocols import PUSH
 from librarian_server.services.vospace.transfers import Context, check_reader
@@ -36,7 +37,10 @@ TXN_OP = "x-put-txn-op"
 
 
 def _download(session: Session, path: str, request: Request, ctx: Context) -> Download:
-    return data.download(session, path, request.headers.get("range"), ctx)
+    try:
+        return ranged(data.download(session, path, ctx), request.headers.get("range"))
+    except LibrarianError as exc:
+        raise from_librarian_error(exc) from None
 
 
 def _send(

@@ -8,6 +8,8 @@ from typing import Any
 import httpx
 from fastapi.testclient import TestClient
 
+from librarian_client.models import API_PREFIX
+
 
 def md5(data: bytes) -> str:
     return "md5:" + hashlib.md5(data).hexdigest()  # noqa: S324 - a checksum, not security
@@ -18,7 +20,7 @@ def stage(
     auth: tuple[str, str],
     files: list[dict[str, Any]],
 ) -> httpx.Response:
-    return http.post("/api/v2/upload/stage", json={"files": files}, auth=auth)
+    return http.post(f"{API_PREFIX}/upload/stage", json={"files": files}, auth=auth)
 
 
 def upload(http: TestClient, auth: tuple[str, str], name: str, data: bytes) -> dict[str, Any]:
@@ -29,7 +31,7 @@ def upload(http: TestClient, auth: tuple[str, str], name: str, data: bytes) -> d
     r = http.put(transfer["put_path"], content=data, auth=auth)
     assert r.status_code == 200, r.text
     r = http.post(
-        "/api/v2/upload/commit",
+        f"{API_PREFIX}/upload/commit",
         json={"files": [{"transfer_id": transfer["transfer_id"], "checksum": md5(data)}]},
         auth=auth,
     )

@@ -167,7 +167,7 @@ def test_bytes_written_directly_are_hashed_at_complete_or_deferred(
     paths = [Path(f["local_path"]) for f in answer["files"]]
     paths[0].write_bytes(small)
     paths[1].write_bytes(large)
-    paths[2].write_bytes(bad[:-1] + b"\0")  # damaged on the way
+    paths[2].write_bytes(bad[:-1] + bytes([bad[-1] ^ 1]))  # damaged on the way (always)
     ids = [f["transfer_id"] for f in answer["files"]]
     results = _complete(site, list(zip([1, 2, 3], ids, strict=True)), "local").json()["files"]
     outcomes = {r["source_transfer_id"]: r["outcome"] for r in results}

@@ -26,7 +26,7 @@ from librarian_client.exceptions import (
     error_from_response,
 )
 from librarian_client.models import ErrorCode, PermissionLevel, TransferStatus
-from librarian_server.orm import Librarian, OutgoingTransfer, Store
+from librarian_server.orm import OutgoingTransfer, Peer, Store
 from librarian_server.services.accounts.auth import create_user
 from librarian_server.services.replication import peers
 from librarian_server.services.replication.credentials import CredentialBox
@@ -114,7 +114,7 @@ def test_a_peer_that_is_down_is_a_502_peer_error(make_site: Callable[..., Site])
 
     def ask_the_peer() -> None:  # a route that needs the peer, as a proxying one would
         with site.session() as session:
-            peer = session.scalars(select(Librarian)).one()
+            peer = session.scalars(select(Peer)).one()
         with dialer.open(peer) as client:
             client.ping()
 

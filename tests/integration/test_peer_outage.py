@@ -19,7 +19,7 @@ from sqlalchemy import select, update
 from librarian_client.cli import main
 from librarian_client.config import Connection, save_connection
 from librarian_client.models import TransferStatus
-from librarian_server.orm import Librarian, OutgoingTransfer, utcnow
+from librarian_server.orm import OutgoingTransfer, Peer, utcnow
 from librarian_server.services.replication import peers
 from librarian_server.services.replication.credentials import CredentialBox
 from tests.integration.conftest import PASSWORD, Site
@@ -75,7 +75,7 @@ def _time_passes(site: Site) -> None:
     """As if the peer's backoff had run out: its next attempt, and its files', are now."""
     past = utcnow() - timedelta(seconds=1)
     with site.factory.begin() as session:
-        session.execute(update(Librarian).values(next_attempt_after=past))
+        session.execute(update(Peer).values(next_attempt_after=past))
         session.execute(update(OutgoingTransfer).values(next_attempt_at=past))
 
 
@@ -90,7 +90,7 @@ def test_an_unreachable_peer_backs_off_and_its_files_keep_their_attempts(source:
         peer = _peer(source)
         assert peer["health"] == "backing-off" and "unreachable" in peer["last_error"]
         with source.session() as session:
-            row = session.scalar(select(Librarian))
+            row = session.scalar(select(Peer))
             assert row is not None and row.next_attempt_after is not None
             waits.append(round((row.next_attempt_after - utcnow()).total_seconds()))
             after = row.next_attempt_after

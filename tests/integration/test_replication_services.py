@@ -15,8 +15,8 @@ from librarian_client.models import CheckinItem, CheckinRequest, PermissionLevel
 from librarian_server.errors import Conflict, InvalidRequest, NotFound, PermissionDenied
 from librarian_server.orm import (
     File,
-    Librarian,
     OutgoingTransfer,
+    Peer,
     RemoteInstance,
     SendQueue,
     utcnow,
@@ -88,7 +88,7 @@ def test_policy_decides_what_a_peer_gets(source: Site) -> None:
     assert _queued(source, "nersc") == ["back/e", "cal/c", "obs/a", "obs/b", "other/d"]
     _plan(source, "ucsd")
     with source.session() as session:
-        assert "back/e" not in _queued(source) and session.get(Librarian, 1) is not None
+        assert "back/e" not in _queued(source) and session.get(Peer, 1) is not None
 
     _add_peer(source, name="later", created_after=utcnow() + timedelta(days=1))
     assert _plan(source, "later") == {"queued": 0, "batches": 0}

@@ -25,6 +25,7 @@ from pydantic import BaseModel
 
 from librarian_client.checksum import format_checksum, new_hasher, normalise_checksum
 from librarian_client.models import (
+    API_PREFIX,
     CommittedFile,
     FileInfo,
     FileSummary,
@@ -125,7 +126,7 @@ class FakeLibrarian:
             return httpx.Response(exc.status, json=body)
 
     def _route(self, request: httpx.Request, path: str, user: str | None) -> httpx.Response:
-        method, api = request.method, "/api/v2/"
+        method, api = request.method, f"{API_PREFIX}/"
         if not path.startswith(api):
             raise FakeError(404, f"No route {path}.")
         route = path[len(api) :]
@@ -204,7 +205,7 @@ class FakeLibrarian:
                     name=item.name,
                     outcome=StageOutcome.STAGED,
                     transfer_id=tid,
-                    put_path=f"/api/v2/upload/{tid}",
+                    put_path=f"{API_PREFIX}/upload/{tid}",
                     local_path=str(local) if local else None,
                     store_marker=self.store_marker if local else None,
                     store_uuid=self.store_uuid if local else None,

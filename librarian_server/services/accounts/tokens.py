@@ -18,6 +18,7 @@ from librarian_client.models import PermissionLevel, TokenInfo
 from librarian_server.errors import NotFound
 from librarian_server.orm import ApiToken, AuthState, User, utcnow
 from librarian_server.services.accounts.passwords import new_token, token_digest
+from librarian_server.services.core.sql import in_chunks
 
 _STATE_ID = 1
 
@@ -121,8 +122,7 @@ def revoke_token(
         frontier = list(session.scalars(children))
         revoked += frontier
     # Children first, so the delete never depends on the database cascading the parent key.
-    for start in range(len(revoked), 0, -1000):
-        chunk = revoked[max(0, start - 1000) : start]
+    for chunk in in_chunks(reversed(revoked)):
         session.execute(delete(ApiToken).where(ApiToken.id.in_(chunk)))
     bump_generation(session)
     return revoked

@@ -19,11 +19,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from librarian_client.models import CopyState
 from librarian_server.orm import ErrorCategory, Instance, utcnow
 from librarian_server.services.core.error_log import record_error
+from librarian_server.services.core.sql import in_chunks
 from librarian_server.stores import backend_for
 
 log = logging.getLogger(__name__)
-
-_CHUNK = 500
 
 
 @dataclass(frozen=True)
@@ -45,11 +44,9 @@ def usable() -> ColumnElement[bool]:
 def local_copies(session: Session, names: list[str]) -> dict[str, LocalCopy]:
     """A usable copy of each file that has one, on any of this site's stores."""
     found: dict[str, LocalCopy] = {}
-    for start in range(0, len(names), _CHUNK):
+    for chunk in in_chunks(names):
         instances = session.scalars(
-            select(Instance)
-            .where(Instance.file_name.in_(names[start : start + _CHUNK]), usable())
-            .order_by(Instance.id)
+            select(Instance).where(Instance.file_name.in_(chunk), usable()).order_by(Instance.id)
         )
         for instance in instances:
             if instance.file_name not in found:
@@ -65,10 +62,10 @@ def local_copies(session: Session, names: list[str]) -> dict[str, LocalCopy]:
 def mark_verified(session: Session, instance_ids: Iterable[int], *, by: str) -> None:
     """The bytes of these copies were just read and hashed to the catalogue checksum."""
     ids = [i for i in instance_ids if i]
-    for start in range(0, len(ids), _CHUNK):
+    for chunk in in_chunks(ids):
         session.execute(
             update(Instance)
-            .where(Instance.id.in_(ids[start : start + _CHUNK]))
+            .where(Instance.id.in_(chunk))
             .values(
                 verified_time=utcnow(),
                 verified_result=CopyState.OK,

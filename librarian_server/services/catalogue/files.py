@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -25,7 +24,6 @@ from librarian_server.errors import (
     CopyFailedVerification,
     InvalidRequest,
     NotFound,
-    RangeNotSatisfiable,
 )
 from librarian_server.orm import File, Instance, RemoteInstance
 from librarian_server.services.catalogue.names import normalise
@@ -84,6 +82,8 @@ def file_info(session: Session, name: str) -> FileInfo:
 
 @dataclass(frozen=True)
 class Download:
+    """Bytes of a file to send: ``start``..``end`` of its ``size`` (all of it, unless ranged)."""
+
     path: Path
     size: int
     checksum: str
@@ -95,48 +95,8 @@ class Download:
         return self.end - self.start + 1
 
 
-_BYTE_RANGE = re.compile(r"\d+-\d*|-\d+", re.ASCII)
-
-
-def _parse_range(header: str | None, size: int) -> tuple[int, int] | None:
-    """One ``bytes=`` range (the only kind clients use for resumption); None means whole.
-
-    A unit other than ``bytes`` is ignored (RFC 9110 14.2: the whole file, 200); a
-    ``bytes`` range that cannot be served is a 416 that states the size.
-    """
-    if not header:
-        return None
-    unit, _, spec = header.partition("=")
-    if unit.strip().lower() != "bytes":
-        return None
-    if "," in spec:
-        raise RangeNotSatisfiable(
-            f"Unsupported Range {header!r}.", "Send one 'bytes=a-b' range.", size=size
-        )
-    if not _BYTE_RANGE.fullmatch(spec.strip()):
-        raise RangeNotSatisfiable(f"Malformed Range {header!r}.", size=size)
-    first, _, last = spec.strip().partition("-")
-    try:
-        if first == "":
-            length = int(last)
-            if length <= 0:
-                raise RangeNotSatisfiable(size=size)
-            start, end = max(size - length, 0), size - 1
-        else:
-            start = int(first)
-            end = int(last) if last else size - 1
-    except ValueError:
-        raise RangeNotSatisfiable(f"Malformed Range {header!r}.", size=size) from None
-    end = min(end, size - 1)
-    if start >= size or start > end or start < 0:
-        raise RangeNotSatisfiable(
-            f"Range {header!r} is outside the file's {size} bytes.", size=size
-        )
-    return start, end
-
-
-def prepare_download(session: Session, name: str, range_header: str | None) -> Download:
-    """The first usable copy whose bytes are there. A copy known to be bad is never
+def prepare_download(session: Session, name: str) -> Download:
+    """The first usable copy whose bytes are there, whole. A copy known to be bad is never
     served: with only bad copies left, the answer is 409, not damaged bytes."""
     file = _get(session, name)
     bad = 0
@@ -148,8 +108,8 @@ def prepare_download(session: Session, name: str, range_header: str | None) -> D
             continue
         backend = backend_for(instance.store)
         if backend.exists(instance.path):
-            start, end = _parse_range(range_header, file.size) or (0, file.size - 1)
-            return Download(backend.local_path(instance.path), file.size, file.checksum, start, end)
+            path = backend.local_path(instance.path)
+            return Download(path, file.size, file.checksum, 0, file.size - 1)
     if bad:
         raise CopyFailedVerification(
             f"Every copy of {name!r} on this site failed verification against its checksum "

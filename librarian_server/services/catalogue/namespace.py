@@ -25,9 +25,8 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from librarian_server.errors import NameConflict
 from librarian_server.orm import File, VOSpaceContainer, VOSpaceLink
+from librarian_server.services.core.sql import in_chunks
 
-_CHUNK = 500
-_EXISTS_CHUNK = 100  # EXISTS probes per SELECT
 _LOCK_BUCKETS = 4096
 _SHOWN = 5
 
@@ -105,8 +104,7 @@ def _among(session: Session, column: InstrumentedAttribute[str], values: list[st
     """The values that ``column`` holds; PostgreSQL gets one array parameter per chunk."""
     postgres = session.get_bind().dialect.name == "postgresql"
     found: list[str] = []
-    for start in range(0, len(values), _CHUNK):
-        chunk = values[start : start + _CHUNK]
+    for chunk in in_chunks(values):
         condition = (
             column == any_(literal(chunk, type_=ARRAY(String))) if postgres else column.in_(chunk)
         )
@@ -145,8 +143,7 @@ def _below(session: Session, names: list[str], why: dict[str, str]) -> None:
     collate = ' COLLATE "C"' if postgres else ""
     probes = ", ".join(_probe(column, collate) for column, _ in _BELOW)
     sql = text(f"WITH v(n) AS ({source}) SELECT v.n, {probes} FROM v")  # noqa: S608
-    for start in range(0, len(names), _CHUNK):
-        chunk = names[start : start + _CHUNK]
+    for chunk in in_chunks(names):
         found = session.execute(sql, {"names": chunk if postgres else json.dumps(chunk)})
         for name, *hits in found:
             for (column, what), hit in zip(_BELOW, hits, strict=True):

@@ -6,7 +6,7 @@ import logging
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from librarian_server.orm import ErrorCategory, ErrorRecord, ErrorSeverity
+from librarian_server.orm import ErrorCategory, ErrorRecord
 
 log = logging.getLogger("librarian_server.errors")
 
@@ -16,14 +16,11 @@ def record_error(
     category: ErrorCategory,
     message: str,
     *,
-    severity: ErrorSeverity = ErrorSeverity.ERROR,
     caller: str = "",
 ) -> None:
     log.warning("%s: %s", category.value, message)
     try:
         with factory.begin() as session:
-            session.add(
-                ErrorRecord(severity=severity, category=category, message=message, caller=caller)
-            )
+            session.add(ErrorRecord(category=category, message=message, caller=caller))
     except Exception:  # the log must never turn one failure into two
         log.exception("could not record error in the database")

@@ -25,7 +25,8 @@ from librarian_server.services.accounts.auth import count_users, create_user
 from librarian_server.services.accounts.tokens import create_token
 from librarian_server.services.catalogue.stores import add_store
 from librarian_server.services.core.processes import others_alive
-from librarian_server.services.ingest.transfer_cas import CHUNK, claim
+from librarian_server.services.core.sql import in_chunks
+from librarian_server.services.ingest.transfer_cas import claim
 from librarian_server.settings import ServerSettings
 from librarian_server.stores import backend_for
 
@@ -99,9 +100,9 @@ def clean_staging(factory: sessionmaker[Session], *, idle_before: datetime) -> t
             )
         )
     failed = 0
-    for start in range(0, len(candidates), CHUNK):
+    for chunk in in_chunks(candidates):
         with factory.begin() as session:
-            failed += _take_and_clean(session, candidates[start : start + CHUNK], idle_before)
+            failed += _take_and_clean(session, chunk, idle_before)
     removed = _remove_orphan_staging(factory, idle_before)
     if failed or removed:
         log.info(

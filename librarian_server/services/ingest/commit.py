@@ -27,12 +27,12 @@ from librarian_server.orm import File, IncomingTransfer, Instance, Store, utcnow
 from librarian_server.services.accounts.auth import AuthenticatedUser
 from librarian_server.services.catalogue import namespace
 from librarian_server.services.catalogue.stores import add_used_bytes
+from librarian_server.services.core.sql import in_chunks
 from librarian_server.services.ingest.transfer_cas import TransferClosed
 from librarian_server.services.ingest.transfer_cas import claim as claim_rows
 from librarian_server.services.ingest.transfers import fail_many, owned_transfers
 from librarian_server.stores import backend_for
 
-_CHUNK = 500  # names per IN (...) query
 # A transfer in one of these may be committed: bytes arrived by PUT (STAGED), were
 # written by a client or a peer directly (INITIATED), or wait for verification here.
 COMMITTABLE = (
@@ -48,9 +48,7 @@ CommitHook = Callable[[Session, list[CommittedFile]], None]
 
 def existing_files(session: Session, names: Iterable[str]) -> dict[str, File]:
     found: dict[str, File] = {}
-    batch = list(names)
-    for start in range(0, len(batch), _CHUNK):
-        chunk = batch[start : start + _CHUNK]
+    for chunk in in_chunks(names):
         found.update({f.name: f for f in session.scalars(select(File).where(File.name.in_(chunk)))})
     return found
 

@@ -11,7 +11,6 @@ about it.
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import errno
 import logging
@@ -33,7 +32,7 @@ from librarian_client.models import (
     UploadPutResponse,
 )
 from librarian_server.errors import InsufficientStorage, InvalidRequest, VerificationFailed
-from librarian_server.orm import IncomingTransfer, utcnow
+from librarian_server.orm import OPEN_STATUSES, IncomingTransfer, utcnow
 from librarian_server.services.accounts.auth import AuthenticatedUser
 from librarian_server.services.ingest.resume import exclusive, hash_prefix, keep_partial
 from librarian_server.services.ingest.transfer_cas import TransferClosed, claim
@@ -63,7 +62,7 @@ def _open_targets(
     targets = []
     for transfer_id in transfer_ids:
         transfer = transfers[transfer_id]
-        if transfer.status not in (TransferStatus.INITIATED, TransferStatus.STAGED):
+        if transfer.status not in OPEN_STATUSES:
             raise InvalidRequest(
                 f"Transfer {transfer_id} is {transfer.status.value}; it no longer takes bytes.",
                 "Stage the file again to get a new transfer.",
@@ -221,7 +220,7 @@ def mark_staged(factory: sessionmaker[Session], received: list[UploadPutResponse
         won = claim(
             session,
             [r.transfer_id for r in received],
-            statuses=(TransferStatus.INITIATED, TransferStatus.STAGED),
+            statuses=OPEN_STATUSES,
             values={"updated_time": now},
         )
         if won:
@@ -393,11 +392,3 @@ async def receive_bundle_each(
         )
         for r in received
     ]
-
-
-def digest_header(checksum: str) -> str | None:
-    """RFC 3230 ``Digest`` value for an MD5 checksum (VOSpace clients check it)."""
-    algorithm, _, hexdigest = checksum.partition(":")
-    if algorithm != "md5":
-        return None
-    return "md5=" + base64.b64encode(bytes.fromhex(hexdigest)).decode()

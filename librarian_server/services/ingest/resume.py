@@ -24,13 +24,13 @@ from typing import BinaryIO
 from sqlalchemy.orm import Session, sessionmaker
 
 from librarian_client.checksum import Hasher
-from librarian_client.models import TransferStatus, UploadOffsetResponse
+from librarian_client.models import UploadOffsetResponse
 from librarian_server.errors import Conflict, TransferRunning
+from librarian_server.orm import OPEN_STATUSES
 from librarian_server.services.accounts.auth import AuthenticatedUser
 from librarian_server.services.ingest.transfers import owned_transfers
 
 PREFIX_SLICE = 4 << 20
-OPEN_STATUSES = (TransferStatus.INITIATED, TransferStatus.STAGED)
 
 
 class UploadInProgress(TransferRunning):

@@ -15,14 +15,13 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement
 from sqlalchemy.orm import Session
 
 from librarian_client.models import ErrorCode, TransferStatus
 from librarian_server.errors import Conflict
 from librarian_server.orm import IncomingTransfer
-
-CHUNK = 500
+from librarian_server.services.core.sql import claim_rows, in_chunks
 
 
 class TransferClosed(Conflict):
@@ -54,32 +53,20 @@ def claim(
     Returns the ids whose update succeeded. ``skip_locked`` passes over rows another
     transaction holds (clean-up uses it: a row held is a row being committed).
     """
-    wanted = tuple(statuses)
+    where: list[ColumnElement[bool]] = [IncomingTransfer.status.in_(tuple(statuses))]
+    if stale_before is not None:
+        where.append(IncomingTransfer.updated_time < stale_before)
     won: set[int] = set()
-    ordered = sorted(set(transfer_ids))
-    for start in range(0, len(ordered), CHUNK):
-        where: list[Any] = [
-            IncomingTransfer.id.in_(ordered[start : start + CHUNK]),
-            IncomingTransfer.status.in_(wanted),
-        ]
-        if stale_before is not None:
-            where.append(IncomingTransfer.updated_time < stale_before)
-        locked = session.scalars(
-            select(IncomingTransfer.id)
-            .where(*where)
-            .order_by(IncomingTransfer.id)
-            .with_for_update(skip_locked=skip_locked)
-        ).all()
-        if not locked:
-            continue
-        where[0] = IncomingTransfer.id.in_(locked)
+    for chunk in in_chunks(sorted(set(transfer_ids))):
         won.update(
-            session.scalars(
-                update(IncomingTransfer)
-                .where(*where)
-                .values(**values)
-                .returning(IncomingTransfer.id)
-                .execution_options(synchronize_session=False)
-            ).all()
+            claim_rows(
+                session,
+                IncomingTransfer.id,
+                *where,
+                ids=chunk,
+                values=values,
+                skip_locked=skip_locked,
+                synchronize=False,
+            )
         )
     return won

@@ -23,6 +23,7 @@ from librarian_server.orm import (
 from librarian_server.services.accounts.auth import AuthenticatedUser
 from librarian_server.services.catalogue.stores import choose_store
 from librarian_server.services.core.error_log import record_error
+from librarian_server.services.core.sql import in_chunks
 from librarian_server.settings import ServerSettings
 from librarian_server.stores import StoreBackend, backend_for
 
@@ -131,14 +132,12 @@ def free_store_paths(session: Session, store: Store, names: list[str]) -> dict[s
     backend = backend_for(store)
     paths = {name: backend.path_for(name, secrets.token_hex(6)) for name in names}
     while True:
-        wanted = list(paths.values())
         taken: set[str] = set()
-        for start in range(0, len(wanted), 500):
+        for chunk in in_chunks(paths.values()):
             taken.update(
                 session.scalars(
                     select(Instance.path).where(
-                        Instance.store_id == store.id,
-                        Instance.path.in_(wanted[start : start + 500]),
+                        Instance.store_id == store.id, Instance.path.in_(chunk)
                     )
                 )
             )
@@ -154,8 +153,7 @@ def owned_transfers(
 ) -> dict[int, IncomingTransfer]:
     """Load many transfers in one query; every id must exist and belong to ``user``."""
     found: dict[int, IncomingTransfer] = {}
-    for start in range(0, len(transfer_ids), 500):
-        chunk = transfer_ids[start : start + 500]
+    for chunk in in_chunks(transfer_ids):
         found.update(
             (t.id, t)
             for t in session.scalars(select(IncomingTransfer).where(IncomingTransfer.id.in_(chunk)))

@@ -1,7 +1,7 @@
 """Stage and commit: the two catalogue steps of the upload pipeline.
 
 Stage validates a batch and opens one IncomingTransfer per new file; commit
-hands the verified ones to the shared commit path (``services/commit.py``) and,
+hands the verified ones to the shared commit path (``ingest/commit.py``) and,
 unlike a clone, refuses the whole request when any file fails verification.
 """
 
@@ -25,10 +25,6 @@ from librarian_server.services.ingest import commit as committer
 from librarian_server.services.ingest.commit import existing_files
 from librarian_server.services.ingest.transfers import NewTransfer, fail_many, open_transfers
 from librarian_server.settings import ServerSettings
-
-
-def put_path(transfer_id: int) -> str:
-    return f"/api/v2/upload/{transfer_id}"
 
 
 def checksum_or_400(value: str, name: str) -> str:
@@ -121,7 +117,6 @@ def stage(
                 name=transfer.name,
                 outcome=StageOutcome.STAGED,
                 transfer_id=transfer.id,
-                put_path=put_path(transfer.id),
                 local_path=str(transfer.staging_path) if offer_local else None,
                 store_marker=str(opened.backend.marker_path) if offer_local else None,
                 store_uuid=opened.store.uuid if offer_local else None,

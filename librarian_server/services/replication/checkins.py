@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from librarian_client.models import (
@@ -25,6 +25,7 @@ from librarian_server.errors import LibrarianError
 from librarian_server.orm import OUTGOING_LIVE, Checkin, OutgoingTransfer, utcnow
 from librarian_server.services.accounts.auth import AuthenticatedUser
 from librarian_server.services.catalogue.names import normalise
+from librarian_server.services.core.sql import claim_rows, in_chunks
 from librarian_server.services.ingest.commit import existing_files
 from librarian_server.services.replication.outgoing import (
     backoff,
@@ -39,8 +40,6 @@ from librarian_server.services.replication.peers import (
     note_contact,
 )
 from librarian_server.settings import ServerSettings
-
-_CHUNK = 500
 
 
 def queue_checkins(session: Session, rows: list[dict[str, Any]]) -> None:
@@ -108,28 +107,20 @@ def _claim(
     """Take a batch of due check-ins for a while, so another worker skips them."""
     now = utcnow()
     with factory.begin() as session:
-        due = list(
-            session.scalars(
-                select(Checkin)
-                .where(
-                    Checkin.destination == destination,
-                    ~Checkin.delivered,
-                    Checkin.next_attempt_at <= now,
-                )
-                .order_by(Checkin.id)
-                .limit(limit)
-                .with_for_update(skip_locked=True)
-            )
+        claimed = claim_rows(
+            session,
+            Checkin.id,
+            Checkin.destination == destination,
+            ~Checkin.delivered,
+            Checkin.next_attempt_at <= now,
+            values={"next_attempt_at": now + lease},
+            limit=limit,
         )
-        claimed = set(
-            session.scalars(
-                update(Checkin)
-                .where(Checkin.id.in_([c.id for c in due]), Checkin.next_attempt_at <= now)
-                .values(next_attempt_at=now + lease)
-                .returning(Checkin.id)
-            )
+        if not claimed:
+            return []
+        return list(
+            session.scalars(select(Checkin).where(Checkin.id.in_(claimed)).order_by(Checkin.id))
         )
-    return [c for c in due if c.id in claimed]
 
 
 def _settle(
@@ -166,12 +157,12 @@ def record_checkins(
     _record_notices(session, [i for i in request.files if i.holder is not None])
     ids = [i.source_transfer_id for i in request.files if i.source_transfer_id is not None]
     known: dict[int, OutgoingTransfer] = {}
-    for start in range(0, len(ids), _CHUNK):
+    for chunk in in_chunks(ids):
         known.update(
             (t.id, t)
             for t in session.scalars(
                 select(OutgoingTransfer).where(
-                    OutgoingTransfer.id.in_(ids[start : start + _CHUNK]),
+                    OutgoingTransfer.id.in_(chunk),
                     OutgoingTransfer.destination == request.site,
                 )
             )

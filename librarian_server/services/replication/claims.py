@@ -13,11 +13,11 @@ import time
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from librarian_server.orm import QueueStatus, SendQueue, utcnow
-from librarian_server.services.core.sql import execute_count
+from librarian_server.services.core.sql import compare_and_set, lock_rows
 
 
 def claim_queue(
@@ -31,27 +31,16 @@ def claim_queue(
 ) -> int | None:
     now = utcnow()
     free = or_(SendQueue.claimed_until.is_(None), SendQueue.claimed_until < now)
+    values = {
+        "claimed_by": worker,
+        "claimed_until": now + timedelta(seconds=seconds),
+        "status": new_status or status,
+        "updated_time": now,
+    }
     with factory.begin() as session:
-        candidates = session.scalars(
-            select(SendQueue.id)
-            .where(SendQueue.status == status, free, *where)
-            .order_by(SendQueue.id)
-            .limit(8)
-            .with_for_update(skip_locked=True)
-        ).all()
-        for queue_id in candidates:
-            taken = execute_count(
-                session,
-                update(SendQueue)
-                .where(SendQueue.id == queue_id, SendQueue.status == status, free)
-                .values(
-                    claimed_by=worker,
-                    claimed_until=now + timedelta(seconds=seconds),
-                    status=new_status or status,
-                    updated_time=now,
-                ),
-            )
-            if taken:
+        mine = (SendQueue.status == status, free)
+        for queue_id in lock_rows(session, SendQueue.id, *mine, *where, limit=8):
+            if compare_and_set(session, SendQueue.id, [queue_id], *mine, values=values):
                 return queue_id
     return None
 

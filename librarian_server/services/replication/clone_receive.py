@@ -34,10 +34,11 @@ from librarian_client.models import (
     TransferStatus,
 )
 from librarian_server.errors import InvalidName
-from librarian_server.orm import HOLDING_STATUSES, IncomingTransfer, Store, utcnow
+from librarian_server.orm import HOLDING_STATUSES, OPEN_STATUSES, IncomingTransfer, Store, utcnow
 from librarian_server.services.accounts.auth import AuthenticatedUser
 from librarian_server.services.catalogue import namespace
 from librarian_server.services.catalogue.names import validate_name
+from librarian_server.services.core.sql import claim_rows, in_chunks
 from librarian_server.services.ingest.commit import CommitHook, commit_each, existing_files
 from librarian_server.services.ingest.transfers import NewTransfer, open_transfers
 from librarian_server.services.ingest.upload import check_batch_size, checksum_or_400
@@ -49,11 +50,6 @@ from librarian_server.stores import backend_for
 
 CLONE_MANAGER = "clone"
 BACKGROUND = AuthenticatedUser(0, "background", PermissionLevel.ADMIN)
-_CHUNK = 500
-
-
-def put_path(transfer_id: int) -> str:
-    return f"/api/v2/clone/{transfer_id}"
 
 
 def _latest_by_key(
@@ -61,12 +57,12 @@ def _latest_by_key(
 ) -> dict[int, IncomingTransfer]:
     """The newest incoming transfer for each of the sender's transfer ids."""
     found: dict[int, IncomingTransfer] = {}
-    for start in range(0, len(source_ids), _CHUNK):
+    for chunk in in_chunks(source_ids):
         rows = session.scalars(
             select(IncomingTransfer)
             .where(
                 IncomingTransfer.peer == peer,
-                IncomingTransfer.source_transfer_id.in_(source_ids[start : start + _CHUNK]),
+                IncomingTransfer.source_transfer_id.in_(chunk),
             )
             .order_by(IncomingTransfer.id)
         )
@@ -182,11 +178,9 @@ def _named(
 
 
 def _staged(key: int, transfer_id: int) -> CloneStagedItem:
+    """Staged for bytes; the HTTP layer adds where to PUT them."""
     return CloneStagedItem(
-        source_transfer_id=key,
-        outcome=CloneOutcome.STAGED,
-        transfer_id=transfer_id,
-        put_path=put_path(transfer_id),
+        source_transfer_id=key, outcome=CloneOutcome.STAGED, transfer_id=transfer_id
     )
 
 
@@ -195,7 +189,7 @@ def _stage_again(
 ) -> CloneStagedItem:
     """A repeated stage: the same transfer, ready for the bytes again, or still verifying."""
     key = transfer.source_transfer_id or 0
-    if transfer.status not in (TransferStatus.INITIATED, TransferStatus.STAGED):
+    if transfer.status not in OPEN_STATUSES:
         return CloneStagedItem(
             source_transfer_id=key, outcome=CloneOutcome.PENDING, transfer_id=transfer.id
         )
@@ -356,26 +350,13 @@ def verify_deferred(
     committed = failed = 0
     while not out_of_time():
         with factory.begin() as session:
-            ids = list(
-                session.scalars(
-                    select(IncomingTransfer.id)
-                    .where(IncomingTransfer.status == TransferStatus.STAGED_AT_DEST)
-                    .order_by(IncomingTransfer.id)
-                    .limit(limit)
-                    .with_for_update(skip_locked=True)
-                )
-            )
-            # Claim them: another worker's identical UPDATE then matches nothing.
-            claimed = list(
-                session.scalars(
-                    update(IncomingTransfer)
-                    .where(
-                        IncomingTransfer.id.in_(ids),
-                        IncomingTransfer.status == TransferStatus.STAGED_AT_DEST,
-                    )
-                    .values(status=TransferStatus.ONGOING, updated_time=utcnow())
-                    .returning(IncomingTransfer.id)
-                )
+            # Another worker's identical claim then matches nothing.
+            claimed = claim_rows(
+                session,
+                IncomingTransfer.id,
+                IncomingTransfer.status == TransferStatus.STAGED_AT_DEST,
+                values={"status": TransferStatus.ONGOING, "updated_time": utcnow()},
+                limit=limit,
             )
         if not claimed:
             break

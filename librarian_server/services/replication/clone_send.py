@@ -21,7 +21,7 @@ from librarian_client.models import (
     TransferStatus,
 )
 from librarian_server.errors import LibrarianError
-from librarian_server.orm import Librarian, QueueStatus, SendQueue, utcnow
+from librarian_server.orm import Peer, QueueStatus, SendQueue, utcnow
 from librarian_server.services.catalogue.copies import local_copies, mark_bad, mark_verified
 from librarian_server.services.replication import outgoing
 from librarian_server.services.replication.claims import Lease, claim_queue
@@ -89,7 +89,7 @@ class Sender(SendContext):
     def _send(
         self,
         queue: SendQueue,
-        peer: Librarian,
+        peer: Peer,
         rows: Rows,
         client: PeerClient,
         lease: Lease,

@@ -17,26 +17,23 @@ from librarian_client.models import TransferStatus
 from librarian_server.orm import (
     OUTGOING_LIVE,
     Checkin,
-    Librarian,
     OutgoingTransfer,
+    Peer,
     RemoteInstance,
     utcnow,
 )
-from librarian_server.services.core.sql import insert_ignoring_conflicts
+from librarian_server.services.core.sql import in_chunks, insert_ignoring_conflicts
 from librarian_server.services.ingest.commit import existing_files
 from librarian_server.settings import ReplicationSettings
 
-_CHUNK = 500
-
 
 def live_transfers(session: Session, ids: Iterable[int]) -> list[OutgoingTransfer]:
-    wanted = list(ids)
     rows: list[OutgoingTransfer] = []
-    for start in range(0, len(wanted), _CHUNK):
+    for chunk in in_chunks(ids):
         rows.extend(
             session.scalars(
                 select(OutgoingTransfer).where(
-                    OutgoingTransfer.id.in_(wanted[start : start + _CHUNK]),
+                    OutgoingTransfer.id.in_(chunk),
                     OutgoingTransfer.status.in_(OUTGOING_LIVE),
                 )
             )
@@ -56,12 +53,11 @@ def live_in_queue(session: Session, queue_id: int) -> list[int]:
 
 
 def live_checksums(session: Session, ids: Iterable[int]) -> dict[int, str]:
-    wanted = list(ids)
     found: dict[int, str] = {}
-    for start in range(0, len(wanted), _CHUNK):
+    for chunk in in_chunks(ids):
         rows = session.execute(
             select(OutgoingTransfer.id, OutgoingTransfer.checksum).where(
-                OutgoingTransfer.id.in_(wanted[start : start + _CHUNK]),
+                OutgoingTransfer.id.in_(chunk),
                 OutgoingTransfer.status.in_(OUTGOING_LIVE),
             )
         )
@@ -78,13 +74,12 @@ def record_remote_copies(session: Session, pairs: Iterable[tuple[str, str]]) -> 
 
 def _update_live(session: Session, ids: Iterable[int], **values: object) -> list[tuple[str, str]]:
     """One UPDATE per 500 live transfers; returns their (file name, destination)."""
-    wanted = list(ids)
     changed: list[tuple[str, str]] = []
-    for start in range(0, len(wanted), _CHUNK):
+    for chunk in in_chunks(ids):
         result = session.execute(
             update(OutgoingTransfer)
             .where(
-                OutgoingTransfer.id.in_(wanted[start : start + _CHUNK]),
+                OutgoingTransfer.id.in_(chunk),
                 OutgoingTransfer.status.in_(OUTGOING_LIVE),
             )
             .values(updated_time=utcnow(), **values)
@@ -111,7 +106,7 @@ def tell_origins(session: Session, copies: list[tuple[str, str]], *, site: str) 
     not only the one it sent itself."""
     if not copies:
         return
-    peers = set(session.scalars(select(Librarian.name)))
+    peers = set(session.scalars(select(Peer.name)))
     files = existing_files(session, {name for name, _ in copies})
     now = utcnow()
     notices = []

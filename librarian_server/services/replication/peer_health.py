@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from librarian_client.models import PeerHealth
 from librarian_server.errors import PeerError
-from librarian_server.orm import Librarian, SendQueue, utcnow
+from librarian_server.orm import Peer, SendQueue, utcnow
 from librarian_server.settings import ReplicationSettings
 
 log = logging.getLogger(__name__)
@@ -44,7 +44,7 @@ def note_failure(
     """One more failure in a row: the peer's next attempt moves out. Returns it."""
     now = utcnow()
     with factory.begin() as session:
-        peer = session.scalar(select(Librarian).where(Librarian.name == name).with_for_update())
+        peer = session.scalar(select(Peer).where(Peer.name == name).with_for_update())
         if peer is None:
             return now + peer_backoff(1, settings)
         peer.consecutive_failures += 1
@@ -65,8 +65,8 @@ def note_healthy(factory: sessionmaker[Session], name: str) -> None:
     """The peer took a batch: it is healthy again and may be tried at once."""
     with factory.begin() as session:
         session.execute(
-            update(Librarian)
-            .where(Librarian.name == name)
+            update(Peer)
+            .where(Peer.name == name)
             .values(
                 last_contact=utcnow(),
                 last_error=None,
@@ -77,17 +77,17 @@ def note_healthy(factory: sessionmaker[Session], name: str) -> None:
 
 
 def reachable(now: datetime) -> ColumnElement[bool]:
-    """Peers not backing off at ``now`` (for queries over Librarian)."""
-    return or_(Librarian.next_attempt_after.is_(None), Librarian.next_attempt_after <= now)
+    """Peers not backing off at ``now`` (for queries over peers)."""
+    return or_(Peer.next_attempt_after.is_(None), Peer.next_attempt_after <= now)
 
 
 def queue_not_backing_off(now: datetime) -> ColumnElement[bool]:
     """Send queues whose peer may be tried at ``now`` (claims skip the others)."""
-    waiting = select(Librarian.name).where(~reachable(now))
+    waiting = select(Peer.name).where(~reachable(now))
     return SendQueue.destination.not_in(waiting)
 
 
-def health(peer: Librarian, now: datetime | None = None) -> PeerHealth:
+def health(peer: Peer, now: datetime | None = None) -> PeerHealth:
     if not peer.enabled:
         return PeerHealth.DISABLED
     after = peer.next_attempt_after

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from librarian_client.models import PeerInfo, PermissionLevel, TransferStatus
 from librarian_server.errors import Conflict, InvalidRequest, NotFound, PermissionDenied
-from librarian_server.orm import OUTGOING_LIVE, Librarian, OutgoingTransfer, utcnow
+from librarian_server.orm import OUTGOING_LIVE, OutgoingTransfer, Peer, utcnow
 from librarian_server.services.accounts.auth import AuthenticatedUser
 from librarian_server.services.core.sql import execute_count
 from librarian_server.services.replication.credentials import CredentialBox
@@ -64,15 +64,15 @@ def add_peer(
     name_glob: str | None = None,
     created_after: datetime | None = None,
     managers: Sequence[str] = (),
-) -> Librarian:
+) -> Peer:
     _check_name(name)
     if name == settings.site_name:
         raise InvalidRequest(f"{name!r} is this site's own name.", "A site is not its own peer.")
-    if session.scalar(select(Librarian.id).where(Librarian.name == name)) is not None:
+    if session.scalar(select(Peer.id).where(Peer.name == name)) is not None:
         raise Conflict(f"Peer {name!r} already exists.", "Change it with `update-peer`.")
     if not password:
         raise InvalidRequest("The peer password is empty.")
-    peer = Librarian(
+    peer = Peer(
         name=name,
         url=_check_url(url),
         username=username,
@@ -103,7 +103,7 @@ def update_peer(
     name_glob: str | object | None = _UNSET,
     created_after: datetime | object | None = _UNSET,
     managers: Sequence[str] | None = None,
-) -> Librarian:
+) -> Peer:
     """Change only what is given; ``name_glob``/``created_after`` accept None to clear."""
     peer = get_peer(session, name)
     if url is not None:
@@ -150,18 +150,18 @@ def remove_peer(session: Session, name: str) -> int:
     return cancelled
 
 
-def get_peer(session: Session, name: str) -> Librarian:
-    peer = session.scalar(select(Librarian).where(Librarian.name == name))
+def get_peer(session: Session, name: str) -> Peer:
+    peer = session.scalar(select(Peer).where(Peer.name == name))
     if peer is None:
         raise NotFound(f"No peer named {name!r}.", "`librarian-server peers` lists them.")
     return peer
 
 
-def list_peers(session: Session) -> list[Librarian]:
-    return list(session.scalars(select(Librarian).order_by(Librarian.name)))
+def list_peers(session: Session) -> list[Peer]:
+    return list(session.scalars(select(Peer).order_by(Peer.name)))
 
 
-def peer_info(peer: Librarian) -> PeerInfo:
+def peer_info(peer: Peer) -> PeerInfo:
     return PeerInfo.model_validate(peer).model_copy(update={"health": health(peer)})
 
 
@@ -183,7 +183,7 @@ class PeerDialer:
     ) -> PeerDialer:
         return cls(settings, CredentialBox.for_settings(settings), transport)
 
-    def open(self, peer: Librarian) -> PeerClient:
+    def open(self, peer: Peer) -> PeerClient:
         return PeerClient(
             peer.name,
             peer.url,
@@ -210,4 +210,4 @@ def note_contact(factory: sessionmaker[Session], name: str, error: str | None = 
     if error is None:
         values["last_contact"] = utcnow()
     with factory.begin() as session:
-        session.execute(update(Librarian).where(Librarian.name == name).values(**values))
+        session.execute(update(Peer).where(Peer.name == name).values(**values))

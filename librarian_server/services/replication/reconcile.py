@@ -24,9 +24,11 @@ from librarian_client.models import (
 )
 from librarian_server.errors import LibrarianError
 from librarian_server.orm import (
+    AWAITING_PEER,
+    OPEN_STATUSES,
     IncomingTransfer,
-    Librarian,
     OutgoingTransfer,
+    Peer,
     QueueStatus,
     SendQueue,
     utcnow,
@@ -38,8 +40,6 @@ from librarian_server.services.replication.claims import Lease, claim_queue
 from librarian_server.services.replication.clone_send import Sender
 from librarian_server.services.replication.peers import PeerDialer, note_contact
 from librarian_server.settings import ServerSettings
-
-_WAITING = (TransferStatus.STAGED, TransferStatus.ONGOING, TransferStatus.STAGED_AT_DEST)
 
 
 def abandon_orphaned_batches(sender: Sender) -> int:
@@ -91,7 +91,7 @@ def reconcile_outgoing(
             session.execute(
                 select(OutgoingTransfer.id, OutgoingTransfer.destination)
                 .where(
-                    OutgoingTransfer.status.in_(_WAITING),
+                    OutgoingTransfer.status.in_(AWAITING_PEER),
                     OutgoingTransfer.updated_time < stuck_before,
                     or_(
                         OutgoingTransfer.send_queue_id.is_(None),
@@ -102,7 +102,7 @@ def reconcile_outgoing(
                 .limit(limit)
             )
         )
-        peers = {p.name: p for p in session.scalars(select(Librarian))}
+        peers = {p.name: p for p in session.scalars(select(Peer))}
     by_peer: dict[str, list[int]] = {}
     for transfer_id, destination in stuck:
         by_peer.setdefault(destination, []).append(transfer_id)
@@ -172,14 +172,14 @@ def reconcile_incoming(
                 )
                 .where(
                     IncomingTransfer.peer.is_not(None),
-                    IncomingTransfer.status.in_((TransferStatus.INITIATED, TransferStatus.STAGED)),
+                    IncomingTransfer.status.in_(OPEN_STATUSES),
                     IncomingTransfer.updated_time < stuck_before,
                 )
                 .order_by(IncomingTransfer.id)
                 .limit(limit)
             )
         )
-        peers = {p.name: p for p in session.scalars(select(Librarian))}
+        peers = {p.name: p for p in session.scalars(select(Peer))}
     by_peer: dict[str, dict[int, int]] = {}
     for transfer_id, peer_name, source_id in idle:
         by_peer.setdefault(peer_name or "", {})[source_id or 0] = transfer_id
@@ -206,7 +206,7 @@ def _drop(factory: sessionmaker[Session], ids: list[int], reason: str) -> int:
         rows = session.scalars(
             select(IncomingTransfer).where(
                 IncomingTransfer.id.in_(ids),
-                IncomingTransfer.status.in_((TransferStatus.INITIATED, TransferStatus.STAGED)),
+                IncomingTransfer.status.in_(OPEN_STATUSES),
             )
         ).all()
         return sum(close_transfer(session, row, TransferStatus.CANCELLED, reason) for row in rows)

@@ -30,8 +30,8 @@ from librarian_server.orm import (
     OUTGOING_LIVE,
     ErrorCategory,
     File,
-    Librarian,
     OutgoingTransfer,
+    Peer,
     QueueStatus,
     SendQueue,
     utcnow,
@@ -70,12 +70,12 @@ class SendContext:
 Rows = list[tuple[OutgoingTransfer, File]]
 
 
-def load(ctx: SendContext, queue_id: int) -> tuple[SendQueue, Librarian | None, Rows]:
+def load(ctx: SendContext, queue_id: int) -> tuple[SendQueue, Peer | None, Rows]:
     """A claimed queue, its peer, and its live transfers with their files."""
     with ctx.factory() as session:
         queue = session.get(SendQueue, queue_id)
         assert queue is not None  # noqa: S101 - claimed just now
-        peer = session.scalar(select(Librarian).where(Librarian.name == queue.destination))
+        peer = session.scalar(select(Peer).where(Peer.name == queue.destination))
         rows = [
             (t, f)
             for t, f in session.execute(

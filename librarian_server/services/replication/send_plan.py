@@ -27,8 +27,8 @@ from librarian_client.models import TransferStatus
 from librarian_server.orm import (
     File,
     Instance,
-    Librarian,
     OutgoingTransfer,
+    Peer,
     QueueStatus,
     RemoteInstance,
     SendQueue,
@@ -41,7 +41,7 @@ from librarian_server.settings import ServerSettings
 
 
 def lacking(
-    peer: Librarian, settings: ServerSettings, limit: int, *, since: datetime | None = None
+    peer: Peer, settings: ServerSettings, limit: int, *, since: datetime | None = None
 ) -> Select[str, int, str, str, str]:
     """Files this peer should get and has not got, oldest first (created since ``since``):
     name, size, checksum, origin site and uploader."""
@@ -79,8 +79,8 @@ def plan(
     now = utcnow()
     with factory.begin() as session:
         peer = session.scalar(
-            select(Librarian)
-            .where(Librarian.name == peer_name, Librarian.enabled)
+            select(Peer)
+            .where(Peer.name == peer_name, Peer.enabled)
             .with_for_update(skip_locked=True)
         )
         if peer is None or not peer.push:
@@ -130,7 +130,7 @@ def plan(
         return _make_queues(session, peer.name, due, batch_size)
 
 
-def _since(peer: Librarian, settings: ServerSettings) -> datetime | None:
+def _since(peer: Peer, settings: ServerSettings) -> datetime | None:
     """Where this run's scan starts: after the last plan (less a look-back), or at the
     beginning for a full sweep (the first, after a policy change, and once a day)."""
     if peer.planned_through is None or peer.swept_time is None:
@@ -140,7 +140,7 @@ def _since(peer: Librarian, settings: ServerSettings) -> datetime | None:
     return peer.planned_through - timedelta(seconds=settings.replication.plan_lookback_seconds)
 
 
-def _advance(peer: Librarian, settings: ServerSettings, now: datetime, *, exhausted: bool) -> None:
+def _advance(peer: Peer, settings: ServerSettings, now: datetime, *, exhausted: bool) -> None:
     """Once a scan has seen everything up to ``now``, later runs start there."""
     if not exhausted:
         return  # a backlog: the next run scans the same range again, past what is queued
@@ -185,7 +185,5 @@ def _make_queues(
 
 def pushing_peers(session: Session) -> list[str]:
     return list(
-        session.scalars(
-            select(Librarian.name).where(Librarian.enabled, Librarian.push).order_by(Librarian.name)
-        )
+        session.scalars(select(Peer.name).where(Peer.enabled, Peer.push).order_by(Peer.name))
     )

@@ -21,6 +21,7 @@ from librarian_client.models import (
 )
 from librarian_server.errors import Conflict, InvalidRequest, NotFound, TransferRunning
 from librarian_server.orm import (
+    FINISHED_STATUSES,
     OUTGOING_LIVE,
     Checkin,
     IncomingTransfer,
@@ -29,7 +30,7 @@ from librarian_server.orm import (
     SendQueue,
     utcnow,
 )
-from librarian_server.services.core.sql import execute_count
+from librarian_server.services.core.sql import execute_count, in_chunks
 
 
 def _cursor(value: str | None) -> int | None:
@@ -181,8 +182,7 @@ def retry_many(session: Session, request: BulkRetryRequest) -> BulkRetryResponse
         query = query.where(OutgoingTransfer.destination == request.peer)
     ids = list(session.scalars(query.order_by(OutgoingTransfer.id).limit(request.limit)))
     requeued = skipped = 0
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
+    for chunk in in_chunks(ids):
         try:
             with session.begin_nested():
                 requeued += execute_count(session, _requeue(chunk, request.status))
@@ -268,9 +268,7 @@ def prune_history(session: Session, *, days: float) -> dict[str, int]:
     received = execute_count(
         session,
         delete(IncomingTransfer).where(
-            IncomingTransfer.status.in_(
-                (TransferStatus.COMPLETED, TransferStatus.FAILED, TransferStatus.CANCELLED)
-            ),
+            IncomingTransfer.status.in_(FINISHED_STATUSES),
             IncomingTransfer.updated_time < before,
         ),
     )

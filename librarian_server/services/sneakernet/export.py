@@ -24,9 +24,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from librarian_client.models import DiskEvent, DiskProblem, ExportSummary, TransferStatus
 from librarian_client.models.sneakernet import ExportStop
 from librarian_server.errors import InvalidRequest, PermissionDenied
-from librarian_server.orm import File, Librarian, OutgoingTransfer, QueueStatus, SendQueue, utcnow
+from librarian_server.orm import File, OutgoingTransfer, Peer, QueueStatus, SendQueue, utcnow
 from librarian_server.services.catalogue.copies import local_copies
-from librarian_server.services.core.sql import insert_ignoring_conflicts
+from librarian_server.services.core.sql import compare_and_set, insert_ignoring_conflicts
 from librarian_server.services.replication import outgoing
 from librarian_server.services.replication.peers import get_peer
 from librarian_server.services.replication.send_plan import lacking
@@ -64,7 +64,7 @@ def disk_path(path: str, settings: ServerSettings, *, writable: bool) -> Path:
     return resolved
 
 
-def check_peer(session: Session, name: str) -> Librarian:
+def check_peer(session: Session, name: str) -> Peer:
     peer = get_peer(session, name)
     check_account(session, name)  # the disk must be signed
     if peer.transfer_managers and MANAGER not in peer.transfer_managers:
@@ -202,18 +202,15 @@ def _claim(
         "updated_time": now,
     }
     with factory.begin() as session:
-        waiting = [c.waiting_id for c in chunk if c.waiting_id is not None]
-        if waiting:
-            session.execute(
-                update(OutgoingTransfer)
-                .where(
-                    OutgoingTransfer.id.in_(waiting),
-                    OutgoingTransfer.status == TransferStatus.INITIATED,
-                    OutgoingTransfer.send_queue_id.is_(None),
-                )
-                .values(**on_disk)
-                .execution_options(synchronize_session=False)
-            )
+        compare_and_set(
+            session,
+            OutgoingTransfer.id,
+            [c.waiting_id for c in chunk if c.waiting_id is not None],
+            OutgoingTransfer.status == TransferStatus.INITIATED,
+            OutgoingTransfer.send_queue_id.is_(None),
+            values=on_disk,
+            synchronize=False,
+        )
         fresh = [c for c in chunk if c.waiting_id is None]
         insert_ignoring_conflicts(
             session,

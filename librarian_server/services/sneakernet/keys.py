@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from librarian_server.errors import InvalidRequest
-from librarian_server.orm import Librarian, User
+from librarian_server.orm import Peer, User
 from librarian_server.services.replication.credentials import CredentialBox
 from librarian_server.services.sneakernet.disk import DiskHeader
 from librarian_server.services.sneakernet.signing import (
@@ -63,7 +63,7 @@ def ingest_key(session: Session, header: DiskHeader, box: CredentialBox) -> byte
     spec = header.key
     if spec is None:
         return "unsigned: its manifest carries no signature"
-    peer = session.scalar(select(Librarian).where(Librarian.name == header.source))
+    peer = session.scalar(select(Peer).where(Peer.name == header.source))
     if peer is None:
         return (
             f"not verifiable: it says it comes from {header.source!r}, which is not a peer "

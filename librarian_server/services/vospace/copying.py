@@ -130,7 +130,7 @@ def _copy_batch(
                 select(IncomingTransfer).where(IncomingTransfer.id.in_(ids))
             ).all()
             for transfer in rows:
-                source = files.prepare_download(session, pending[transfer.id].name, None)
+                source = files.prepare_download(session, pending[transfer.id].name)
                 target = Path(transfer.staging_path)
                 shutil.copyfile(source.path, target)
         upload.commit(

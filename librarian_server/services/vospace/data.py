@@ -128,13 +128,13 @@ async def write_file(
     return Written(done.name, done.size, done.checksum, created=True)
 
 
-def download(session: Session, path: str, byte_range: str | None, ctx: Context) -> Download:
+def download(session: Session, path: str, ctx: Context) -> Download:
     """The bytes of the DataNode at ``path`` (links to nodes here followed), or a fault."""
     node = nodes.resolve_internal_link(session, nodes.get(session, path, ctx.uris), ctx.uris)
     if node.file is None:
         raise InvalidArgument(f"{ctx.uris.uri(node.path)} is a ContainerNode; it has no bytes")
     try:
-        return files.prepare_download(session, node.file.name, byte_range)
+        return files.prepare_download(session, node.file.name)
     except LibrarianError as exc:
         raise from_librarian_error(exc) from None
 

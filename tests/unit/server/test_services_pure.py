@@ -5,10 +5,11 @@ import pytest
 from librarian_client.checksum import ChecksumError, normalise_checksum, parse_checksum
 from librarian_client.cli.output import parse_size
 from librarian_client.models import PermissionLevel as P
+from librarian_server.api.streaming import parse_range
 from librarian_server.errors import RangeNotSatisfiable
 from librarian_server.services.accounts.auth import allows
 from librarian_server.services.accounts.passwords import hash_password, verify_password
-from librarian_server.services.catalogue.files import _parse_range, glob_to_like
+from librarian_server.services.catalogue.files import glob_to_like
 
 
 def test_checksums_are_normalised() -> None:
@@ -22,15 +23,15 @@ def test_checksums_are_normalised() -> None:
 
 
 def test_ranges() -> None:
-    assert _parse_range(None, 10) is None
-    assert _parse_range("bytes=2-4", 10) == (2, 4)
-    assert _parse_range("bytes=5-", 10) == (5, 9)
-    assert _parse_range("bytes=-3", 10) == (7, 9)
-    assert _parse_range("bytes=0-100", 10) == (0, 9)
-    assert _parse_range("items=0-1", 10) is None  # another unit: ignored, the whole file
+    assert parse_range(None, 10) is None
+    assert parse_range("bytes=2-4", 10) == (2, 4)
+    assert parse_range("bytes=5-", 10) == (5, 9)
+    assert parse_range("bytes=-3", 10) == (7, 9)
+    assert parse_range("bytes=0-100", 10) == (0, 9)
+    assert parse_range("items=0-1", 10) is None  # another unit: ignored, the whole file
     for bad in ("bytes=10-", "bytes=5-2", "bytes=0-1,3-4", "bytes=a-b", "bytes=1_0-", "bytes=-"):
         with pytest.raises(RangeNotSatisfiable) as raised:
-            _parse_range(bad, 10)
+            parse_range(bad, 10)
         assert raised.value.headers() == {"Content-Range": "bytes */10"}
 
 

@@ -1,4 +1,7 @@
-"""Librarian: a peer site we push files to and take check-ins from."""
+"""Peer: another site's librarian, which we push files to and take check-ins from.
+
+The table keeps its historical name, ``librarians``.
+"""
 
 from __future__ import annotations
 
@@ -10,14 +13,14 @@ from sqlalchemy.orm import Mapped, mapped_column
 from librarian_server.orm.base import Base, UTCDateTime, utcnow
 
 
-class Librarian(Base):
+class Peer(Base):
     __tablename__ = "librarians"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(64), unique=True)
     url: Mapped[str] = mapped_column(String(2048))
     username: Mapped[str] = mapped_column(String(128))
-    # Fernet-sealed with the site's key file (services/credentials.py), never plain text.
+    # Fernet-sealed with the site's key file (replication/credentials.py), never plain text.
     sealed_password: Mapped[str] = mapped_column(Text)
     push: Mapped[bool] = mapped_column(default=True)
     forward: Mapped[bool] = mapped_column(
