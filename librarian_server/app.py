@@ -20,8 +20,8 @@ from librarian_server.db import make_engine, make_session_factory
 from librarian_server.logs import configure_logging
 from librarian_server.openapi import install as install_openapi
 from librarian_server.services.accounts.auth import Authenticator
-from librarian_server.services.core.maintenance import startup_cleanup
 from librarian_server.services.core.processes import Heartbeat
+from librarian_server.services.site.maintenance import startup_cleanup
 from librarian_server.services.vospace import jobs as vospace_jobs
 from librarian_server.settings import ServerSettings, load_settings
 from librarian_server.vospace import install as install_vospace

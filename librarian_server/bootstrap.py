@@ -6,7 +6,7 @@ import logging
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from librarian_server.services.core.maintenance import ensure_first_admin
+from librarian_server.services.site.maintenance import ensure_first_admin
 from librarian_server.settings import ServerSettings
 
 log = logging.getLogger(__name__)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from librarian_server.background.task import Task, TaskContext
-from librarian_server.services.core.maintenance import expire_idle_uploads
 from librarian_server.services.replication.transfer_admin import prune_history
+from librarian_server.services.site.maintenance import expire_idle_uploads
 from librarian_server.services.vospace import jobs as vospace_jobs
 
 

@@ -1,4 +1,9 @@
-"""``librarian-server``: run the service and administer its catalogue."""
+"""``librarian-server``: run the service and administer its catalogue.
+
+Each command imports the app, the services or the database inside its function, so that
+``--help`` and a mistyped command answer at once; no import here dodges a cycle (the
+layers are checked with function-level imports included).
+"""
 
 from __future__ import annotations
 

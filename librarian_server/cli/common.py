@@ -39,7 +39,7 @@ def settings_from(args: argparse.Namespace) -> ServerSettings:
 def open_catalogue(settings: ServerSettings) -> tuple[Engine, sessionmaker[Session]]:
     """The embedded default migrates itself; a production database must be at head."""
     from librarian_server import migrate
-    from librarian_server.services.core.maintenance import ensure_default_store
+    from librarian_server.services.site.maintenance import ensure_default_store
 
     if settings.is_embedded:
         migrate.upgrade(settings)

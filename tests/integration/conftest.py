@@ -23,7 +23,7 @@ from librarian_server import migrate
 from librarian_server.app import create_app
 from librarian_server.db import make_engine, make_session_factory
 from librarian_server.services.accounts.auth import create_user
-from librarian_server.services.core.maintenance import ensure_default_store
+from librarian_server.services.site.maintenance import ensure_default_store
 from librarian_server.settings import ServerSettings, load_settings
 from tests import pg
 

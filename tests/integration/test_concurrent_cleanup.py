@@ -24,9 +24,9 @@ from librarian_client.models import PermissionLevel, TransferStatus
 from librarian_server.db import make_engine, make_session_factory
 from librarian_server.orm import File, IncomingTransfer, Instance, utcnow
 from librarian_server.services.accounts.auth import AuthenticatedUser
-from librarian_server.services.core.maintenance import clean_staging
 from librarian_server.services.ingest import receive
 from librarian_server.services.ingest.transfer_cas import TransferClosed
+from librarian_server.services.site.maintenance import clean_staging
 from tests.integration.conftest import Site
 from tests.integration.helpers import md5, stage
 

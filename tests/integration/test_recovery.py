@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from librarian_client.models import TransferStatus
 from librarian_server.orm import File, IncomingTransfer, Store
-from librarian_server.services.core.maintenance import startup_cleanup
+from librarian_server.services.site.maintenance import startup_cleanup
 from librarian_server.stores import backend_for
 from tests.integration.conftest import Site
 from tests.integration.helpers import stage, upload

@@ -320,7 +320,7 @@ def test_cancel_releases_bytes_and_room(make_site: Callable[..., Site]) -> None:
 
 
 def test_idle_uploads_expire(make_site: Callable[..., Site]) -> None:
-    from librarian_server.services.core.maintenance import expire_idle_uploads
+    from librarian_server.services.site.maintenance import expire_idle_uploads
 
     site = make_site(staging_timeout_seconds=1)
     t = stage(site.http, site.auth(), [{"name": "idle", "size": 5}]).json()["transfers"][0]

@@ -1,1 +1,1 @@
-"""Plumbing every domain shares: portable SQL, the error log, live processes, start-up work."""
+"""Plumbing every domain shares: portable SQL and row claims, the error log, live processes."""
