@@ -51,10 +51,10 @@ from librarian_server.orm import (
 from librarian_server.services.accounts.auth import AuthenticatedUser
 from librarian_server.services.catalogue.files import name_prefix
 from librarian_server.services.catalogue.stores import add_used_bytes, delete_after_commit
+from librarian_server.services.core.sql import in_chunks
 from librarian_server.settings import ServerSettings
 
 log = logging.getLogger(__name__)
-_CHUNK = 500
 _SHOWN = 5
 _NO_SYNC = {"synchronize_session": False}
 
@@ -107,8 +107,7 @@ def select_files(session: Session, request: DeleteRequest, settings: ServerSetti
 
 def _by_name(session: Session, names: list[str]) -> dict[str, File]:
     found: dict[str, File] = {}
-    for start in range(0, len(names), _CHUNK):
-        chunk = names[start : start + _CHUNK]
+    for chunk in in_chunks(names):
         found.update((f.name, f) for f in session.scalars(select(File).where(File.name.in_(chunk))))
     return found
 
@@ -120,8 +119,7 @@ def judge(
     holders: dict[str, list[str]] = {}
     sent: dict[str, list[str]] = {}
     sending: dict[str, str] = {}
-    for start in range(0, len(names), _CHUNK):
-        chunk = names[start : start + _CHUNK]
+    for chunk in in_chunks(names):
         for name, site in session.execute(
             select(RemoteInstance.file_name, RemoteInstance.site).where(
                 RemoteInstance.file_name.in_(chunk)
@@ -232,8 +230,7 @@ def remove(
     doomed: list[tuple[Store, str]] = []
     freed: dict[int, int] = {}
     stores = {s.id: s for s in session.scalars(select(Store))}
-    for start in range(0, len(names), _CHUNK):
-        chunk = names[start : start + _CHUNK]
+    for chunk in in_chunks(names):
         for store_id, path, size in session.execute(
             select(Instance.store_id, Instance.path, File.size)
             .join(File, Instance.file_name == File.name)
@@ -243,8 +240,7 @@ def remove(
             freed[store_id] = freed.get(store_id, 0) + size
     add_used_bytes(session, {store_id: -size for store_id, size in freed.items()})
     record(session, verdicts, actor, via=via, flags=flags)
-    for start in range(0, len(names), _CHUNK):
-        chunk = names[start : start + _CHUNK]
+    for chunk in in_chunks(names):
         for model, column in (
             (Instance, Instance.file_name),
             (RemoteInstance, RemoteInstance.file_name),

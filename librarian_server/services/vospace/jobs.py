@@ -19,6 +19,7 @@ from librarian_client.models import PermissionLevel
 from librarian_server.orm import UWSPhase, VOSpaceEndpoint, VOSpaceJob, utcnow
 from librarian_server.orm.vospace import ACTIVE_PHASES
 from librarian_server.services.accounts.auth import AuthenticatedUser
+from librarian_server.services.core.sql import in_chunks
 from librarian_server.services.vospace.faults import (
     InvalidArgument,
     NodeNotFound,
@@ -184,8 +185,7 @@ def housekeeping(factory: sessionmaker[Session], now: datetime | None = None) ->
         doomed = list(
             session.scalars(select(VOSpaceJob.id).where(VOSpaceJob.destruction_time < now))
         )
-        for start in range(0, len(doomed), 500):
-            chunk = doomed[start : start + 500]
+        for chunk in in_chunks(doomed):
             session.execute(delete(VOSpaceEndpoint).where(VOSpaceEndpoint.job_id.in_(chunk)))
             session.execute(delete(VOSpaceJob).where(VOSpaceJob.id.in_(chunk)))
         for job in session.scalars(select(VOSpaceJob).where(VOSpaceJob.phase.in_(ACTIVE_PHASES))):

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from librarian_server.orm import File, VOSpaceProperty
 from librarian_server.services.catalogue.subtrees import prefix_range
-from librarian_server.services.core.sql import among
+from librarian_server.services.core.sql import among, in_chunks
 from librarian_server.services.vospace.faults import InvalidArgument, PermissionDenied
 from librarian_server.services.vospace.model import (
     CORE,
@@ -91,11 +91,10 @@ def merge(system: list[Prop], user: dict[str, str]) -> list[Prop]:
 
 def user_properties(session: Session, paths: Iterable[str]) -> dict[str, dict[str, str]]:
     found: dict[str, dict[str, str]] = {}
-    batch = list(paths)
-    for start in range(0, len(batch), _CHUNK):
+    for chunk in in_chunks(paths, _CHUNK):
         rows = session.execute(
             select(VOSpaceProperty.path, VOSpaceProperty.uri, VOSpaceProperty.value).where(
-                among(session, VOSpaceProperty.path, batch[start : start + _CHUNK])
+                among(session, VOSpaceProperty.path, chunk)
             )
         )
         for path, uri, value in rows:
