@@ -1,7 +1,7 @@
 """Bytes into and out of DataNodes, through the one upload pipeline.
 
 Every write (a push endpoint, the files endpoint, an empty DataNode from createNode)
-is stage -> streamed receive (counted and hashed once, ``Digest`` answered) -> commit:
+is stage -> streamed receive (counted and hashed once, the digest answered) -> commit:
 a wrong checksum or size leaves no File and no bytes. DataNodes are Files, and Files
 are immutable, so a write onto an existing DataNode succeeds only when the bytes are
 the same, or when the node is empty (a node made by createNode or an empty ``vcp``,
@@ -140,14 +140,14 @@ def download(session: Session, path: str, ctx: Context) -> Download:
 
 
 async def discard(chunks: AsyncIterator[bytes], size: int) -> Written:
-    """``.null``: the bytes are read, hashed (for the Digest answer) and dropped."""
+    """``.null``: the bytes are read, hashed (for the digest the answer carries) and dropped."""
     digest = hashlib.md5()  # noqa: S324 - a checksum, not security
     received = 0
     async for chunk in chunks:
         digest.update(chunk)
         received += len(chunk)
     if received != size:
-        raise InvalidArgument(f"received {received} bytes, Content-Length said {size}")
+        raise InvalidArgument(f"received {received} bytes, {size} were announced")
     return Written(NULL, size, "md5:" + digest.hexdigest(), created=False)
 
 
