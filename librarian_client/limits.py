@@ -34,3 +34,10 @@ class TransferStatus(StrEnum):
     COMPLETED = "COMPLETED"
     FAILED = "FAILED"
     CANCELLED = "CANCELLED"
+
+
+class Direction(StrEnum):
+    """Which way a transfer goes, seen from this site."""
+
+    OUTGOING = "outgoing"
+    INCOMING = "incoming"
