@@ -23,14 +23,16 @@ from urllib.parse import quote
 
 import httpx
 
+# ``models.X``, not ``from ... import X``: the package imports a model's module when it
+# is first used, so a command that never calls these builds none of their validators.
+from librarian_client import models
 from librarian_client.checksum import checksum_file, normalise_checksum, parse_checksum
 from librarian_client.exceptions import (
     ChecksumMismatch,
     LibrarianClientError,
     ProtocolError,
 )
-from librarian_client.models import API_PREFIX as API
-from librarian_client.models import FileSummary
+from librarian_client.limits import API_PREFIX as API
 from librarian_client.streaming import CHUNK_SIZE, ProgressCallback, progress_or_noop, write_hashing
 
 
@@ -95,7 +97,7 @@ def local_target(root: Path, prefix: str, name: str) -> Path:
     return root.joinpath(*safe_relative(name, name[len(prefix) :]))
 
 
-def classify(summary: FileSummary, path: Path, *, force: bool) -> Planned:
+def classify(summary: models.FileSummary, path: Path, *, force: bool) -> Planned:
     """Compare a local path with the server's file (hashing it when the size matches)."""
     expected = normalise_checksum(summary.checksum)
 
@@ -116,7 +118,7 @@ def classify(summary: FileSummary, path: Path, *, force: bool) -> Planned:
 
 
 def plan_tree(
-    files: Iterable[FileSummary], prefix: str, root: Path, *, force: bool
+    files: Iterable[models.FileSummary], prefix: str, root: Path, *, force: bool
 ) -> list[Planned]:
     """Every file below ``prefix`` and what to do with it; names checked before any I/O."""
     targets = [(summary, local_target(root, prefix, summary.name)) for summary in files]
@@ -192,7 +194,7 @@ class DownloadMixin:
     def _stream(self, method: str, path: str) -> AbstractContextManager[httpx.Response]:
         raise NotImplementedError
 
-    def search(self, *, prefix: str | None = None) -> Iterator[FileSummary]:
+    def search(self, *, prefix: str | None = None) -> Iterator[models.FileSummary]:
         raise NotImplementedError
 
     def plan_download(

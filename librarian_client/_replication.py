@@ -12,21 +12,12 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+# ``models.X``, not ``from ... import X``: the package imports a model's module when it
+# is first used, so a command that never calls these builds none of their validators.
+from librarian_client import models
 from librarian_client.exceptions import ProtocolError
-from librarian_client.models import API_PREFIX as API
-from librarian_client.models import (
-    BulkRetryRequest,
-    BulkRetryResponse,
-    Direction,
-    PeerInfo,
-    SendQueueInfo,
-    TaskInfo,
-    TaskRunResult,
-    TransferActionResponse,
-    TransferListResponse,
-    TransferRow,
-    TransferStatus,
-)
+from librarian_client.limits import API_PREFIX as API
+from librarian_client.limits import Direction, TransferStatus
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -45,8 +36,8 @@ class ReplicationMixin:
         except ValidationError as exc:
             raise ProtocolError(f"The server's answer to GET {path} is malformed: {exc}.") from exc
 
-    def peers(self) -> list[PeerInfo]:
-        return self._list(PeerInfo, f"{API}/peers")
+    def peers(self) -> list[models.PeerInfo]:
+        return self._list(models.PeerInfo, f"{API}/peers")
 
     def transfers(
         self,
@@ -56,7 +47,7 @@ class ReplicationMixin:
         peer: str | None = None,
         limit: int | None = None,
         page_size: int = 1000,
-    ) -> Iterator[TransferRow]:
+    ) -> Iterator[models.TransferRow]:
         """Newest first, following pages lazily; ``limit`` caps the total."""
         cursor: str | None = None
         remaining = limit
@@ -68,7 +59,7 @@ class ReplicationMixin:
             for key, value in (("status", status), ("peer", peer), ("cursor", cursor)):
                 if value is not None:
                     params[key] = str(value)
-            page = self._call(TransferListResponse, "GET", f"{API}/transfers", params=params)
+            page = self._call(models.TransferListResponse, "GET", f"{API}/transfers", params=params)
             yield from page.transfers
             if remaining is not None:
                 remaining -= len(page.transfers)
@@ -82,27 +73,38 @@ class ReplicationMixin:
         status: TransferStatus = TransferStatus.FAILED,
         peer: str | None = None,
         limit: int | None = None,
-    ) -> BulkRetryResponse:
+    ) -> models.BulkRetryResponse:
         """Requeue every outgoing transfer with ``status`` (to ``peer``); how many."""
-        body = BulkRetryRequest(status=status, peer=peer, **({"limit": limit} if limit else {}))
+        body = models.BulkRetryRequest(
+            status=status, peer=peer, **({"limit": limit} if limit else {})
+        )
         return self._call(
-            BulkRetryResponse, "POST", f"{API}/transfers/retry", json=body.model_dump(mode="json")
+            models.BulkRetryResponse,
+            "POST",
+            f"{API}/transfers/retry",
+            json=body.model_dump(mode="json"),
         )
 
-    def retry_transfer(self, transfer_id: int) -> TransferActionResponse:
-        return self._call(TransferActionResponse, "POST", f"{API}/transfers/{transfer_id}/retry")
+    def retry_transfer(self, transfer_id: int) -> models.TransferActionResponse:
+        return self._call(
+            models.TransferActionResponse, "POST", f"{API}/transfers/{transfer_id}/retry"
+        )
 
-    def cancel_transfer(self, transfer_id: int) -> TransferActionResponse:
-        return self._call(TransferActionResponse, "POST", f"{API}/transfers/{transfer_id}/cancel")
+    def cancel_transfer(self, transfer_id: int) -> models.TransferActionResponse:
+        return self._call(
+            models.TransferActionResponse, "POST", f"{API}/transfers/{transfer_id}/cancel"
+        )
 
     def queues(
         self, *, status: str | None = None, peer: str | None = None, limit: int = 100
-    ) -> list[SendQueueInfo]:
-        return self._list(SendQueueInfo, f"{API}/queues", status=status, peer=peer, limit=limit)
+    ) -> list[models.SendQueueInfo]:
+        return self._list(
+            models.SendQueueInfo, f"{API}/queues", status=status, peer=peer, limit=limit
+        )
 
-    def tasks(self) -> list[TaskInfo]:
-        return self._list(TaskInfo, f"{API}/tasks")
+    def tasks(self) -> list[models.TaskInfo]:
+        return self._list(models.TaskInfo, f"{API}/tasks")
 
-    def run_task(self, name: str) -> TaskRunResult:
+    def run_task(self, name: str) -> models.TaskRunResult:
         """Run a background task on the server now and wait for its result."""
-        return self._call(TaskRunResult, "POST", f"{API}/tasks/{name}/run")
+        return self._call(models.TaskRunResult, "POST", f"{API}/tasks/{name}/run")

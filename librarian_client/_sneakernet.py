@@ -14,20 +14,16 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+# ``models.X``, not ``from ... import X``: the package imports a model's module when it
+# is first used, so a command that never calls these builds none of their validators.
+from librarian_client import models
 from librarian_client.exceptions import (
     LibrarianHTTPError,
     ProtocolError,
     error_for,
     error_from_body,
 )
-from librarian_client.models import (
-    API_PREFIX,
-    DiskEvent,
-    DiskInfo,
-    RequeueResponse,
-    SneakernetExportRequest,
-    SneakernetIngestRequest,
-)
+from librarian_client.limits import API_PREFIX
 
 API = f"{API_PREFIX}/sneakernet"
 M = TypeVar("M", bound=BaseModel)
@@ -56,14 +52,14 @@ class SneakernetMixin:
     ) -> AbstractContextManager[httpx.Response]:
         raise NotImplementedError
 
-    def _events(self, path: str, body: BaseModel) -> Iterator[DiskEvent]:
+    def _events(self, path: str, body: BaseModel) -> Iterator[models.DiskEvent]:
         what = f"POST {path}"
         with self._stream("POST", path, json=body.model_dump(mode="json")) as response:
             for line in response.iter_lines():
                 if not line.strip():
                     continue
                 try:
-                    event = DiskEvent.model_validate_json(line)
+                    event = models.DiskEvent.model_validate_json(line)
                 except ValidationError as exc:
                     newer = _newer_error(line)  # a code this client does not know yet
                     if newer is not None:
@@ -81,26 +77,32 @@ class SneakernetMixin:
 
     def sneakernet_export(
         self, peer: str, path: str, *, max_bytes: int | None = None
-    ) -> Iterator[DiskEvent]:
+    ) -> Iterator[models.DiskEvent]:
         """Write what ``peer`` lacks to the disk mounted at ``path`` on the server."""
-        request = SneakernetExportRequest(peer=peer, path=path, max_bytes=max_bytes)
+        request = models.SneakernetExportRequest(peer=peer, path=path, max_bytes=max_bytes)
         return self._events(f"{API}/export", request)
 
-    def sneakernet_ingest(self, path: str, *, accept_unsigned: bool = False) -> Iterator[DiskEvent]:
+    def sneakernet_ingest(
+        self, path: str, *, accept_unsigned: bool = False
+    ) -> Iterator[models.DiskEvent]:
         """Verify and commit the files on the disk mounted at ``path`` on the server.
 
         The server refuses a disk whose manifest is unsigned or fails its signature;
         ``accept_unsigned`` overrides that (the server logs it)."""
-        request = SneakernetIngestRequest(path=path, accept_unsigned=accept_unsigned)
+        request = models.SneakernetIngestRequest(path=path, accept_unsigned=accept_unsigned)
         return self._events(f"{API}/ingest", request)
 
-    def sneakernet_disks(self) -> list[DiskInfo]:
+    def sneakernet_disks(self) -> list[models.DiskInfo]:
         response = self._send("GET", f"{API}/disks")
         try:
-            return TypeAdapter(list[DiskInfo]).validate_json(response.content)
+            return TypeAdapter(list[models.DiskInfo]).validate_json(response.content)
         except ValidationError as exc:
             raise ProtocolError(f"The server's disk list is malformed: {exc}.") from exc
 
-    def sneakernet_requeue(self, label: str, *, overdue_only: bool = False) -> RequeueResponse:
+    def sneakernet_requeue(
+        self, label: str, *, overdue_only: bool = False
+    ) -> models.RequeueResponse:
         params = {"overdue_only": "true"} if overdue_only else {}
-        return self._call(RequeueResponse, "POST", f"{API}/disks/{label}/requeue", params=params)
+        return self._call(
+            models.RequeueResponse, "POST", f"{API}/disks/{label}/requeue", params=params
+        )

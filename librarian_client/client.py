@@ -12,50 +12,46 @@ import os
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager
 from datetime import datetime
+from functools import cache
 from pathlib import Path
-from types import TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+# ``models.X``, not ``from ... import X``: the package imports a model's module when it
+# is first used, so ``ping`` builds the validators of its own models and no others.
+from librarian_client import models
 from librarian_client._download import DownloadMixin, name_path, safe_relative
 from librarian_client._replication import ReplicationMixin
 from librarian_client._resume import ResumeState
 from librarian_client._sneakernet import SneakernetMixin
-from librarian_client._upload import Uploader, UploadResult
 from librarian_client.config import Connection, resolve_connection
 from librarian_client.exceptions import ConfigError, ProtocolError
-from librarian_client.http import HttpSession
-from librarian_client.models import API_PREFIX as API
-from librarian_client.models import (
-    MAX_SEARCH_PAGE,
-    DeleteRequest,
-    DeleteResponse,
-    FileInfo,
-    FileSummary,
-    ListQuery,
-    ListResponse,
-    PingResponse,
-    SearchQuery,
-    SearchResponse,
-    StoreInfo,
-    TokenCreateRequest,
-    TokenCreateResponse,
-    TokenInfo,
-    TokenRevokeResponse,
-)
+from librarian_client.http import Closing, HttpSession
+from librarian_client.limits import API_PREFIX as API
 from librarian_client.streaming import ProgressCallback, progress_or_noop
+
+if TYPE_CHECKING:
+    from librarian_client._upload import UploadResult
 
 __all__ = ["LibrarianClient"]
 
 USER_AGENT = "librarian-client/0.1"
 M = TypeVar("M", bound=BaseModel)
-_STORES = TypeAdapter(list[StoreInfo])
-_TOKENS = TypeAdapter(list[TokenInfo])
 
 
-class LibrarianClient(DownloadMixin, ReplicationMixin, SneakernetMixin):
+@cache
+def _stores() -> TypeAdapter[list[models.StoreInfo]]:
+    return TypeAdapter(list[models.StoreInfo])
+
+
+@cache
+def _tokens() -> TypeAdapter[list[models.TokenInfo]]:
+    return TypeAdapter(list[models.TokenInfo])
+
+
+class LibrarianClient(Closing, DownloadMixin, ReplicationMixin, SneakernetMixin):
     """Talks to one librarian server; use as a context manager or call ``close()``.
 
     Authentication is a bearer ``token`` if given, else HTTP Basic with
@@ -130,17 +126,6 @@ class LibrarianClient(DownloadMixin, ReplicationMixin, SneakernetMixin):
     def close(self) -> None:
         self._session.close()
 
-    def __enter__(self) -> LibrarianClient:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
     def __repr__(self) -> str:
         return f"LibrarianClient({self.url!r}, username={self.username!r})"
 
@@ -159,40 +144,42 @@ class LibrarianClient(DownloadMixin, ReplicationMixin, SneakernetMixin):
 
     # -- small calls ----------------------------------------------------------------
 
-    def ping(self) -> PingResponse:
-        return self._call(PingResponse, "GET", f"{API}/ping")
+    def ping(self) -> models.PingResponse:
+        return self._call(models.PingResponse, "GET", f"{API}/ping")
 
-    def info(self, name: str) -> FileInfo:
-        return self._call(FileInfo, "GET", f"{API}/files/{name_path(name)}")
+    def info(self, name: str) -> models.FileInfo:
+        return self._call(models.FileInfo, "GET", f"{API}/files/{name_path(name)}")
 
-    def stores(self) -> list[StoreInfo]:
+    def stores(self) -> list[models.StoreInfo]:
         response = self._send("GET", f"{API}/stores")
         try:
-            return _STORES.validate_json(response.content)
+            return _stores().validate_json(response.content)
         except ValidationError as exc:
             raise ProtocolError(f"The server's store list is malformed: {exc}.") from exc
 
     def create_token(
         self, expires_in_seconds: int | None = None, description: str = ""
-    ) -> TokenCreateResponse:
+    ) -> models.TokenCreateResponse:
         """A bearer token for the authenticated user (e.g. for a pipeline's config)."""
-        body = TokenCreateRequest(expires_in_seconds=expires_in_seconds, description=description)
+        body = models.TokenCreateRequest(
+            expires_in_seconds=expires_in_seconds, description=description
+        )
         return self._call(
-            TokenCreateResponse, "POST", f"{API}/tokens", json=body.model_dump(mode="json")
+            models.TokenCreateResponse, "POST", f"{API}/tokens", json=body.model_dump(mode="json")
         )
 
-    def list_tokens(self, all_users: bool = False) -> list[TokenInfo]:
+    def list_tokens(self, all_users: bool = False) -> list[models.TokenInfo]:
         """Your live tokens (never their secrets); ``all_users`` (admins) lists everyone's."""
         params = {"all": "true"} if all_users else None
         response = self._send("GET", f"{API}/tokens", params=params)
         try:
-            return _TOKENS.validate_json(response.content)
+            return _tokens().validate_json(response.content)
         except ValidationError as exc:
             raise ProtocolError(f"The server's token list is malformed: {exc}.") from exc
 
-    def revoke_token(self, token_id: int) -> TokenRevokeResponse:
+    def revoke_token(self, token_id: int) -> models.TokenRevokeResponse:
         """Revoke a token and every token minted from it; effective at once on the server."""
-        return self._call(TokenRevokeResponse, "DELETE", f"{API}/tokens/{int(token_id)}")
+        return self._call(models.TokenRevokeResponse, "DELETE", f"{API}/tokens/{int(token_id)}")
 
     # -- search -----------------------------------------------------------------------
 
@@ -208,9 +195,9 @@ class LibrarianClient(DownloadMixin, ReplicationMixin, SneakernetMixin):
         uploader: str | None = None,
         limit: int | None = None,
         cursor: str | None = None,
-    ) -> SearchResponse:
+    ) -> models.SearchResponse:
         """One page of results; ``name`` is a glob (``*`` crosses '/')."""
-        filters = SearchQuery.model_validate(
+        filters = models.SearchQuery.model_validate(
             {
                 "name": name,
                 "prefix": prefix,
@@ -225,9 +212,9 @@ class LibrarianClient(DownloadMixin, ReplicationMixin, SneakernetMixin):
         )
         return self._page(filters)
 
-    def _page(self, filters: SearchQuery) -> SearchResponse:
+    def _page(self, filters: models.SearchQuery) -> models.SearchResponse:
         params = filters.model_dump(mode="json", exclude_none=True)
-        return self._call(SearchResponse, "GET", f"{API}/search", params=params)
+        return self._call(models.SearchResponse, "GET", f"{API}/search", params=params)
 
     def search(
         self,
@@ -241,9 +228,9 @@ class LibrarianClient(DownloadMixin, ReplicationMixin, SneakernetMixin):
         uploader: str | None = None,
         limit: int | None = None,
         page_size: int = 1000,
-    ) -> Iterator[FileSummary]:
+    ) -> Iterator[models.FileSummary]:
         """Every match, following cursors lazily; ``limit`` caps the total yielded."""
-        filters = SearchQuery(
+        filters = models.SearchQuery(
             name=name,
             prefix=prefix,
             created_after=created_after,
@@ -257,7 +244,9 @@ class LibrarianClient(DownloadMixin, ReplicationMixin, SneakernetMixin):
         while remaining is None or remaining > 0:
             want = page_size if remaining is None else min(page_size, remaining)
             page = self._page(
-                filters.model_copy(update={"limit": min(want, MAX_SEARCH_PAGE), "cursor": cursor})
+                filters.model_copy(
+                    update={"limit": min(want, models.MAX_SEARCH_PAGE), "cursor": cursor}
+                )
             )
             for summary in page.files:
                 if remaining is not None:
@@ -271,15 +260,17 @@ class LibrarianClient(DownloadMixin, ReplicationMixin, SneakernetMixin):
 
     def list_page(
         self, prefix: str = "", *, limit: int | None = None, cursor: str | None = None
-    ) -> ListResponse:
+    ) -> models.ListResponse:
         """One page of one level under ``prefix`` (directories end with '/')."""
-        query = ListQuery.model_validate(
+        query = models.ListQuery.model_validate(
             {"prefix": prefix, "cursor": cursor} | ({} if limit is None else {"limit": limit})
         )
         params = query.model_dump(mode="json", exclude_none=True)
-        return self._call(ListResponse, "GET", f"{API}/list", params=params)
+        return self._call(models.ListResponse, "GET", f"{API}/list", params=params)
 
-    def listdir(self, prefix: str = "", *, page_size: int = 1000) -> Iterator[str | FileSummary]:
+    def listdir(
+        self, prefix: str = "", *, page_size: int = 1000
+    ) -> Iterator[str | models.FileSummary]:
         """Every entry of one level in name order: a ``str`` ending in '/' is a directory.
 
         ``listdir("obs/")`` is ``obs/``'s contents; a prefix without the '/' also
@@ -288,7 +279,7 @@ class LibrarianClient(DownloadMixin, ReplicationMixin, SneakernetMixin):
         cursor: str | None = None
         while True:
             page = self.list_page(prefix, limit=page_size, cursor=cursor)
-            entries: list[str | FileSummary] = [*page.directories, *page.files]
+            entries: list[str | models.FileSummary] = [*page.directories, *page.files]
             entries.sort(key=lambda e: e if isinstance(e, str) else e.name)
             yield from entries
             if page.next_cursor is None or not entries:
@@ -303,18 +294,18 @@ class LibrarianClient(DownloadMixin, ReplicationMixin, SneakernetMixin):
         force: bool = False,
         last_copy: bool = False,
         dry_run: bool = False,
-    ) -> DeleteResponse:
+    ) -> models.DeleteResponse:
         """Delete files by name, or every file under ``prefix``: all of them or none.
 
         Your own file within the site's grace period, while no other site has it, needs
         nothing more; anything else needs an admin and ``force``, and a file that no
         other site has confirmed holding also ``last_copy``. ``dry_run`` only checks.
         """
-        body = DeleteRequest(
+        body = models.DeleteRequest(
             names=list(names), prefix=prefix, force=force, last_copy=last_copy, dry_run=dry_run
         )
         return self._call(
-            DeleteResponse, "POST", f"{API}/delete", json=body.model_dump(mode="json")
+            models.DeleteResponse, "POST", f"{API}/delete", json=body.model_dump(mode="json")
         )
 
     # -- transfers ----------------------------------------------------------------------
@@ -347,6 +338,9 @@ class LibrarianClient(DownloadMixin, ReplicationMixin, SneakernetMixin):
         is sent on from where the server's copy stops (the transfer is remembered under
         the user's cache directory).
         """
+        # The uploader and its models load here: a command that sends no file pays nothing.
+        from librarian_client._upload import Uploader
+
         state = ResumeState(self.url) if resume else None
         uploader = Uploader(self._send, progress_or_noop(progress), transfers, state)
         return uploader.run(pairs, batch_size)
@@ -357,7 +351,7 @@ class LibrarianClient(DownloadMixin, ReplicationMixin, SneakernetMixin):
         local: str | os.PathLike[str],
         *,
         progress: ProgressCallback | None = None,
-    ) -> FileInfo:
+    ) -> models.FileInfo:
         """Download to ``local`` (or into it, if it is a directory), verified before it appears.
 
         Bytes go to a temp file beside the target and are hashed as they arrive;

@@ -16,7 +16,8 @@ from typing import ClassVar
 import httpx
 from pydantic import ValidationError
 
-from librarian_client.models import ErrorCode, ErrorResponse, known_code
+from librarian_client.models.common import ErrorResponse
+from librarian_client.models.errors import ErrorCode, known_code
 
 __all__ = [
     "AlreadyExists",

@@ -15,7 +15,8 @@ import ssl
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from types import TracebackType
+from typing import Any, Self, TypeVar
 
 import httpx
 from pydantic import BaseModel, ValidationError
@@ -51,6 +52,24 @@ def _tls(url: str) -> ssl.SSLContext | bool:
     if url.startswith("http://") and not urllib.request.getproxies():
         return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     return True
+
+
+class Closing:
+    """``with`` for a client that holds a connection pool: leaving the block closes it."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
 
 
 class HttpSession:

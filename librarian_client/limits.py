@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+API_PREFIX = "/api/v2"
+"""Where the server mounts its JSON API; every client path starts with it."""
 MAX_ID = 2**31 - 1
 """Row ids are 32-bit on PostgreSQL; a larger id names nothing, so it is refused (400)."""
 MAX_BYTES = 2**63 - 1
@@ -34,3 +36,10 @@ class TransferStatus(StrEnum):
     COMPLETED = "COMPLETED"
     FAILED = "FAILED"
     CANCELLED = "CANCELLED"
+
+
+class Direction(StrEnum):
+    """Which way a transfer goes, seen from this site."""
+
+    OUTGOING = "outgoing"
+    INCOMING = "incoming"

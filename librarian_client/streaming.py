@@ -13,9 +13,11 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO, TypeVar
 
+# ``models.X``, not ``from ... import X``: the package imports a model's module when it
+# is first used, so a command that never calls these builds none of their validators.
+from librarian_client import models
 from librarian_client.checksum import format_checksum, new_hasher
 from librarian_client.exceptions import LocalFileChanged
-from librarian_client.models import UploadBundleHeader
 
 CHUNK_SIZE = 1 << 20
 # Files up to this size travel in bundles (one request for many files): per-request
@@ -147,7 +149,7 @@ def bundle_body(
     """The body of a bundle request (a JSON header line, then each file's bytes) and its
     headers. ``files`` are (path, size, reader for the open file): each file is opened,
     read whole and hashed only as the body is sent."""
-    head = UploadBundleHeader(transfer_ids=transfer_ids).model_dump_json().encode() + b"\n"
+    head = models.UploadBundleHeader(transfer_ids=transfer_ids).model_dump_json().encode() + b"\n"
 
     def pieces() -> Iterator[bytes]:
         yield head

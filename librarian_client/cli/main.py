@@ -191,8 +191,10 @@ def main(argv: Sequence[str] | None = None, *, transport: httpx.BaseTransport | 
         return 2
     if "httpx" not in sys.modules:
         # httpx imports its own command line (click, rich, pygments: some 40 ms) whenever
-        # those happen to be installed; this process never runs it.
+        # those happen to be installed, and httpcore anyio for its async locks; this
+        # process never runs the one and makes only blocking requests.
         sys.modules["httpx._main"] = None  # type: ignore[assignment]
+        sys.modules.setdefault("anyio", None)  # type: ignore[arg-type]
     # Only now that a command runs: --help and usage errors need neither httpx nor the models.
     from librarian_client.checksum import ChecksumError
     from librarian_client.cli.context import Context

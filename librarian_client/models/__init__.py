@@ -1,104 +1,115 @@
-"""Wire schemas shared by the client and the server (the server imports these)."""
+"""Wire schemas shared by the client and the server (the server imports these).
 
-from librarian_client.models.admin import (
-    PingResponse,
-    StoreInfo,
-    TokenCreateRequest,
-    TokenCreateResponse,
-    TokenInfo,
-    TokenRevokeResponse,
-)
-from librarian_client.models.clone import (
-    MAX_CLONE_BATCH,
-    CheckinItem,
-    CheckinRequest,
-    CheckinResponse,
-    CloneBundleResponse,
-    CloneCompleteItem,
-    CloneCompleteRequest,
-    CloneCompleteResponse,
-    CloneOutcome,
-    CloneReceived,
-    CloneResult,
-    CloneStagedItem,
-    CloneStageItem,
-    CloneStageRequest,
-    CloneStageResponse,
-    CloneStatusRequest,
-    CloneStatusResponse,
-    GlobusOffer,
-    LocalOffer,
-    OutgoingStatusRequest,
-    OutgoingStatusResponse,
-)
-from librarian_client.models.common import (
-    API_PREFIX,
-    MAX_BYTES,
-    MAX_ID,
-    MAX_SECONDS,
-    ByteCount,
-    ErrorResponse,
-    Id,
-    PermissionLevel,
-    TransferStatus,
-    WireModel,
-)
-from librarian_client.models.deletion import DeletedFile, DeleteRequest, DeleteResponse
-from librarian_client.models.errors import ErrorCode, known_code
-from librarian_client.models.files import (
-    MAX_LIST_PAGE,
-    MAX_SEARCH_PAGE,
-    CopyState,
-    FileInfo,
-    FileSummary,
-    InstanceInfo,
-    ListQuery,
-    ListResponse,
-    RemoteInstanceInfo,
-    SearchQuery,
-    SearchResponse,
-)
-from librarian_client.models.replication import (
-    BulkRetryRequest,
-    BulkRetryResponse,
-    Direction,
-    PeerHealth,
-    PeerInfo,
-    SendQueueInfo,
-    TaskInfo,
-    TaskRunResult,
-    TransferActionResponse,
-    TransferListResponse,
-    TransferRow,
-)
-from librarian_client.models.sneakernet import (
-    DiskEvent,
-    DiskInfo,
-    DiskProblem,
-    ExportSummary,
-    IngestSummary,
-    RequeueResponse,
-    SneakernetExportRequest,
-    SneakernetIngestRequest,
-)
-from librarian_client.models.upload import (
-    CommitItem,
-    CommittedFile,
-    StagedTransfer,
-    StageItem,
-    StageOutcome,
-    TransferInfo,
-    UploadBundleHeader,
-    UploadBundleResponse,
-    UploadCancelRequest,
-    UploadCancelResponse,
-    UploadCommitRequest,
-    UploadCommitResponse,
-    UploadOffsetResponse,
-    UploadPutResponse,
-    UploadStageRequest,
-    UploadStageResponse,
-)
+Each name's module is imported on its first use (PEP 562): building a pydantic model's
+validator costs about a millisecond, and ``librarian ping`` needs one model of some
+seventy. ``from librarian_client.models import X`` works as for any package.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from librarian_client.models.admin import (
+        PingResponse,
+        StoreInfo,
+        TokenCreateRequest,
+        TokenCreateResponse,
+        TokenInfo,
+        TokenRevokeResponse,
+    )
+    from librarian_client.models.clone import (
+        MAX_CLONE_BATCH,
+        CheckinItem,
+        CheckinRequest,
+        CheckinResponse,
+        CloneBundleResponse,
+        CloneCompleteItem,
+        CloneCompleteRequest,
+        CloneCompleteResponse,
+        CloneOutcome,
+        CloneReceived,
+        CloneResult,
+        CloneStagedItem,
+        CloneStageItem,
+        CloneStageRequest,
+        CloneStageResponse,
+        CloneStatusRequest,
+        CloneStatusResponse,
+        GlobusOffer,
+        LocalOffer,
+        OutgoingStatusRequest,
+        OutgoingStatusResponse,
+    )
+    from librarian_client.models.common import (
+        API_PREFIX,
+        MAX_BYTES,
+        MAX_ID,
+        MAX_SECONDS,
+        ByteCount,
+        ErrorResponse,
+        Id,
+        PermissionLevel,
+        TransferStatus,
+        WireModel,
+    )
+    from librarian_client.models.deletion import DeletedFile, DeleteRequest, DeleteResponse
+    from librarian_client.models.errors import ErrorCode, known_code
+    from librarian_client.models.files import (
+        MAX_LIST_PAGE,
+        MAX_SEARCH_PAGE,
+        CopyState,
+        FileInfo,
+        FileSummary,
+        InstanceInfo,
+        ListQuery,
+        ListResponse,
+        RemoteInstanceInfo,
+        SearchQuery,
+        SearchResponse,
+    )
+    from librarian_client.models.replication import (
+        BulkRetryRequest,
+        BulkRetryResponse,
+        Direction,
+        PeerHealth,
+        PeerInfo,
+        SendQueueInfo,
+        TaskInfo,
+        TaskRunResult,
+        TransferActionResponse,
+        TransferListResponse,
+        TransferRow,
+    )
+    from librarian_client.models.sneakernet import (
+        DiskEvent,
+        DiskInfo,
+        DiskProblem,
+        ExportSummary,
+        IngestSummary,
+        RequeueResponse,
+        SneakernetExportRequest,
+        SneakernetIngestRequest,
+    )
+    from librarian_client.models.upload import (
+        CommitItem,
+        CommittedFile,
+        StagedTransfer,
+        StageItem,
+        StageOutcome,
+        TransferInfo,
+        UploadBundleHeader,
+        UploadBundleResponse,
+        UploadCancelRequest,
+        UploadCancelResponse,
+        UploadCommitRequest,
+        UploadCommitResponse,
+        UploadOffsetResponse,
+        UploadPutResponse,
+        UploadStageRequest,
+        UploadStageResponse,
+    )
 
 __all__ = [
     "API_PREFIX",
@@ -190,3 +201,110 @@ __all__ = [
     "WireModel",
     "known_code",
 ]
+
+_HOMES = {
+    "PingResponse": "admin",
+    "StoreInfo": "admin",
+    "TokenCreateRequest": "admin",
+    "TokenCreateResponse": "admin",
+    "TokenInfo": "admin",
+    "TokenRevokeResponse": "admin",
+    "CheckinItem": "clone",
+    "CheckinRequest": "clone",
+    "CheckinResponse": "clone",
+    "CloneBundleResponse": "clone",
+    "CloneCompleteItem": "clone",
+    "CloneCompleteRequest": "clone",
+    "CloneCompleteResponse": "clone",
+    "CloneOutcome": "clone",
+    "CloneReceived": "clone",
+    "CloneResult": "clone",
+    "CloneStageItem": "clone",
+    "CloneStageRequest": "clone",
+    "CloneStageResponse": "clone",
+    "CloneStagedItem": "clone",
+    "CloneStatusRequest": "clone",
+    "CloneStatusResponse": "clone",
+    "GlobusOffer": "clone",
+    "LocalOffer": "clone",
+    "MAX_CLONE_BATCH": "clone",
+    "OutgoingStatusRequest": "clone",
+    "OutgoingStatusResponse": "clone",
+    "ByteCount": "common",
+    "ErrorResponse": "common",
+    "Id": "common",
+    "MAX_BYTES": "common",
+    "API_PREFIX": "common",
+    "MAX_ID": "common",
+    "MAX_SECONDS": "common",
+    "PermissionLevel": "common",
+    "TransferStatus": "common",
+    "WireModel": "common",
+    "DeleteRequest": "deletion",
+    "DeleteResponse": "deletion",
+    "DeletedFile": "deletion",
+    "ErrorCode": "errors",
+    "known_code": "errors",
+    "CopyState": "files",
+    "FileInfo": "files",
+    "FileSummary": "files",
+    "InstanceInfo": "files",
+    "ListQuery": "files",
+    "ListResponse": "files",
+    "MAX_LIST_PAGE": "files",
+    "MAX_SEARCH_PAGE": "files",
+    "RemoteInstanceInfo": "files",
+    "SearchQuery": "files",
+    "SearchResponse": "files",
+    "BulkRetryRequest": "replication",
+    "BulkRetryResponse": "replication",
+    "Direction": "replication",
+    "PeerHealth": "replication",
+    "PeerInfo": "replication",
+    "SendQueueInfo": "replication",
+    "TaskInfo": "replication",
+    "TaskRunResult": "replication",
+    "TransferActionResponse": "replication",
+    "TransferListResponse": "replication",
+    "TransferRow": "replication",
+    "DiskEvent": "sneakernet",
+    "DiskInfo": "sneakernet",
+    "DiskProblem": "sneakernet",
+    "ExportSummary": "sneakernet",
+    "IngestSummary": "sneakernet",
+    "RequeueResponse": "sneakernet",
+    "SneakernetExportRequest": "sneakernet",
+    "SneakernetIngestRequest": "sneakernet",
+    "CommitItem": "upload",
+    "CommittedFile": "upload",
+    "StageItem": "upload",
+    "StageOutcome": "upload",
+    "StagedTransfer": "upload",
+    "TransferInfo": "upload",
+    "UploadBundleHeader": "upload",
+    "UploadBundleResponse": "upload",
+    "UploadCancelRequest": "upload",
+    "UploadCancelResponse": "upload",
+    "UploadCommitRequest": "upload",
+    "UploadCommitResponse": "upload",
+    "UploadOffsetResponse": "upload",
+    "UploadPutResponse": "upload",
+    "UploadStageRequest": "upload",
+    "UploadStageResponse": "upload",
+}
+"""The submodule that defines each public name."""
+
+
+if not TYPE_CHECKING:  # hidden from mypy, which would otherwise accept any name at all
+
+    def __getattr__(name: str) -> Any:
+        home = _HOMES.get(name)
+        if home is None:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
+        globals()[name] = value
+        return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

@@ -6,15 +6,13 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from librarian_client.limits import API_PREFIX as API_PREFIX
 from librarian_client.limits import MAX_BYTES as MAX_BYTES
 from librarian_client.limits import MAX_ID as MAX_ID
 from librarian_client.limits import MAX_SECONDS as MAX_SECONDS
 from librarian_client.limits import PermissionLevel as PermissionLevel
 from librarian_client.limits import TransferStatus as TransferStatus
 from librarian_client.models.errors import ErrorCode
-
-API_PREFIX = "/api/v2"
-"""Where the server mounts its JSON API; every client path starts with it."""
 
 Id = Annotated[int, Field(ge=1, le=MAX_ID, description=f"A row id, 1 to {MAX_ID}.")]
 ByteCount = Annotated[int, Field(ge=0, le=MAX_BYTES)]

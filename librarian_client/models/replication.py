@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import Field
 
+from librarian_client.limits import Direction as Direction
 from librarian_client.models.common import TransferStatus, WireModel
 
 
@@ -41,11 +42,6 @@ class PeerInfo(WireModel):
     next_attempt_after: datetime | None = Field(
         default=None, description="While backing off: nothing is sent to the peer before this."
     )
-
-
-class Direction(StrEnum):
-    OUTGOING = "outgoing"
-    INCOMING = "incoming"
 
 
 class TransferRow(WireModel):

@@ -11,7 +11,6 @@ File bytes are read once, hashed as they go, and never held whole in memory.
 from __future__ import annotations
 
 from pathlib import Path
-from types import TracebackType
 from typing import Any, TypeVar
 
 import httpx
@@ -22,7 +21,7 @@ from librarian_client.exceptions import (
     LibrarianHTTPError,
     LibrarianTimeoutError,
 )
-from librarian_client.http import HttpSession
+from librarian_client.http import Closing, HttpSession
 from librarian_client.models import API_PREFIX as API
 from librarian_client.models import (
     CheckinRequest,
@@ -73,7 +72,7 @@ class SentFile:
         return None if self.reader is None else self.reader.checksum
 
 
-class PeerClient:
+class PeerClient(Closing):
     def __init__(
         self,
         name: str,
@@ -96,17 +95,6 @@ class PeerClient:
 
     def close(self) -> None:
         self._http.close()
-
-    def __enter__(self) -> PeerClient:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         try:

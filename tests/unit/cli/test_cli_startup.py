@@ -37,11 +37,23 @@ HEAVY = [
 # Never needed by the CLI at all.
 FOREIGN = ["sqlalchemy", "fastapi", "starlette", "uvicorn", "librarian_server", "click", "rich"]
 
+# ``ping`` reads one wire model; the modules of the others (and the uploader) stay unloaded.
+PING_MODELS = "librarian_client.models.admin"
+UNUSED_BY_PING = [
+    *(
+        f"librarian_client.models.{name}"
+        for name in ("clone", "deletion", "files", "replication", "sneakernet", "upload")
+    ),
+    "librarian_client._upload",
+]
+
 PROBE = """
 import json, sys
 from librarian_client.cli import main
 code = main(sys.argv[1:])
-print(json.dumps({"code": code, "modules": sorted(sys.modules)}), file=sys.stderr)
+# A name mapped to None was kept from being imported: it is not loaded.
+loaded = sorted(name for name, module in sys.modules.items() if module is not None)
+print(json.dumps({"code": code, "modules": loaded}), file=sys.stderr)
 """
 
 
@@ -95,8 +107,9 @@ def test_ping_imports_the_client_but_no_progress_bars_and_no_server(tmp_path: Pa
     code, modules = loaded(tmp_path, "--url", url, "ping")
 
     assert code == 1  # nothing listens there: one error line, after a real attempt
-    assert {"httpx", "pydantic", "librarian_client.client"} <= modules
+    assert {"httpx", "pydantic", "librarian_client.client", PING_MODELS} <= modules
     assert sorted(modules & {"tqdm", "librarian_client.cli.progress", *FOREIGN}) == []
+    assert sorted(modules & {*UNUSED_BY_PING, "anyio", "httpx._main", "pygments"}) == []
 
 
 def test_completion_imports_no_progress_bars_and_no_server(tmp_path: Path) -> None:
