@@ -31,10 +31,11 @@ from librarian_client.exceptions import (
     LibrarianClientError,
     LibrarianHTTPError,
     ProtocolError,
+    TransferRunning,
     VerificationFailed,
 )
 from librarian_client.http import parse_model
-from librarian_client.models import API_PREFIX as API
+from librarian_client.limits import API_PREFIX as API
 from librarian_client.models import (
     CommitItem,
     StagedTransfer,
@@ -229,7 +230,7 @@ class Uploader:
             try:
                 response = self._send("GET", path)
             except LibrarianHTTPError as exc:
-                if exc.status_code == 409 and attempt + 1 < HELD_RETRIES:
+                if isinstance(exc, TransferRunning) and attempt + 1 < HELD_RETRIES:
                     # The killed attempt's request has not ended on the server yet.
                     time.sleep(0.5)
                     continue
