@@ -300,8 +300,9 @@ def test_ctrl_c_stops_an_export_cleanly(
     sites: tuple[LiveServer, LiveServer], tmp_path: Path
 ) -> None:
     mountain, _ = sites
-    # Enough to take seconds to write (a disk takes ~100 MB/s here), so Ctrl-C lands mid-way.
-    _upload(mountain, tmp_path, "night7", {f"p{i:03d}": os.urandom(1 << 20) for i in range(200)})
+    # Enough to take seconds to write (a disk takes ~100 MB/s here), so Ctrl-C lands mid-way
+    # even when a busy machine is slow to notice that the export is under way.
+    _upload(mountain, tmp_path, "night7", {f"p{i:03d}": os.urandom(3 << 20) for i in range(200)})
     disk = tmp_path / "disk7"
     disk.mkdir()
     command = [*LIBRARIAN, "--url", mountain.url, "--username", "admin", "--password-file",
