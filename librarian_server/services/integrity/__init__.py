@@ -1,0 +1,1 @@
+"""Keeping copies true: re-hashing copies, audits of stores, damage and its repair."""

@@ -1,0 +1,157 @@
+"""Re-read a copy's bytes and compare them with the catalogue: the one way a copy is proven.
+
+Used by the audit, by ``librarian verify`` and by a peer asked to prove its copies, so
+that every path judges a copy alike and records the verdict on the instance. Reading
+streams in fixed chunks; an optional throttle is told of every chunk so that a caller
+can hold a bandwidth limit.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from librarian_client.checksum import ChecksumError, format_checksum, new_hasher, parse_checksum
+from librarian_server.orm import Instance
+from librarian_server.services.catalogue.copies import mark_bad, mark_verified
+from librarian_server.services.core.sql import in_chunks
+from librarian_server.stores import backend_for
+
+CHUNK_BYTES = 1 << 20
+
+Throttle = Callable[[int], None]
+"""Told the size of each chunk just read; may sleep to hold a rate."""
+
+
+class Finding(StrEnum):
+    """What re-reading a copy found."""
+
+    OK = "ok"
+    MISSING = "missing"
+    WRONG_SIZE = "wrong_size"
+    CORRUPT = "corrupt"
+    UNREADABLE = "unreadable"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    finding: Finding
+    detail: str = ""
+    bytes_read: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.finding is Finding.OK
+
+
+def rehash_path(
+    path: Path, size: int, checksum: str, *, throttle: Throttle | None = None
+) -> Verdict:
+    """Judge the bytes at ``path`` against the catalogue's size and checksum."""
+    try:
+        algorithm, expected = parse_checksum(checksum)
+        hasher = new_hasher(algorithm)
+    except ChecksumError as exc:
+        return Verdict(Finding.UNREADABLE, f"cannot check against {checksum!r}: {exc}")
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return Verdict(Finding.MISSING, f"{path} does not exist")
+    except OSError as exc:
+        return Verdict(Finding.UNREADABLE, f"cannot open {path}: {exc.strerror}")
+    read = 0
+    try:
+        actual_size = os.fstat(fd).st_size
+        if actual_size != size:
+            return Verdict(Finding.WRONG_SIZE, f"{actual_size} bytes, catalogue says {size}")
+        with os.fdopen(os.dup(fd), "rb", buffering=0) as handle:
+            while chunk := handle.read(CHUNK_BYTES):
+                hasher.update(chunk)
+                read += len(chunk)
+                if throttle is not None:
+                    throttle(len(chunk))
+    except OSError as exc:
+        return Verdict(Finding.UNREADABLE, f"reading {path} failed: {exc.strerror}", read)
+    finally:
+        os.close(fd)
+    if read != size:
+        return Verdict(Finding.WRONG_SIZE, f"read {read} bytes, catalogue says {size}", read)
+    actual = format_checksum(algorithm, hasher.hexdigest())
+    if actual != format_checksum(algorithm, expected):
+        return Verdict(Finding.CORRUPT, f"hashes to {actual}, catalogue says {checksum}", read)
+    return Verdict(Finding.OK, "", read)
+
+
+@dataclass(frozen=True)
+class CopyVerdict:
+    instance_id: int
+    file_name: str
+    store: str
+    path: str
+    verdict: Verdict
+
+
+@dataclass(frozen=True)
+class _Target:
+    instance_id: int
+    file_name: str
+    store: str
+    store_path: str
+    local_path: Path
+    size: int
+    checksum: str
+
+
+def _targets(session: Session, instance_ids: list[int]) -> list[_Target]:
+    targets: list[_Target] = []
+    for chunk in in_chunks(instance_ids):
+        for instance in session.scalars(select(Instance).where(Instance.id.in_(chunk))):
+            targets.append(
+                _Target(
+                    instance.id,
+                    instance.file_name,
+                    instance.store.name,
+                    instance.path,
+                    backend_for(instance.store).local_path(instance.path),
+                    instance.file.size,
+                    instance.file.checksum,
+                )
+            )
+    order = {instance_id: n for n, instance_id in enumerate(instance_ids)}
+    return sorted(targets, key=lambda t: order[t.instance_id])
+
+
+def rehash_copies(
+    factory: sessionmaker[Session],
+    instance_ids: Iterable[int],
+    *,
+    by: str,
+    throttle: Throttle | None = None,
+) -> list[CopyVerdict]:
+    """Re-read these copies (in the order given) and record each verdict on its instance.
+
+    No transaction is open while bytes are read. A good copy is marked verified; any
+    other finding marks it bad at once (never served or sent again) and is logged loudly.
+    """
+    with factory() as session:
+        targets = _targets(session, list(instance_ids))
+    verdicts: list[CopyVerdict] = []
+    for target in targets:
+        verdict = rehash_path(target.local_path, target.size, target.checksum, throttle=throttle)
+        verdicts.append(
+            CopyVerdict(
+                target.instance_id, target.file_name, target.store, target.store_path, verdict
+            )
+        )
+        if verdict.ok:
+            with factory.begin() as session:
+                mark_verified(session, [target.instance_id], by=by)
+        else:
+            mark_bad(factory, {target.instance_id: f"{verdict.finding}: {verdict.detail}"}, by=by)
+    return verdicts
