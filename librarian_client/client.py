@@ -150,6 +150,29 @@ class LibrarianClient(Closing, DownloadMixin, ReplicationMixin, SneakernetMixin)
     def info(self, name: str) -> models.FileInfo:
         return self._call(models.FileInfo, "GET", f"{API}/files/{name_path(name)}")
 
+    def verify(
+        self, names: Iterable[str] = (), *, prefix: str | None = None, page_size: int = 20
+    ) -> Iterator[models.VerifyResponse]:
+        """Re-hash this site's copies of the named files (or every file under ``prefix``)
+        now, one page of ``page_size`` files per request (admin); yields each page's
+        findings as it arrives."""
+        if prefix is not None:
+            after: str | None = None
+            while True:
+                request = models.VerifyRequest(prefix=prefix, after=after, limit=page_size)
+                page = self._verify_page(request)
+                yield page
+                if page.next is None:
+                    return
+                after = page.next
+        chosen = list(names)
+        for start in range(0, len(chosen), page_size):
+            yield self._verify_page(models.VerifyRequest(names=chosen[start : start + page_size]))
+
+    def _verify_page(self, request: models.VerifyRequest) -> models.VerifyResponse:
+        body = request.model_dump(mode="json", exclude_defaults=True)
+        return self._call(models.VerifyResponse, "POST", f"{API}/verify", json=body)
+
     def stores(self) -> list[models.StoreInfo]:
         response = self._send("GET", f"{API}/stores")
         try:

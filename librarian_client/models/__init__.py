@@ -69,6 +69,12 @@ if TYPE_CHECKING:
         SearchQuery,
         SearchResponse,
     )
+    from librarian_client.models.integrity import (
+        MAX_VERIFY_FILES,
+        CopyCheck,
+        VerifyRequest,
+        VerifyResponse,
+    )
     from librarian_client.models.replication import (
         BulkRetryRequest,
         BulkRetryResponse,
@@ -112,6 +118,10 @@ if TYPE_CHECKING:
     )
 
 __all__ = [
+    "MAX_VERIFY_FILES",
+    "CopyCheck",
+    "VerifyRequest",
+    "VerifyResponse",
     "API_PREFIX",
     "MAX_BYTES",
     "MAX_CLONE_BATCH",
@@ -203,6 +213,9 @@ __all__ = [
 ]
 
 _HOMES = {
+    "MAX_VERIFY_FILES": "integrity",
+    "VerifyRequest": "integrity",
+    "VerifyResponse": "integrity",
     "PingResponse": "admin",
     "StoreInfo": "admin",
     "TokenCreateRequest": "admin",
@@ -245,6 +258,7 @@ _HOMES = {
     "DeletedFile": "deletion",
     "ErrorCode": "errors",
     "known_code": "errors",
+    "CopyCheck": "integrity",
     "CopyState": "files",
     "FileInfo": "files",
     "FileSummary": "files",

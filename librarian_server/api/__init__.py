@@ -9,6 +9,7 @@ from librarian_server.api import (
     clone,
     deletion,
     files,
+    integrity,
     params,
     ping,
     replication,
@@ -17,7 +18,18 @@ from librarian_server.api import (
 )
 
 api_router = APIRouter(prefix=API_PREFIX, dependencies=[Depends(params.no_nul_in_url)])
-for _module in (ping, upload, files, deletion, admin, clone, checkin, replication, sneakernet):
+for _module in (
+    ping,
+    upload,
+    files,
+    integrity,
+    deletion,
+    admin,
+    clone,
+    checkin,
+    replication,
+    sneakernet,
+):
     api_router.include_router(_module.router)
 
 __all__ = ["api_router"]

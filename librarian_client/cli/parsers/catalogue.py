@@ -1,4 +1,4 @@
-"""The parser of ``librarian ls``, ``search``, ``info`` and ``stores``."""
+"""The parser of ``librarian ls``, ``search``, ``info``, ``verify`` and ``stores``."""
 
 from __future__ import annotations
 
@@ -81,6 +81,26 @@ def register(
     )
     info.add_argument("name", metavar="NAME", help="the file's full name")
     info.set_defaults(func=Command("catalogue", "cmd_info"))
+
+    verify = sub.add_parser(
+        "verify",
+        parents=[common],
+        help="re-hash this site's copies of files now (admin)",
+        description="Read every copy of the named files (or of every file under a prefix) "
+        "on this site's stores, compare each with the catalogue checksum, record the "
+        "result on the copy and print it. A copy found missing, of the wrong size or "
+        "corrupt is no longer served or sent. Exits 1 when any copy is not ok.",
+        epilog=examples(
+            "librarian verify obs/2024-06-01/obs.g3",
+            "librarian verify --prefix obs/2024-06-01/ --json",
+        ),
+    )
+    verify.add_argument("names", metavar="NAME", nargs="*", help="files to verify")
+    verify.add_argument("--prefix", metavar="P", help="verify every file whose name starts with P")
+    verify.add_argument(
+        "--page-size", metavar="N", type=positive_int, default=20, help="files per request"
+    )
+    verify.set_defaults(func=Command("integrity", "cmd_verify"))
 
     stores = sub.add_parser(
         "stores",

@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from librarian_client.checksum import checksum_file, normalise_checksum, parse_checksum
-from librarian_client.models import CommitItem, CommittedFile, TransferStatus
+from librarian_client.models import CommitItem, CommittedFile, CopyState, TransferStatus
 from librarian_server.errors import FileAlreadyExists, NameConflict
 from librarian_server.orm import File, IncomingTransfer, Instance, Store, utcnow
 from librarian_server.services.accounts.auth import AuthenticatedUser
@@ -335,6 +335,10 @@ def _insert_catalogue_rows(session: Session, fresh: list[Verified], now: object)
                 "path": v.transfer.store_path,
                 "available": True,
                 "created_time": now,
+                # The bytes were hashed as they arrived and matched before the commit.
+                "verified_time": now,
+                "verified_result": CopyState.OK,
+                "verified_by": "commit",
             }
             for v in fresh
         ],
