@@ -60,26 +60,24 @@ def rehash_path(
     except ChecksumError as exc:
         return Verdict(Finding.UNREADABLE, f"cannot check against {checksum!r}: {exc}")
     try:
-        fd = os.open(path, os.O_RDONLY)
+        handle = path.open("rb", buffering=0)
     except FileNotFoundError:
         return Verdict(Finding.MISSING, f"{path} does not exist")
     except OSError as exc:
         return Verdict(Finding.UNREADABLE, f"cannot open {path}: {exc.strerror}")
     read = 0
-    try:
-        actual_size = os.fstat(fd).st_size
+    with handle:
+        actual_size = os.fstat(handle.fileno()).st_size
         if actual_size != size:
             return Verdict(Finding.WRONG_SIZE, f"{actual_size} bytes, catalogue says {size}")
-        with os.fdopen(os.dup(fd), "rb", buffering=0) as handle:
+        try:
             while chunk := handle.read(CHUNK_BYTES):
                 hasher.update(chunk)
                 read += len(chunk)
                 if throttle is not None:
                     throttle(len(chunk))
-    except OSError as exc:
-        return Verdict(Finding.UNREADABLE, f"reading {path} failed: {exc.strerror}", read)
-    finally:
-        os.close(fd)
+        except OSError as exc:
+            return Verdict(Finding.UNREADABLE, f"reading {path} failed: {exc.strerror}", read)
     if read != size:
         return Verdict(Finding.WRONG_SIZE, f"read {read} bytes, catalogue says {size}", read)
     actual = format_checksum(algorithm, hasher.hexdigest())
