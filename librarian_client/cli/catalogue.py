@@ -167,12 +167,18 @@ def cmd_info(ctx: Context) -> int:
                 i.store,
                 "yes" if i.available else "no",
                 i.verified_result.value if i.verified_result else "-",
+                format_time(i.verified_time) if i.verified_time else "-",
+                i.verified_by or "-",
                 format_time(i.created_time),
                 i.path,
             )
             for i in info.instances
         ]
-        print_table(("STORE", "AVAILABLE", "VERIFIED", "CREATED", "PATH"), rows, indent="  ")
+        headers = ("STORE", "AVAILABLE", "VERIFIED", "CHECKED", "BY", "CREATED", "PATH")
+        print_table(headers, rows, indent="  ")
+        for i in info.instances:
+            if i.verified_detail:
+                print(f"  {i.store}: {i.verified_detail}")
     if not info.remote_instances:
         print("remote instances: none known")
     else:

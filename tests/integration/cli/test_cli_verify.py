@@ -61,6 +61,11 @@ def test_a_prefix_is_verified_page_by_page_and_each_finding_is_recorded(
     assert site.http.get("/api/v2/download/v/flipped", auth=site.auth()).status_code == 409
     info = site.http.get("/api/v2/files/v/flipped", auth=site.auth()).json()
     assert info["instances"][0]["verified_detail"].startswith("corrupt: hashes to")
+    shown = cli("info", "v/flipped")
+    (row,) = [line.split() for line in shown.out.splitlines() if line.startswith("  local ")]
+    assert row[1:3] == ["yes", "bad"]  # still there, no longer served
+    assert "verify (admin)" in shown.out
+    assert "local: corrupt: hashes to" in shown.out
 
 
 def test_named_files_in_text_and_a_good_copy_exits_zero(site: Site, cli: Run) -> None:

@@ -113,8 +113,12 @@ def test_info_shows_fields_and_instances(run: Run, catalogue: FakeLibrarian) -> 
         "created:   2024-06-01 00:00:02Z",
     ]
     assert lines[6] == "instances:"
-    assert lines[7].split() == ["STORE", "AVAILABLE", "VERIFIED", "CREATED", "PATH"]
-    assert lines[8].split() == ["store1", "yes", "-", "2024-06-01", "00:00:02Z", "obs/2/mid.g3"]
+    assert lines[7].split() == [
+        "STORE", "AVAILABLE", "VERIFIED", "CHECKED", "BY", "CREATED", "PATH"
+    ]  # fmt: skip
+    assert lines[8].split() == [
+        "store1", "yes", "-", "-", "-", "2024-06-01", "00:00:02Z", "obs/2/mid.g3"
+    ]  # fmt: skip
 
 
 def test_info_json(run: Run, catalogue: FakeLibrarian) -> None:
