@@ -1,7 +1,8 @@
 """Re-read a copy's bytes and compare them with the catalogue: the one way a copy is proven.
 
-Used by the audit, by ``librarian verify`` and by a peer asked to prove its copies, so
-that every path judges a copy alike and records the verdict on the instance. Reading
+``librarian verify`` uses it today; the scheduled audit and a peer asked to prove its
+copies are to call it too, so that every path judges a copy alike and records the
+verdict on the instance. Reading
 streams in fixed chunks; an optional throttle is told of every chunk so that a caller
 can hold a bandwidth limit.
 """
