@@ -70,8 +70,16 @@ if TYPE_CHECKING:
         SearchResponse,
     )
     from librarian_client.models.integrity import (
+        ACTIVE_DAMAGE,
+        MAX_DAMAGE_PAGE,
         MAX_VERIFY_FILES,
         CopyCheck,
+        DamageInfo,
+        DamageListResponse,
+        DamageQuery,
+        DamageState,
+        Finding,
+        RepairResponse,
         VerifyRequest,
         VerifyResponse,
     )
@@ -118,6 +126,14 @@ if TYPE_CHECKING:
     )
 
 __all__ = [
+    "ACTIVE_DAMAGE",
+    "MAX_DAMAGE_PAGE",
+    "DamageInfo",
+    "DamageListResponse",
+    "DamageQuery",
+    "DamageState",
+    "Finding",
+    "RepairResponse",
     "MAX_VERIFY_FILES",
     "CopyCheck",
     "VerifyRequest",
@@ -213,6 +229,14 @@ __all__ = [
 ]
 
 _HOMES = {
+    "ACTIVE_DAMAGE": "integrity",
+    "MAX_DAMAGE_PAGE": "integrity",
+    "DamageInfo": "integrity",
+    "DamageListResponse": "integrity",
+    "DamageQuery": "integrity",
+    "DamageState": "integrity",
+    "Finding": "integrity",
+    "RepairResponse": "integrity",
     "MAX_VERIFY_FILES": "integrity",
     "VerifyRequest": "integrity",
     "VerifyResponse": "integrity",

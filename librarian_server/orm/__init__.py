@@ -2,6 +2,7 @@
 
 from librarian_server.orm.base import Base, utcnow
 from librarian_server.orm.checkin import Checkin
+from librarian_server.orm.damage import Damage
 from librarian_server.orm.error import ErrorCategory, ErrorRecord
 from librarian_server.orm.event import Event
 from librarian_server.orm.file import File
@@ -41,6 +42,7 @@ __all__ = [
     "AuthState",
     "Base",
     "Checkin",
+    "Damage",
     "ErrorCategory",
     "ErrorRecord",
     "Event",

@@ -28,3 +28,8 @@ class Store(Base):
     enabled: Mapped[bool] = mapped_column(default=True)
     accepts_ingest: Mapped[bool] = mapped_column(default=True)
     created_time: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The audit's walk of the store for dark files: where it stopped (a store-relative
+    # path, so a restart resumes there) and when the last whole walk began and ended.
+    audit_walk_after: Mapped[str | None] = mapped_column(String(2048))
+    audit_walk_started: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    audit_walk_finished: Mapped[datetime | None] = mapped_column(UTCDateTime)

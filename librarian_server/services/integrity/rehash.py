@@ -12,13 +12,13 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from librarian_client.checksum import ChecksumError, format_checksum, new_hasher, parse_checksum
+from librarian_client.models import Finding
 from librarian_server.orm import Instance
 from librarian_server.services.catalogue.copies import mark_bad, mark_verified
 from librarian_server.services.core.sql import in_chunks
@@ -28,16 +28,6 @@ CHUNK_BYTES = 1 << 20
 
 Throttle = Callable[[int], None]
 """Told the size of each chunk just read; may sleep to hold a rate."""
-
-
-class Finding(StrEnum):
-    """What re-reading a copy found."""
-
-    OK = "ok"
-    MISSING = "missing"
-    WRONG_SIZE = "wrong_size"
-    CORRUPT = "corrupt"
-    UNREADABLE = "unreadable"
 
 
 @dataclass(frozen=True)
