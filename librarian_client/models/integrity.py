@@ -14,7 +14,6 @@ MAX_VERIFY_FILES = 1000
 """Files re-hashed by one request; the CLI pages through larger sets."""
 
 
-
 class Finding(StrEnum):
     """What re-reading a copy (or walking a store) found."""
 
