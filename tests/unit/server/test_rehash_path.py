@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from librarian_client.checksum import checksum_file
-from librarian_server.services.integrity.rehash import Finding, rehash_path
+from librarian_client.models import Finding
+from librarian_server.services.integrity.rehash import rehash_path
 
 
 def _copy(tmp_path: Path, data: bytes = b"x" * 3_000_000) -> tuple[Path, int, str]:
