@@ -85,6 +85,8 @@ class BackgroundSettings(BaseModel):
     send_checkins: TaskSchedule = _every(60)
     hypervisor: TaskSchedule = _every(600)
     cleanup: TaskSchedule = _every(600)
+    audit: TaskSchedule = _every(300)
+    repair: TaskSchedule = _every(300)
 
 
 class ReplicationSettings(BaseModel):
@@ -159,6 +161,29 @@ class SneakernetSettings(BaseModel):
     )
     chunk_files: int = Field(
         default=64, ge=1, description="Files claimed, written and listed per step of an export."
+    )
+
+
+class IntegritySettings(BaseModel):
+    """Keeping copies true: how often each copy is re-read, how hard, and repair."""
+
+    audit_period_days: float = Field(
+        default=30.0, gt=0, description="Every copy on every store is re-hashed this often."
+    )
+    audit_bytes_per_second: int | None = Field(
+        default=None, ge=1, description="Read limit of the audit on each store; None: no limit."
+    )
+    audit_files_per_second: float | None = Field(
+        default=None, gt=0, description="Copies re-hashed per second on each store; None: no limit."
+    )
+    walk_every_hours: float = Field(
+        default=24.0, gt=0, description="How often each store is walked for dark (stray) files."
+    )
+    auto_repair: bool = Field(
+        default=True, description="Repair damaged copies without an operator's command."
+    )
+    repair_retry_seconds: float = Field(
+        default=3600.0, gt=0, description="Wait before retrying a repair that found no source."
     )
 
 
@@ -305,6 +330,7 @@ class ServerSettings(BaseSettings):
     replication: ReplicationSettings = Field(default_factory=ReplicationSettings)
     globus: GlobusSettings = Field(default_factory=GlobusSettings)
     sneakernet: SneakernetSettings = Field(default_factory=SneakernetSettings)
+    integrity: IntegritySettings = Field(default_factory=IntegritySettings)
 
     vospace_enabled: bool = Field(default=True, description="Serve VOSpace 2.1 under /vospace.")
     vospace_resource_id: str = Field(
