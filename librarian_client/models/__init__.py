@@ -83,6 +83,13 @@ if TYPE_CHECKING:
         VerifyRequest,
         VerifyResponse,
     )
+    from librarian_client.models.proofs import (
+        MAX_PROOF_FILES,
+        CopyProof,
+        ProofJobInfo,
+        ProofRequest,
+        ProofState,
+    )
     from librarian_client.models.replication import (
         BulkRetryRequest,
         BulkRetryResponse,
@@ -126,6 +133,11 @@ if TYPE_CHECKING:
     )
 
 __all__ = [
+    "MAX_PROOF_FILES",
+    "CopyProof",
+    "ProofJobInfo",
+    "ProofRequest",
+    "ProofState",
     "ACTIVE_DAMAGE",
     "MAX_DAMAGE_PAGE",
     "DamageInfo",
@@ -229,6 +241,11 @@ __all__ = [
 ]
 
 _HOMES = {
+    "MAX_PROOF_FILES": "proofs",
+    "CopyProof": "proofs",
+    "ProofJobInfo": "proofs",
+    "ProofRequest": "proofs",
+    "ProofState": "proofs",
     "ACTIVE_DAMAGE": "integrity",
     "MAX_DAMAGE_PAGE": "integrity",
     "DamageInfo": "integrity",
