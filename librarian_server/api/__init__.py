@@ -12,6 +12,7 @@ from librarian_server.api import (
     integrity,
     params,
     ping,
+    proofs,
     replication,
     sneakernet,
     upload,
@@ -27,6 +28,7 @@ for _module in (
     admin,
     clone,
     checkin,
+    proofs,
     replication,
     sneakernet,
 ):
