@@ -166,7 +166,7 @@ class PeerClient(Closing):
         return self._call(ProofJobInfo, "GET", f"{API}/proofs/{job_id}")
 
     def fetch(self, name: str, dest: Path, size: int, checksum: str) -> None:
-        """Stream the peer's copy of ``name`` into ``dest`` (created new), hashing as it
+        """Stream the peer's copy of ``name`` into ``dest`` (replaced), hashing as it
         arrives; bytes that are not ``size`` long or do not hash to ``checksum`` are
         deleted and refused."""
         algorithm, _ = parse_checksum(checksum)
@@ -175,7 +175,7 @@ class PeerClient(Closing):
         got = 0
         path = f"{API}/clone/download/{name_path(name)}"
         try:
-            with self._stream("GET", path) as response, open(dest, "xb") as handle:
+            with self._stream("GET", path) as response, open(dest, "wb") as handle:
                 for chunk in response.iter_bytes(CHUNK):
                     got += len(chunk)
                     if got > size:
