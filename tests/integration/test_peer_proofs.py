@@ -88,9 +88,22 @@ def test_a_copy_corrupted_at_the_peer_is_reported_and_marked_bad_there(sites: Si
     assert proofs[("beta", "p/b.dat")].ok
     assert _verdict(beta, "p/a.dat") == (CopyState.BAD, "proof (alpha)")
     assert _verdict(beta, "p/b.dat") == (CopyState.OK, "proof (alpha)")
-    # alpha no longer counts beta's copy.
+    # alpha no longer counts beta's copy, and sends it again: beta takes it as a new copy
+    # beside the bad one (which stays, for the operator or beta's repair to settle).
     assert holders(alpha, "p/a.dat") == set()
     assert holders(alpha, "p/b.dat") == {"beta"}
+    summary = run(alpha, "send_clone")["send_clone"]
+    assert (summary["queued"], summary["sent"]) == (1, 1), summary
+    assert content(beta, "p/a.dat") == FILES["p/a.dat"]
+    assert holders(alpha, "p/a.dat") == {"beta"}
+    with beta.session() as session:
+        states = session.scalars(
+            select(Instance.verified_result)
+            .where(Instance.file_name == "p/a.dat")
+            .order_by(Instance.id)
+        ).all()
+    assert states == [CopyState.BAD, CopyState.OK]
+    assert prover(sites, alpha).prove({"beta": ["p/a.dat"]})[("beta", "p/a.dat")].ok
 
 
 def test_a_peer_without_the_file_says_so_and_is_sent_it_again(sites: Sites) -> None:

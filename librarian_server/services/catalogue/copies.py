@@ -59,6 +59,18 @@ def local_copies(session: Session, names: list[str]) -> dict[str, LocalCopy]:
     return found
 
 
+def with_usable_copy(session: Session, names: Iterable[str]) -> set[str]:
+    """Those of ``names`` with at least one usable copy here."""
+    found: set[str] = set()
+    for chunk in in_chunks(names):
+        found.update(
+            session.scalars(
+                select(Instance.file_name).where(Instance.file_name.in_(chunk), usable())
+            )
+        )
+    return found
+
+
 def mark_verified(session: Session, instance_ids: Iterable[int], *, by: str) -> None:
     """The bytes of these copies were just read and hashed to the catalogue checksum."""
     ids = [i for i in instance_ids if i]

@@ -26,6 +26,7 @@ from librarian_server.errors import FileAlreadyExists, NameConflict
 from librarian_server.orm import File, IncomingTransfer, Instance, Store, utcnow
 from librarian_server.services.accounts.auth import AuthenticatedUser
 from librarian_server.services.catalogue import namespace
+from librarian_server.services.catalogue.copies import with_usable_copy
 from librarian_server.services.catalogue.stores import add_used_bytes
 from librarian_server.services.core.sql import in_chunks
 from librarian_server.services.ingest.transfer_cas import TransferClosed
@@ -263,7 +264,9 @@ def _commit_verified(
                 raise TransferClosed(set(ids) - won, "Not committed")
             namespace.lock_names(session, (v.transfer.name for v in verified))
             clash = existing_files(session, (v.transfer.name for v in verified))
+            usable = with_usable_copy(session, clash)
             fresh: list[Verified] = []
+            restored: list[Verified] = []
             for v in verified:
                 if (have := clash.get(v.transfer.name)) is None:
                     fresh.append(v)
@@ -277,6 +280,8 @@ def _commit_verified(
                     )
                 elif have.checksum == v.checksum:
                     results.append(committed_file(have, v.transfer.id))
+                    if v.transfer.name not in usable:
+                        restored.append(v)  # every copy here is bad or gone: a new one
                 else:
                     raise FileAlreadyExists(
                         f"{v.transfer.name!r} was committed meanwhile with checksum "
@@ -287,10 +292,13 @@ def _commit_verified(
                 # After the first write (SQLite's write lock is ours) and the lock above.
                 namespace.check_free(session, (v.transfer.name for v in fresh))
                 moved_names.update(v.transfer.name for v in fresh)
+            if restored:
+                _insert_instances(session, restored, now)
+                moved_names.update(v.transfer.name for v in restored)
             if hook is not None:
                 hook(session, results)
             by_store: dict[int, tuple[Store, list[tuple[Path, str]]]] = {}
-            for v in fresh:
+            for v in fresh + restored:
                 entry = by_store.setdefault(v.store.id, (v.store, []))
                 entry[1].append((Path(v.transfer.staging_path), v.transfer.store_path))
             for store, moves in by_store.values():
@@ -326,6 +334,11 @@ def _insert_catalogue_rows(session: Session, fresh: list[Verified], now: object)
         session.execute(insert(File), rows)
     except IntegrityError:
         raise _NameRace() from None
+    _insert_instances(session, fresh, now)
+
+
+def _insert_instances(session: Session, verified: list[Verified], now: object) -> None:
+    """An Instance per verified file and the stores' used bytes."""
     session.execute(
         insert(Instance),
         [
@@ -340,10 +353,10 @@ def _insert_catalogue_rows(session: Session, fresh: list[Verified], now: object)
                 "verified_result": CopyState.OK,
                 "verified_by": "commit",
             }
-            for v in fresh
+            for v in verified
         ],
     )
     added: dict[int, int] = {}
-    for v in fresh:
+    for v in verified:
         added[v.store.id] = added.get(v.store.id, 0) + v.size
     add_used_bytes(session, added)

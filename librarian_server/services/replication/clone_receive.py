@@ -34,9 +34,17 @@ from librarian_client.models import (
     TransferStatus,
 )
 from librarian_server.errors import InvalidName
-from librarian_server.orm import HOLDING_STATUSES, OPEN_STATUSES, IncomingTransfer, Store, utcnow
+from librarian_server.orm import (
+    HOLDING_STATUSES,
+    OPEN_STATUSES,
+    File,
+    IncomingTransfer,
+    Store,
+    utcnow,
+)
 from librarian_server.services.accounts.auth import AuthenticatedUser
 from librarian_server.services.catalogue import namespace
+from librarian_server.services.catalogue.copies import with_usable_copy
 from librarian_server.services.catalogue.names import validate_name
 from librarian_server.services.core.sql import claim_rows, in_chunks
 from librarian_server.services.ingest.commit import CommitHook, commit_each, existing_files
@@ -89,10 +97,13 @@ def stage_clones(
     staged_at: dict[int, tuple[Store, Path]] = {}  # where each staged file's bytes go
     present: list[str] = []
     new: list[NewTransfer] = []
+    usable = with_usable_copy(session, existing)
     for item in files:
         key = item.source_transfer_id
         have = existing.get(item.name)
         before = earlier.get(key)
+        if have is not None and _restores(have, item, declared[item.name], usable):
+            have = None  # catalogued, but no good copy left here: take the sender's
         if have is not None:
             if have.checksum == declared[item.name] and have.size == item.size:
                 results[key] = CloneStagedItem(
@@ -143,6 +154,12 @@ def stage_clones(
     )
     _add_offers(response, staged_at, settings)
     return response
+
+
+def _restores(have: File, item: CloneStageItem, checksum: str, usable: set[str]) -> bool:
+    """The sender offers the bytes of a file catalogued here whose every copy here is bad
+    or gone (it learnt so from a proof): stage them as a new copy."""
+    return have.name not in usable and have.checksum == checksum and have.size == item.size
 
 
 def _named(
