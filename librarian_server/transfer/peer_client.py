@@ -20,7 +20,12 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from librarian_client._download import name_path
-from librarian_client.checksum import format_checksum, new_hasher, parse_checksum
+from librarian_client.checksum import (
+    ChecksumError,
+    format_checksum,
+    new_hasher,
+    parse_checksum,
+)
 from librarian_client.exceptions import (
     LibrarianConnectionError,
     LibrarianHTTPError,
@@ -176,6 +181,12 @@ class PeerClient(Closing):
         path = f"{API}/clone/download/{name_path(name)}"
         try:
             with self._stream("GET", path) as response, open(dest, "wb") as handle:
+                announced = response.headers.get("X-Librarian-Checksum")
+                if announced and _normalised(announced) != expected:
+                    raise PeerError(
+                        f"{self.name} catalogues {name!r} as {announced}, not {expected}; "
+                        "its bytes were not taken."
+                    )
                 for chunk in response.iter_bytes(CHUNK):
                     got += len(chunk)
                     if got > size:
@@ -215,3 +226,10 @@ class PeerClient(Closing):
         return self._call(
             CloneBundleResponse, "POST", f"{API}/clone/bundle", content=content, headers=headers
         )
+
+
+def _normalised(checksum: str) -> str:
+    try:
+        return format_checksum(*parse_checksum(checksum))
+    except ChecksumError:
+        return checksum

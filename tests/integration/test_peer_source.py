@@ -101,9 +101,32 @@ def test_the_peer_download_endpoint_is_for_peer_accounts(sites: Sites, tmp_path:
         assert peer is not None
         session.expunge(peer)
     with runner(alpha).dialer.open(peer) as client:
-        with pytest.raises(PeerError, match="discarded"):
+        with pytest.raises(PeerError, match="not taken"):
             client.fetch(NAME, tmp_path / "wrong", len(DATA), md5(b"other"))
         assert not (tmp_path / "wrong").exists()
         with pytest.raises(PeerError, match="404"):
             client.fetch("s/none", tmp_path / "none", 1, md5(b"x"))
         assert not (tmp_path / "none").exists()
+
+
+def test_after_bad_bytes_from_one_peer_the_next_proven_peer_is_used(
+    sites: Sites, tmp_path: Path
+) -> None:
+    alpha, beta, gamma = sites.alpha, sites.beta, sites.gamma
+    sites.link(alpha, beta, managers=["http"])
+    sites.link(alpha, gamma, managers=["http"])
+    upload(alpha.http, alpha.auth(), NAME, DATA)
+    assert run(alpha, "send_clone")["send_clone"]["sent"] == 2
+
+    def prove_then_rot(seconds: float) -> None:
+        run(beta, "prove_copies")
+        run(gamma, "prove_copies")
+        _rot(beta)
+
+    dest = tmp_path / "staged"
+    source = _source(sites, alpha, wait=prove_then_rot)
+    assert source.fetch(NAME, len(DATA), md5(DATA), dest) == "peer gamma"
+    assert dest.read_bytes() == DATA
+    with alpha.session() as session:
+        error = session.scalar(select(Peer.last_error).where(Peer.name == "beta"))
+    assert error and "discarded" in error  # beta was tried first, and refused
