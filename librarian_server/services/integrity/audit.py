@@ -87,11 +87,12 @@ def record_bad_verdicts(
         return 0
     with factory.begin() as session:
         ids = {v.instance_id: v for v in bad}
-        store_ids = dict(
-            session.execute(select(Instance.id, Instance.store_id).where(Instance.id.in_(ids)))
-            .tuples()
-            .all()
-        )
+        store_ids = {
+            instance_id: store_id
+            for instance_id, store_id in session.execute(
+                select(Instance.id, Instance.store_id).where(Instance.id.in_(ids))
+            )
+        }
         recorded = 0
         for instance_id, v in ids.items():
             if instance_id not in store_ids:
@@ -215,7 +216,7 @@ def _compare(
             query = query.where(Instance.path > after)
         if last is not None:
             query = query.where(Instance.path <= last)
-        rows = session.execute(query).tuples().all()
+        rows = [(i, path, state) for i, path, state in session.execute(query)]
         known_dark = set(
             session.scalars(
                 select(Damage.path).where(
