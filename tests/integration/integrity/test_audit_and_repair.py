@@ -29,9 +29,7 @@ from tests.integration.integrity.helpers import (
 DATA = bytes(range(256)) * 4000  # ~1 MiB: more than one read chunk
 
 
-def test_a_flipped_bit_is_found_and_repaired_from_another_store(
-    site: Site, tmp_path: Path
-) -> None:
+def test_a_flipped_bit_is_found_and_repaired_from_another_store(site: Site, tmp_path: Path) -> None:
     upload(site.http, site.auth(), "obs/a.g3", DATA)
     slow = add_second_store(site, tmp_path)
     second_copy(site, "obs/a.g3", slow)
@@ -172,7 +170,8 @@ def test_repair_of_a_file_deleted_meanwhile_ends_gone(site: Site) -> None:
     flip_byte(path, 2)
     audit(site)
     r = site.http.post(
-        "/api/v2/delete", json={"names": ["obs/e"], "force": True, "last_copy": True},
+        "/api/v2/delete",
+        json={"names": ["obs/e"], "force": True, "last_copy": True},
         auth=site.auth("admin"),
     )
     if r.status_code != 200:  # whatever the deletion API wants, the catalogue row goes
