@@ -119,11 +119,14 @@ def register(
     damage.add_argument(
         "--state",
         choices=("open", "lost", "repaired", "registered", "quarantined", "deleted", "gone"),
+        help="only records in this state",
     )
     damage.add_argument("--active", action="store_true", help="only open and lost records")
     damage.add_argument("--store", metavar="S", help="only damage on store S")
     damage.add_argument(
-        "--kind", choices=("missing", "wrong_size", "corrupt", "unreadable", "dark")
+        "--kind",
+        choices=("missing", "wrong_size", "corrupt", "unreadable", "dark"),
+        help="only findings of this kind",
     )
     damage.add_argument("--limit", metavar="N", type=positive_int, help="at most N records")
     damage.set_defaults(func=Command("integrity", "cmd_damage"))
