@@ -173,6 +173,45 @@ class LibrarianClient(Closing, DownloadMixin, ReplicationMixin, SneakernetMixin)
         body = request.model_dump(mode="json", exclude_defaults=True)
         return self._call(models.VerifyResponse, "POST", f"{API}/verify", json=body)
 
+    def damage(
+        self,
+        *,
+        state: str | None = None,
+        active: bool | None = None,
+        store: str | None = None,
+        kind: str | None = None,
+        limit: int | None = None,
+        page_size: int = 500,
+    ) -> Iterator[models.DamageInfo]:
+        """Damage records in the order found (admin), paged as they are read; at most
+        ``limit`` of them when given."""
+        params: dict[str, str | int] = {}
+        for key, value in (("state", state), ("store", store), ("kind", kind)):
+            if value is not None:
+                params[key] = value
+        if active is not None:
+            params["active"] = "true" if active else "false"
+        left = limit
+        after: int | None = None
+        while left is None or left > 0:
+            page_params = {**params, "limit": min(page_size, left or page_size)}
+            if after is not None:
+                page_params["after"] = after
+            page = self._call(models.DamageListResponse, "GET", f"{API}/damage", params=page_params)
+            yield from page.damage
+            if left is not None:
+                left -= len(page.damage)
+            if page.next is None:
+                return
+            after = page.next
+
+    def repair(self, damage_id: int) -> models.DamageInfo:
+        """Try to repair one damaged copy now (admin); the record as the attempt left it."""
+        response = self._call(
+            models.RepairResponse, "POST", f"{API}/damage/{int(damage_id)}/repair"
+        )
+        return response.damage
+
     def stores(self) -> list[models.StoreInfo]:
         response = self._send("GET", f"{API}/stores")
         try:

@@ -50,9 +50,16 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('audit_walk_started', sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('audit_walk_finished', sa.DateTime(timezone=True), nullable=True))
 
+    # The audit's question, "which copies on this store are due, oldest first?"
+    with op.batch_alter_table('instances', schema=None) as batch_op:
+        batch_op.create_index('ix_instances_store_verified', ['store_id', 'verified_time'], unique=False)
+
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('instances', schema=None) as batch_op:
+        batch_op.drop_index('ix_instances_store_verified')
+
     with op.batch_alter_table('stores', schema=None) as batch_op:
         batch_op.drop_column('audit_walk_finished')
         batch_op.drop_column('audit_walk_started')

@@ -203,9 +203,13 @@ def cmd_stores(ctx: Context) -> int:
             format_size(s.used_bytes),
             format_size(s.free_bytes),
             format_size(s.capacity_bytes) if s.capacity_bytes is not None else "-",
+            f"{s.damaged}/{s.lost}/{s.dark}",
             s.root,
         )
         for s in stores
     ]
-    print_table(("NAME", "KIND", "ENABLED", "INGEST", "USED", "FREE", "CAPACITY", "ROOT"), rows)
+    print_table(
+        ("NAME", "KIND", "ENABLED", "INGEST", "USED", "FREE", "CAPACITY", "DMG/LOST/DARK", "ROOT"),
+        rows,
+    )
     return 0

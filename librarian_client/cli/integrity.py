@@ -1,4 +1,5 @@
-"""``librarian verify``: prove this site's copies now, page by page as they are read."""
+"""``librarian verify``, ``damage`` and ``repair``: prove copies now, see what audits
+found, and repair a damaged copy on request."""
 
 from __future__ import annotations
 
@@ -6,8 +7,14 @@ import sys
 from collections.abc import Iterator
 
 from librarian_client.cli.context import CLIError, Context
-from librarian_client.cli.output import format_row, print_json_array
-from librarian_client.models import MAX_VERIFY_FILES, CopyCheck, VerifyResponse
+from librarian_client.cli.output import (
+    format_row,
+    format_time,
+    print_json,
+    print_json_array,
+    print_table,
+)
+from librarian_client.models import MAX_VERIFY_FILES, CopyCheck, DamageInfo, VerifyResponse
 
 _WIDTHS = (10, 12)
 
@@ -60,3 +67,47 @@ class _Tally:
             for check in page.copies:
                 self.bad += check.finding != "ok"
                 yield check
+
+
+def cmd_damage(ctx: Context) -> int:
+    args = ctx.args
+    with ctx.client() as client:
+        records = client.damage(
+            state=args.state,
+            active=True if args.active else None,
+            store=args.store,
+            kind=args.kind,
+            limit=args.limit,
+        )
+        if ctx.json:
+            print_json_array(d.model_dump(mode="json") for d in records)
+            return 0
+        rows = [_damage_row(d) for d in records]
+    if not rows:
+        print("no damage recorded", file=sys.stderr)
+        return 0
+    print_table(("ID", "STATE", "KIND", "STORE", "FOUND", "BY", "NAME", "RESOLUTION"), rows)
+    return 0
+
+
+def _damage_row(d: DamageInfo) -> tuple[str, ...]:
+    return (
+        str(d.id),
+        str(d.state),
+        str(d.kind),
+        d.store,
+        format_time(d.found_time),
+        d.found_by,
+        d.name if d.name is not None else f"(dark) {d.path}",
+        d.resolution or d.detail,
+    )
+
+
+def cmd_repair(ctx: Context) -> int:
+    with ctx.client() as client:
+        record = client.repair(ctx.args.id)
+    if ctx.json:
+        print_json(record.model_dump(mode="json"))
+    else:
+        print(f"damage {record.id}: {record.state}: {record.resolution or record.detail}")
+    return 0 if record.state in ("repaired", "gone") else 1

@@ -53,3 +53,6 @@ class StoreInfo(WireModel):
     free_bytes: int
     enabled: bool
     accepts_ingest: bool
+    damaged: int = Field(default=0, description="Damaged copies awaiting repair.")
+    lost: int = Field(default=0, description="Files whose every copy here is bad.")
+    dark: int = Field(default=0, description="Stray files awaiting an operator.")

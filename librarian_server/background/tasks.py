@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from librarian_server.background.audit import Audit
 from librarian_server.background.cleanup import Cleanup
 from librarian_server.background.consume_queue import ConsumeQueue
 from librarian_server.background.hypervisor import Hypervisor
 from librarian_server.background.prove_copies import ProveCopies
 from librarian_server.background.receive_clone import ReceiveClone
+from librarian_server.background.repair import Repair
 from librarian_server.background.send_checkins import SendCheckins
 from librarian_server.background.send_clone import SendClone
 from librarian_server.background.task import Task
@@ -21,4 +23,6 @@ def all_tasks() -> list[Task]:
         ProveCopies(),
         Hypervisor(),
         Cleanup(),
+        Audit(),
+        Repair(),
     ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from pathlib import Path
 
 
@@ -63,3 +64,24 @@ class StoreBackend(ABC):
 
     @abstractmethod
     def local_path(self, store_path: str) -> Path: ...
+
+    @abstractmethod
+    def walk(self, after: str | None = None) -> Iterator[tuple[str, float]]:
+        """Every committed entry as (store path, modification time), in store-path order,
+        starting after ``after``: an audit's walk resumes where it stopped."""
+
+    @abstractmethod
+    def quarantine(self, store_path: str, label: str) -> str:
+        """Move bytes aside (never deleting them) where nothing serves them; returns the
+        quarantine path, which ``local_quarantine_path`` and ``delete_quarantined`` take."""
+
+    @abstractmethod
+    def local_quarantine_path(self, quarantine_path: str) -> Path: ...
+
+    @abstractmethod
+    def delete_quarantined(self, quarantine_path: str) -> None:
+        """Remove quarantined bytes; missing is fine."""
+
+    @abstractmethod
+    def adopt(self, quarantine_path: str, store_path: str) -> None:
+        """Move quarantined bytes back into place (never over existing bytes)."""

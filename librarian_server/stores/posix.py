@@ -9,6 +9,8 @@ Layout under the root::
                                 the basename keeps a path recognisable to an operator;
                                 the random part is per transfer, so two uploads of one
                                 name never share bytes
+    quarantine/<label>-<name>   bytes an audit found bad (or stray), moved aside until a
+                                verified replacement is committed or an operator decides
     staging/<random>            one file per transfer in a private (0700) directory on the
                                 same filesystem, so a commit is a rename
 
@@ -26,7 +28,7 @@ import hashlib
 import os
 import secrets
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from librarian_server.errors import ConfigurationError, FileAlreadyExists
@@ -128,6 +130,7 @@ class PosixStore(StoreBackend):
         self.fsync = fsync
         self.files_dir = self.root / "files"
         self.staging_root = self.root / "staging"
+        self.quarantine_root = self.root / "quarantine"
         self._made_buckets = False  # a bucket made since the last sync: sync its parent too
 
     @classmethod
@@ -262,3 +265,51 @@ class PosixStore(StoreBackend):
         if not self.staging_root.is_dir():
             return []
         return list(self.staging_root.iterdir())
+
+    def walk(self, after: str | None = None) -> Iterator[tuple[str, float]]:
+        """Bucket by bucket in name order; a bucket is listed whole (at most a few
+        thousand entries), so memory stays bounded however large the store."""
+        if not self.files_dir.is_dir():
+            return
+        start_bucket = after.split("/", 1)[0] if after else ""
+        for bucket in sorted(os.listdir(self.files_dir)):
+            if bucket < start_bucket:
+                continue
+            bucket_dir = self.files_dir / bucket
+            try:
+                entries = sorted(os.scandir(bucket_dir), key=lambda e: e.name)
+            except NotADirectoryError:
+                entries = []
+                if after is None or bucket > after:
+                    with contextlib.suppress(OSError):
+                        yield bucket, os.stat(bucket_dir).st_mtime
+                continue
+            except FileNotFoundError:
+                continue
+            for entry in entries:
+                store_path = f"{bucket}/{entry.name}"
+                if after is not None and store_path <= after:
+                    continue
+                with contextlib.suppress(OSError):
+                    yield store_path, entry.stat(follow_symlinks=False).st_mtime
+
+    def quarantine(self, store_path: str, label: str) -> str:
+        self.quarantine_root.mkdir(mode=0o700, exist_ok=True)
+        basename = store_path.rsplit("/", 1)[-1][:MAX_BASENAME]
+        quarantine_path = f"{label}-{basename}"
+        move_no_replace(self.local_path(store_path), self.quarantine_root / quarantine_path)
+        if self.fsync:
+            _fsync(self.quarantine_root, os.O_RDONLY)
+            _fsync(self.local_path(store_path).parent, os.O_RDONLY)
+        return quarantine_path
+
+    def local_quarantine_path(self, quarantine_path: str) -> Path:
+        return self.quarantine_root / quarantine_path
+
+    def delete_quarantined(self, quarantine_path: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.quarantine_root / quarantine_path)
+
+    def adopt(self, quarantine_path: str, store_path: str) -> None:
+        self._move_into_place(self.quarantine_root / quarantine_path, store_path)
+        self._sync([store_path])

@@ -314,3 +314,24 @@ def test_add_store_if_none_adds_only_the_first(admin: Admin, tmp_path: Path) -> 
     ran = admin("add-store", "other", str(tmp_path / "other"), "--if-none")
     assert ran.code == 0 and "none added" in ran.out, ran
     assert [s["name"] for s in json.loads(admin("stores", "--json").out)] == ["local"]
+
+
+def test_dark_files_are_listed_and_handled_only_by_the_operator(admin: Admin, site: Site) -> None:
+    from tests.integration.integrity.helpers import WALK_ONLY, audit, stray_file
+
+    keep = stray_file(site, "0ab/keep-me", b"precious")
+    junk = stray_file(site, "0ab/junk", b"junk")
+    audit(site, WALK_ONLY)
+    listed = json.loads(admin("dark", "list", "--json").out)
+    ids = {r["path"]: r["id"] for r in listed}
+    assert set(ids) == {"0ab/keep-me", "0ab/junk"}
+    assert "0ab/junk" in admin("dark", "list").out
+
+    ran = admin("dark", "register", str(ids["0ab/keep-me"]), "found/keep", "--by", "ana")
+    assert ran.code == 0 and "registered as the new file 'found/keep'" in ran.out
+    assert site.http.get("/api/v2/download/found/keep", auth=site.auth()).content == b"precious"
+    ran = admin("dark", "delete", str(ids["0ab/junk"]))
+    assert ran.code == 0 and not junk.exists() and keep.exists()
+    assert "already deleted" in admin("dark", "delete", str(ids["0ab/junk"])).error()
+    assert admin("dark", "list").out.strip() == "no dark files"
+    assert len(json.loads(admin("dark", "list", "--all", "--json").out)) == 2

@@ -1,4 +1,5 @@
-"""The parser of ``librarian ls``, ``search``, ``info``, ``verify`` and ``stores``."""
+"""The parser of ``librarian ls``, ``search``, ``info``, ``verify``, ``damage``, ``repair``
+and ``stores``."""
 
 from __future__ import annotations
 
@@ -101,6 +102,47 @@ def register(
         "--page-size", metavar="N", type=positive_int, default=20, help="files per request"
     )
     verify.set_defaults(func=Command("integrity", "cmd_verify"))
+
+    damage = sub.add_parser(
+        "damage",
+        parents=[common],
+        help="what audits found wrong with copies and stores (admin)",
+        description="Damage records in the order found: copies found missing, of the wrong "
+        "size, corrupt or unreadable, and dark files (bytes on a store that no catalogue "
+        "row names), with how each ended (repaired, and from where; lost; registered, "
+        "quarantined or deleted by an operator).",
+        epilog=examples(
+            "librarian damage --active          # what is still wrong",
+            "librarian damage --state lost --json",
+        ),
+    )
+    damage.add_argument(
+        "--state",
+        choices=("open", "lost", "repaired", "registered", "quarantined", "deleted", "gone"),
+        help="only records in this state",
+    )
+    damage.add_argument("--active", action="store_true", help="only open and lost records")
+    damage.add_argument("--store", metavar="S", help="only damage on store S")
+    damage.add_argument(
+        "--kind",
+        choices=("missing", "wrong_size", "corrupt", "unreadable", "dark"),
+        help="only findings of this kind",
+    )
+    damage.add_argument("--limit", metavar="N", type=positive_int, help="at most N records")
+    damage.set_defaults(func=Command("integrity", "cmd_damage"))
+
+    repair = sub.add_parser(
+        "repair",
+        parents=[common],
+        help="repair one damaged copy now (admin)",
+        description="Replace the damaged copy of damage record ID from a good copy on "
+        "another store of this site, or from a peer that proves its copy first; the "
+        "bad bytes are kept aside until the new copy is verified. Exits 1 unless the "
+        "record ends repaired (or gone).",
+        epilog=examples("librarian repair 42", "librarian repair 42 --json"),
+    )
+    repair.add_argument("id", metavar="ID", type=positive_int, help="a damage record's id")
+    repair.set_defaults(func=Command("integrity", "cmd_repair"))
 
     stores = sub.add_parser(
         "stores",

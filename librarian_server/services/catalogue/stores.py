@@ -10,9 +10,16 @@ from pathlib import Path
 from sqlalchemy import delete, event, func, select, update
 from sqlalchemy.orm import Session
 
-from librarian_client.models import StoreInfo
+from librarian_client.models import DamageState, Finding, StoreInfo
 from librarian_server.errors import Conflict, InsufficientStorage, InvalidRequest, NotFound
-from librarian_server.orm import HOLDING_STATUSES, IncomingTransfer, Instance, Store, StoreKind
+from librarian_server.orm import (
+    HOLDING_STATUSES,
+    Damage,
+    IncomingTransfer,
+    Instance,
+    Store,
+    StoreKind,
+)
 from librarian_server.stores import PosixStore, backend_for
 
 log = logging.getLogger(__name__)
@@ -146,6 +153,19 @@ def choose_store(session: Session, needed_bytes: int, *, min_free_bytes: int) ->
     )
 
 
+def _damage_counts(session: Session, store_id: int) -> dict[str, int]:
+    counts = {"damaged": 0, "lost": 0, "dark": 0}
+    rows = session.execute(
+        select(Damage.kind, Damage.state, func.count())
+        .where(Damage.active, Damage.store_id == store_id)
+        .group_by(Damage.kind, Damage.state)
+    )
+    for kind, state, count in rows:
+        key = "dark" if kind is Finding.DARK else "lost" if state is DamageState.LOST else "damaged"
+        counts[key] += count
+    return counts
+
+
 def store_info(session: Session, store: Store, *, min_free_bytes: int = 0) -> StoreInfo:
     return StoreInfo(
         name=store.name,
@@ -156,6 +176,7 @@ def store_info(session: Session, store: Store, *, min_free_bytes: int = 0) -> St
         free_bytes=room_in(session, store, min_free_bytes=min_free_bytes),
         enabled=store.enabled,
         accepts_ingest=store.accepts_ingest,
+        **_damage_counts(session, store.id),
     )
 
 

@@ -15,6 +15,7 @@ from librarian_server.errors import NotFound
 from librarian_server.orm import File, Instance
 from librarian_server.services.catalogue.files import name_prefix
 from librarian_server.services.core.sql import in_chunks
+from librarian_server.services.integrity.audit import record_bad_verdicts
 from librarian_server.services.integrity.rehash import rehash_copies
 
 
@@ -54,6 +55,7 @@ def verify_files(
                 )
             )
     verdicts = rehash_copies(factory, instance_ids, by=by)
+    record_bad_verdicts(factory, verdicts, by)  # repair hears of it as of an audit's finding
     with_copy = {v.file_name for v in verdicts}
     return VerifyResponse(
         copies=[

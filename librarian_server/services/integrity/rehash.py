@@ -122,6 +122,7 @@ def rehash_copies(
     *,
     by: str,
     throttle: Throttle | None = None,
+    before_each: Callable[[], None] | None = None,
 ) -> list[CopyVerdict]:
     """Re-read these copies (in the order given) and record each verdict on its instance.
 
@@ -132,6 +133,8 @@ def rehash_copies(
         targets = _targets(session, list(instance_ids))
     verdicts: list[CopyVerdict] = []
     for target in targets:
+        if before_each is not None:
+            before_each()
         verdict = rehash_path(target.local_path, target.size, target.checksum, throttle=throttle)
         verdicts.append(
             CopyVerdict(
