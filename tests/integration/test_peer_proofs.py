@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
-from librarian_client.models import CopyState, ProofState, TransferStatus
+from librarian_client.models import CopyState, Finding, ProofState, TransferStatus
 from librarian_server.errors import PeerError
-from librarian_server.orm import Instance, OutgoingTransfer, Peer, ProofJob, utcnow
+from librarian_server.orm import Damage, Instance, OutgoingTransfer, Peer, ProofJob, utcnow
 from librarian_server.services.integrity import proof_jobs
 from librarian_server.services.replication import proofs as proofs_module
 from librarian_server.stores import backend_for
@@ -88,6 +88,13 @@ def test_a_copy_corrupted_at_the_peer_is_reported_and_marked_bad_there(sites: Si
     assert proofs[("beta", "p/b.dat")].ok
     assert _verdict(beta, "p/a.dat") == (CopyState.BAD, "proof (alpha)")
     assert _verdict(beta, "p/b.dat") == (CopyState.OK, "proof (alpha)")
+    with beta.session() as session:  # beta's repair hears of it
+        (damage,) = session.scalars(select(Damage)).all()
+    assert (damage.file_name, damage.kind, damage.found_by) == (
+        "p/a.dat",
+        Finding.CORRUPT,
+        "proof (alpha)",
+    )
     # alpha no longer counts beta's copy, and sends it again: beta takes it as a new copy
     # beside the bad one (which stays, for the operator or beta's repair to settle).
     assert holders(alpha, "p/a.dat") == set()

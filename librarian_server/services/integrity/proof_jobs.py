@@ -5,9 +5,9 @@ Another site may count a copy here only on such a proof (a catalogue row is neve
 one), so the answer must come from bytes read just now. Re-reading can take longer
 than a request may wait, so a request only records a job; the ``prove_copies`` task
 claims it (a compare-and-set on the row, safe against other processes), re-hashes
-every copy through ``rehash_copies`` (a bad copy found so is marked bad at once) and
-stores the findings. A job belongs to whoever asked: only that account, or an admin,
-may read it.
+every copy through ``rehash_copies`` (a bad copy found so is marked bad at once, and
+gets a damage record for this site's repair) and stores the findings. A job belongs
+to whoever asked: only that account, or an admin, may read it.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from librarian_server.orm import File, Instance, ProofJob, utcnow
 from librarian_server.services.accounts.auth import AuthenticatedUser
 from librarian_server.services.catalogue.names import validate_name
 from librarian_server.services.core.sql import claim_rows, execute_count, in_chunks
+from librarian_server.services.integrity.audit import record_bad_verdicts
 from librarian_server.services.integrity.rehash import CopyVerdict, rehash_copies
 
 
@@ -188,9 +189,11 @@ def run_job(
         session.expunge_all()
     lease = _Lease(factory, job_id, worker, seconds)
     results: list[dict[str, Any]] = []
+    by = f"proof ({caller})"
     for name in names:
         lease.renew()
-        verdicts = rehash_copies(factory, copies[name], by=f"proof ({caller})")
+        verdicts = rehash_copies(factory, copies[name], by=by, before_each=lease.renew)
+        record_bad_verdicts(factory, verdicts, by)  # this site's repair hears of it
         proof = _finding(name, files.get(name), verdicts, site)
         results.append(proof.model_dump(mode="json"))
     now = utcnow()
