@@ -16,12 +16,12 @@ from sqlalchemy import select, update
 
 from librarian_client.models import CopyState, Finding, ProofState, TransferStatus
 from librarian_server.errors import PeerError
-from librarian_server.orm import Damage, Instance, OutgoingTransfer, Peer, ProofJob, utcnow
+from librarian_server.orm import Damage, File, Instance, OutgoingTransfer, Peer, ProofJob, utcnow
 from librarian_server.services.integrity import proof_jobs
 from librarian_server.services.replication import proofs as proofs_module
 from librarian_server.stores import backend_for
 from tests.integration.conftest import Site
-from tests.integration.helpers import upload
+from tests.integration.helpers import md5, upload
 from tests.integration.multisite import (
     Sites,
     content,
@@ -267,3 +267,42 @@ def _peer(site: Site, name: str) -> Peer:
         assert peer is not None
         session.expunge(peer)
         return peer
+
+
+def test_a_peer_that_catalogues_other_bytes_under_the_name_proves_nothing(
+    sites: Sites,
+) -> None:
+    alpha, beta = _replicated(sites)
+    other = os.urandom(3000)
+    path = _copy_path(beta, "p/a.dat")
+    path.chmod(0o600)
+    path.write_bytes(other)
+    with beta.factory.begin() as session:
+        session.execute(update(File).where(File.name == "p/a.dat").values(checksum=md5(other)))
+    proof = prover(sites, alpha).prove({"beta": ["p/a.dat"]})[("beta", "p/a.dat")]
+    assert not proof.ok and f"beta catalogues 'p/a.dat' as {md5(other)}" in proof.detail
+    assert _verdict(beta, "p/a.dat") == (CopyState.OK, "proof (alpha)")  # right by beta's book
+    with alpha.session() as session:  # a conflict for an operator, not a lost copy
+        live = session.scalars(
+            select(OutgoingTransfer.id).where(OutgoingTransfer.status != TransferStatus.COMPLETED)
+        ).all()
+    assert live == []
+
+
+def test_a_resend_follows_the_peers_policy(sites: Sites) -> None:
+    alpha, beta = _replicated(sites)
+    with alpha.factory.begin() as session:
+        session.execute(update(Peer).where(Peer.name == "beta").values(push=False))
+    r = beta.http.post(
+        "/api/v2/delete",
+        json={"names": ["p/a.dat"], "force": True, "last_copy": True},
+        auth=beta.auth("admin"),
+    )
+    assert r.status_code == 200, r.text
+    assert not prover(sites, alpha).prove({"beta": ["p/a.dat"]})[("beta", "p/a.dat")].ok
+    assert holders(alpha, "p/a.dat") == set()  # no longer counted...
+    with alpha.session() as session:  # ...but beta takes nothing over the network
+        statuses = session.scalars(
+            select(OutgoingTransfer.status).where(OutgoingTransfer.file_name == "p/a.dat")
+        ).all()
+    assert statuses == [TransferStatus.COMPLETED]
