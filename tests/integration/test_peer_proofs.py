@@ -306,3 +306,18 @@ def test_a_resend_follows_the_peers_policy(sites: Sites) -> None:
             select(OutgoingTransfer.status).where(OutgoingTransfer.file_name == "p/a.dat")
         ).all()
     assert statuses == [TransferStatus.COMPLETED]
+
+
+def test_an_account_may_keep_only_so_many_jobs_waiting(sites: Sites) -> None:
+    beta = sites.beta
+    now = utcnow()
+    with beta.factory.begin() as session:
+        session.add_all(
+            ProofJob(caller="admin", state=ProofState.PENDING, names=["a"], created_time=now)
+            for _ in range(proof_jobs.MAX_OPEN_JOBS)
+        )
+    r = beta.http.post("/api/v2/proofs", json={"names": ["a"]}, auth=beta.auth("admin"))
+    assert r.status_code == 409 and "100 proof jobs waiting" in r.json()["reason"]
+    run(beta, "prove_copies")  # they finish...
+    r = beta.http.post("/api/v2/proofs", json={"names": ["a"]}, auth=beta.auth("admin"))
+    assert r.status_code == 202  # ...and room is made

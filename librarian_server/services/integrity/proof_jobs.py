@@ -17,7 +17,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from librarian_client.models import (
@@ -28,7 +28,7 @@ from librarian_client.models import (
     ProofRequest,
     ProofState,
 )
-from librarian_server.errors import NotFound, PermissionDenied
+from librarian_server.errors import Conflict, NotFound, PermissionDenied
 from librarian_server.orm import File, Instance, ProofJob, utcnow
 from librarian_server.services.accounts.auth import AuthenticatedUser
 from librarian_server.services.catalogue.names import validate_name
@@ -36,10 +36,24 @@ from librarian_server.services.core.sql import claim_rows, execute_count, in_chu
 from librarian_server.services.integrity.audit import record_bad_verdicts
 from librarian_server.services.integrity.rehash import CopyVerdict, rehash_copies
 
+MAX_OPEN_JOBS = 100
+"""Unfinished jobs one account may have here: a peer re-hashes at most this many
+thousand files' worth of work queued by another site."""
+
 
 def submit(session: Session, request: ProofRequest, *, user: AuthenticatedUser) -> ProofJobInfo:
     """Record a job for the named files (each name checked, repeats dropped)."""
     names = list(dict.fromkeys(validate_name(name) for name in request.names))
+    waiting = session.scalar(
+        select(func.count())
+        .select_from(ProofJob)
+        .where(ProofJob.caller == user.name, ProofJob.state != ProofState.DONE)
+    )
+    if (waiting or 0) >= MAX_OPEN_JOBS:
+        raise Conflict(
+            f"{user.name!r} already has {waiting} proof jobs waiting at this site.",
+            "Wait for them to finish (GET /api/v2/proofs/ID), then ask again.",
+        )
     now = utcnow()
     job = ProofJob(
         caller=user.name,
