@@ -52,7 +52,7 @@ def submit(session: Session, request: ProofRequest, *, user: AuthenticatedUser) 
     if (waiting or 0) >= MAX_OPEN_JOBS:
         raise Conflict(
             f"{user.name!r} already has {waiting} proof jobs waiting at this site.",
-            "Wait for them to finish (GET /api/v2/proofs/ID), then ask again.",
+            "Wait for them to finish, then ask again.",
         )
     now = utcnow()
     job = ProofJob(
