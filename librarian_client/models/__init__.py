@@ -83,6 +83,14 @@ if TYPE_CHECKING:
         VerifyRequest,
         VerifyResponse,
     )
+    from librarian_client.models.release import (
+        MAX_RELEASE_PAGE,
+        ReleaseAction,
+        ReleaseCandidate,
+        ReleasePolicyInfo,
+        ReleaseRequest,
+        ReleaseResponse,
+    )
     from librarian_client.models.replication import (
         BulkRetryRequest,
         BulkRetryResponse,
@@ -126,6 +134,12 @@ if TYPE_CHECKING:
     )
 
 __all__ = [
+    "MAX_RELEASE_PAGE",
+    "ReleaseAction",
+    "ReleaseCandidate",
+    "ReleasePolicyInfo",
+    "ReleaseRequest",
+    "ReleaseResponse",
     "ACTIVE_DAMAGE",
     "MAX_DAMAGE_PAGE",
     "DamageInfo",
@@ -229,6 +243,12 @@ __all__ = [
 ]
 
 _HOMES = {
+    "MAX_RELEASE_PAGE": "release",
+    "ReleaseAction": "release",
+    "ReleaseCandidate": "release",
+    "ReleasePolicyInfo": "release",
+    "ReleaseRequest": "release",
+    "ReleaseResponse": "release",
     "ACTIVE_DAMAGE": "integrity",
     "MAX_DAMAGE_PAGE": "integrity",
     "DamageInfo": "integrity",

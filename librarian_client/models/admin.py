@@ -7,6 +7,7 @@ from datetime import datetime
 from pydantic import Field
 
 from librarian_client.models.common import MAX_SECONDS, PermissionLevel, WireModel
+from librarian_client.models.release import ReleasePolicyInfo
 
 
 class PingResponse(WireModel):
@@ -53,3 +54,7 @@ class StoreInfo(WireModel):
     free_bytes: int
     enabled: bool
     accepts_ingest: bool
+    retired: bool = Field(default=False, description="Emptied and disabled for good.")
+    policy: ReleasePolicyInfo | None = Field(
+        default=None, description="What the store does with old copies (release, tiering)."
+    )

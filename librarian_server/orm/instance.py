@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from librarian_client.models import CopyState
@@ -18,7 +18,11 @@ if TYPE_CHECKING:
 
 class Instance(Base):
     __tablename__ = "instances"
-    __table_args__ = (UniqueConstraint("store_id", "path"),)
+    __table_args__ = (
+        UniqueConstraint("store_id", "path"),
+        # A store's copies oldest first, keyset-paged: what release and tiering walk.
+        Index("ix_instances_store_age", "store_id", "created_time", "id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     file_name: Mapped[str] = mapped_column(
