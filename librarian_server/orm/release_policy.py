@@ -16,9 +16,7 @@ class ReleasePolicy(Base):
     __tablename__ = "release_policies"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    store_id: Mapped[int] = mapped_column(
-        ForeignKey("stores.id", ondelete="CASCADE"), unique=True
-    )
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"), unique=True)
     after_days: Mapped[int] = mapped_column(Integer)
     action: Mapped[ReleaseAction] = mapped_column(str_enum(ReleaseAction, 16))
     # move: the store of this site the copies go to

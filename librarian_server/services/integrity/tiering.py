@@ -141,9 +141,10 @@ def move_copy(
         loaded = _load(session, instance_id, target_store_id)
         if isinstance(loaded, str):
             return MoveOutcome(False, loaded)
-        if not loaded.target_has_copy and room_in(
-            session, loaded.target, min_free_bytes=min_free_bytes
-        ) < loaded.size:
+        if (
+            not loaded.target_has_copy
+            and room_in(session, loaded.target, min_free_bytes=min_free_bytes) < loaded.size
+        ):
             return MoveOutcome(False, f"blocked: no room on {loaded.target.name}")
     if loaded.target_has_copy:
         return _drop_source(factory, loaded, None, by=by)
@@ -234,4 +235,3 @@ def _target_still_has_copy(session: Session, source: _Source) -> bool:
         )
         is not None
     )
-
