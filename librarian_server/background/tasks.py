@@ -6,10 +6,19 @@ from librarian_server.background.cleanup import Cleanup
 from librarian_server.background.consume_queue import ConsumeQueue
 from librarian_server.background.hypervisor import Hypervisor
 from librarian_server.background.receive_clone import ReceiveClone
+from librarian_server.background.release import Release
 from librarian_server.background.send_checkins import SendCheckins
 from librarian_server.background.send_clone import SendClone
 from librarian_server.background.task import Task
 
 
 def all_tasks() -> list[Task]:
-    return [SendClone(), ConsumeQueue(), ReceiveClone(), SendCheckins(), Hypervisor(), Cleanup()]
+    return [
+        SendClone(),
+        ConsumeQueue(),
+        ReceiveClone(),
+        SendCheckins(),
+        Hypervisor(),
+        Cleanup(),
+        Release(),
+    ]

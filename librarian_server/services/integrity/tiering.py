@@ -148,6 +148,14 @@ def move_copy(
             return MoveOutcome(False, f"blocked: no room on {loaded.target.name}")
     if loaded.target_has_copy:
         return _drop_source(factory, loaded, None, by=by)
+    try:
+        return _copy_and_commit(factory, loaded, by=by)
+    except OSError as exc:  # the target refused the bytes: nothing changed
+        why = exc.strerror or str(exc)
+        return MoveOutcome(False, f"blocked: storing on {loaded.target.name} failed: {why}")
+
+
+def _copy_and_commit(factory: sessionmaker[Session], loaded: _Source, *, by: str) -> MoveOutcome:
     source_backend = backend_for(loaded.store)
     staging = backend_for(loaded.target).new_staging_path()
     problem = copy_verified(
