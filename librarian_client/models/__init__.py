@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from librarian_client.models.admin import (
         PingResponse,
+        ReleaseAction,
+        ReleasePolicyInfo,
         StoreInfo,
         TokenCreateRequest,
         TokenCreateResponse,
@@ -85,9 +87,7 @@ if TYPE_CHECKING:
     )
     from librarian_client.models.release import (
         MAX_RELEASE_PAGE,
-        ReleaseAction,
         ReleaseCandidate,
-        ReleasePolicyInfo,
         ReleaseRequest,
         ReleaseResponse,
     )
@@ -244,9 +244,9 @@ __all__ = [
 
 _HOMES = {
     "MAX_RELEASE_PAGE": "release",
-    "ReleaseAction": "release",
+    "ReleaseAction": "admin",
     "ReleaseCandidate": "release",
-    "ReleasePolicyInfo": "release",
+    "ReleasePolicyInfo": "admin",
     "ReleaseRequest": "release",
     "ReleaseResponse": "release",
     "ACTIVE_DAMAGE": "integrity",

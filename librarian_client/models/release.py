@@ -1,48 +1,24 @@
-"""Release and tiering: a store's policy, and what a release pass found and did."""
+"""Release and tiering: what a release pass found and did (the policy is in ``admin``)."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 
 from pydantic import Field
 
+from librarian_client.models.admin import ReleaseAction, ReleasePolicyInfo
 from librarian_client.models.common import WireModel
 
+__all__ = [
+    "MAX_RELEASE_PAGE",
+    "ReleaseAction",
+    "ReleaseCandidate",
+    "ReleasePolicyInfo",
+    "ReleaseRequest",
+    "ReleaseResponse",
+]
+
 MAX_RELEASE_PAGE = 1000
-
-
-class ReleaseAction(StrEnum):
-    DELETE = "delete"  # drop this store's copy once enough other sites prove theirs
-    MOVE = "move"  # move the copy to another store of this site (tiering)
-
-
-class ReleasePolicyInfo(WireModel):
-    """What a store does with copies older than ``after_days``."""
-
-    store: str
-    after_days: int = Field(ge=0)
-    action: ReleaseAction
-    target_store: str | None = Field(default=None, description="For move: where copies go.")
-    min_copies: int | None = Field(
-        default=None, description="For delete: verified copies needed at distinct other sites."
-    )
-    proof_age_days: int | None = Field(
-        default=None, description="For delete: each site's re-hash must be this recent."
-    )
-    allow_remote_only: bool = Field(
-        default=False, description="For delete: may release this site's last copy."
-    )
-
-    def describe(self) -> str:
-        """One line for a table: ``after 30 d: move to slow``."""
-        head = f"after {self.after_days} d: "
-        if self.action is ReleaseAction.MOVE:
-            return head + f"move to {self.target_store}"
-        last = ", even the last copy here" if self.allow_remote_only else ""
-        return head + (
-            f"delete at {self.min_copies} copies proven within {self.proof_age_days} d{last}"
-        )
 
 
 class ReleaseRequest(WireModel):
