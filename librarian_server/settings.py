@@ -87,6 +87,7 @@ class BackgroundSettings(BaseModel):
     cleanup: TaskSchedule = _every(600)
     audit: TaskSchedule = _every(300)
     repair: TaskSchedule = _every(300)
+    prove_copies: TaskSchedule = _every(10)
     # Each store's release or tiering policy; batch_size is copies judged per store a run.
     release: TaskSchedule = _every(3600, batch_size=200)
 
@@ -144,6 +145,18 @@ class ReplicationSettings(BaseModel):
     )
     full_sweep_hours: float = Field(
         default=24.0, gt=0, description="How often planning checks every file, not only new ones."
+    )
+    proof_timeout_seconds: float = Field(
+        default=3600.0,
+        gt=0,
+        description="How long this site waits for a peer to prove its copies; a peer that "
+        "has not answered by then is taken to have no proven copy.",
+    )
+    proof_poll_seconds: float = Field(
+        default=5.0, gt=0, description="How often a peer's proof job is asked after."
+    )
+    proof_retention_hours: float = Field(
+        default=24.0, gt=0, description="Proof jobs peers asked of this site are kept this long."
     )
 
 

@@ -1,7 +1,7 @@
 """Release and tiering policies per store; stores retired for good; instances by age.
 
 Revision ID: c3e7a1f9d2b4
-Revises: b1d4a9e2c7f3
+Revises: c4e8f1a7d2b6
 Create Date: 2026-12-02 16:01:46.303698
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = 'c3e7a1f9d2b4'
-down_revision: str | None = 'b1d4a9e2c7f3'
+down_revision: str | None = 'c4e8f1a7d2b6'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -85,6 +85,13 @@ if TYPE_CHECKING:
         VerifyRequest,
         VerifyResponse,
     )
+    from librarian_client.models.proofs import (
+        MAX_PROOF_FILES,
+        CopyProof,
+        ProofJobInfo,
+        ProofRequest,
+        ProofState,
+    )
     from librarian_client.models.release import (
         MAX_RELEASE_PAGE,
         ReleaseCandidate,
@@ -134,6 +141,11 @@ if TYPE_CHECKING:
     )
 
 __all__ = [
+    "MAX_PROOF_FILES",
+    "CopyProof",
+    "ProofJobInfo",
+    "ProofRequest",
+    "ProofState",
     "MAX_RELEASE_PAGE",
     "ReleaseAction",
     "ReleaseCandidate",
@@ -243,6 +255,11 @@ __all__ = [
 ]
 
 _HOMES = {
+    "MAX_PROOF_FILES": "proofs",
+    "CopyProof": "proofs",
+    "ProofJobInfo": "proofs",
+    "ProofRequest": "proofs",
+    "ProofState": "proofs",
     "MAX_RELEASE_PAGE": "release",
     "ReleaseAction": "admin",
     "ReleaseCandidate": "release",

@@ -12,6 +12,7 @@ from librarian_server.api import (
     integrity,
     params,
     ping,
+    proofs,
     release,
     replication,
     sneakernet,
@@ -29,6 +30,7 @@ for _module in (
     admin,
     clone,
     checkin,
+    proofs,
     replication,
     sneakernet,
 ):

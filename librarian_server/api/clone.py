@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Request, Response
+from fastapi.responses import StreamingResponse
 
 from librarian_client.models import (
     API_PREFIX,
@@ -18,7 +21,8 @@ from librarian_client.models import (
 )
 from librarian_server.api.deps import Peer, RunnerDep, SessionDep, SessionFactoryDep, SettingsDep
 from librarian_server.api.params import TransferIdPath
-from librarian_server.api.streaming import digest_header
+from librarian_server.api.streaming import digest_header, download_response, ranged
+from librarian_server.services.catalogue import files
 from librarian_server.services.ingest import receive
 from librarian_server.services.replication import clone_receive
 
@@ -83,3 +87,15 @@ def complete(
 @router.post("/status", response_model=CloneStatusResponse)
 def status(body: CloneStatusRequest, session: SessionDep, user: Peer) -> CloneStatusResponse:
     return clone_receive.clone_status(session, body, user=user)
+
+
+@router.get("/download/{name:path}", response_class=StreamingResponse)
+def download(
+    name: str,
+    session: SessionDep,
+    _: Peer,
+    range_: Annotated[str | None, Header(alias="range")] = None,
+) -> Response:
+    """A file's bytes for a peer repairing its own copy (peer accounts read nothing else)."""
+    d = ranged(files.prepare_download(session, name), range_)
+    return download_response(d, headers={"X-Librarian-Checksum": d.checksum})

@@ -61,6 +61,7 @@ _MANIFESTS = frozenset(
         "/clone/status",
         "/checkin",
         "/checkin/status",
+        "/proofs",
     }
 )
 # VOSI and service metadata: open to anyone, as the VOSpace standard expects.

@@ -15,6 +15,7 @@ from librarian_client.models import MAX_ID
 from librarian_server.errors import InvalidRequest
 
 TransferIdPath = Annotated[int, Path(ge=1, le=MAX_ID, description=f"A transfer id, 1 to {MAX_ID}.")]
+ProofIdPath = Annotated[int, Path(ge=1, le=MAX_ID, description=f"A proof job id, 1 to {MAX_ID}.")]
 TokenIdPath = Annotated[int, Path(ge=1, le=MAX_ID, description=f"A token id, 1 to {MAX_ID}.")]
 PageLimit = Annotated[int, Query(ge=1, le=10_000, description="Rows per page, 1 to 10000.")]
 JobCount = Annotated[

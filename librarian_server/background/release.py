@@ -3,7 +3,7 @@
 The walk of each store resumes where the last run stopped (the cursor is kept by the
 task), so copies blocked at the head of a store do not hide the rest behind them; a
 walk that reaches the end starts again from the oldest next time. Delete policies ask
-peers for proofs through ``prover``.
+peers to prove their copies (``PeerProver``) before any copy here goes.
 """
 
 from __future__ import annotations
@@ -14,12 +14,7 @@ from librarian_client.models import MAX_RELEASE_PAGE, ReleaseRequest
 from librarian_server.background.task import Task, TaskContext
 from librarian_server.services.integrity.policies import policies
 from librarian_server.services.integrity.release import release_page
-from librarian_server.services.integrity.sources import CopyProver
-
-
-def prover_for(ctx: TaskContext) -> CopyProver | None:
-    """How this site asks peers to prove their copies; None while it has no way to."""
-    return None
+from librarian_server.services.replication.proofs import PeerProver
 
 
 class Release(Task):
@@ -31,7 +26,7 @@ class Release(Task):
     def run(self, ctx: TaskContext) -> dict[str, Any]:
         with ctx.factory() as session:
             stores = [p.store.name for p in policies(session)]
-        prover = prover_for(ctx)
+        prover = PeerProver(ctx.factory, ctx.dialer, ctx.settings)
         summary: dict[str, Any] = {"stores": len(stores), "judged": 0, "released": 0, "bytes": 0}
         for store in stores:
             judged = 0

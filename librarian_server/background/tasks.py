@@ -5,6 +5,7 @@ from __future__ import annotations
 from librarian_server.background.cleanup import Cleanup
 from librarian_server.background.consume_queue import ConsumeQueue
 from librarian_server.background.hypervisor import Hypervisor
+from librarian_server.background.prove_copies import ProveCopies
 from librarian_server.background.receive_clone import ReceiveClone
 from librarian_server.background.release import Release
 from librarian_server.background.send_checkins import SendCheckins
@@ -18,6 +19,7 @@ def all_tasks() -> list[Task]:
         ConsumeQueue(),
         ReceiveClone(),
         SendCheckins(),
+        ProveCopies(),
         Hypervisor(),
         Cleanup(),
         Release(),

@@ -9,6 +9,7 @@ from librarian_server.orm.file import File
 from librarian_server.orm.instance import Instance
 from librarian_server.orm.outgoing import OutgoingTransfer, QueueStatus, SendQueue
 from librarian_server.orm.peer import Peer
+from librarian_server.orm.proof_job import ProofJob
 from librarian_server.orm.release_policy import ReleasePolicy
 from librarian_server.orm.remote_instance import RemoteInstance
 from librarian_server.orm.server_process import ServerProcess
@@ -51,6 +52,7 @@ __all__ = [
     "IncomingTransfer",
     "Instance",
     "Peer",
+    "ProofJob",
     "LoginFailure",
     "OutgoingTransfer",
     "QueueStatus",

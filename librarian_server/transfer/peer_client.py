@@ -10,12 +10,17 @@ File bytes are read once, hashed as they go, and never held whole in memory.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
 from pydantic import BaseModel, ValidationError
 
+from librarian_client._download import name_path
+from librarian_client.checksum import format_checksum, new_hasher, parse_checksum
 from librarian_client.exceptions import (
     LibrarianConnectionError,
     LibrarianHTTPError,
@@ -36,6 +41,8 @@ from librarian_client.models import (
     OutgoingStatusRequest,
     OutgoingStatusResponse,
     PingResponse,
+    ProofJobInfo,
+    ProofRequest,
     UploadPutResponse,
 )
 from librarian_client.streaming import (
@@ -49,6 +56,7 @@ from librarian_server import __version__
 from librarian_server.errors import PeerError
 
 M = TypeVar("M", bound=BaseModel)
+CHUNK = 1 << 20
 
 
 class SentFile:
@@ -96,9 +104,11 @@ class PeerClient(Closing):
     def close(self) -> None:
         self._http.close()
 
-    def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    @contextmanager
+    def _peer_errors(self, method: str, path: str) -> Iterator[None]:
+        """Failures as ``PeerError``s naming the peer and carrying its own reason."""
         try:
-            return self._http.send(method, path, **kwargs)
+            yield
         except LibrarianTimeoutError:
             raise PeerError(f"{self.name} did not answer {method} {path} in time.") from None
         except LibrarianConnectionError as exc:
@@ -110,6 +120,10 @@ class PeerClient(Closing):
                 f"{self.name} answered {exc.status_code}: {exc.reason}",
                 peer_status=exc.status_code,
             ) from None
+
+    def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        with self._peer_errors(method, path):
+            return self._http.send(method, path, **kwargs)
 
     def _call(self, model: type[M], method: str, path: str, **kwargs: Any) -> M:
         response = self._send(method, path, **kwargs)
@@ -143,6 +157,49 @@ class PeerClient(Closing):
 
     def outgoing_status(self, request: OutgoingStatusRequest) -> OutgoingStatusResponse:
         return self._post(OutgoingStatusResponse, f"{API}/checkin/status", request)
+
+    def request_proof(self, names: list[str]) -> ProofJobInfo:
+        """Ask the peer to re-hash its copies of these files now (a job; see proof_status)."""
+        return self._post(ProofJobInfo, f"{API}/proofs", ProofRequest(names=names))
+
+    def proof_status(self, job_id: int) -> ProofJobInfo:
+        return self._call(ProofJobInfo, "GET", f"{API}/proofs/{job_id}")
+
+    def fetch(self, name: str, dest: Path, size: int, checksum: str) -> None:
+        """Stream the peer's copy of ``name`` into ``dest`` (replaced), hashing as it
+        arrives; bytes that are not ``size`` long or do not hash to ``checksum`` are
+        deleted and refused."""
+        algorithm, _ = parse_checksum(checksum)
+        expected = format_checksum(*parse_checksum(checksum))
+        hasher = new_hasher(algorithm)
+        got = 0
+        path = f"{API}/clone/download/{name_path(name)}"
+        try:
+            with self._stream("GET", path) as response, open(dest, "wb") as handle:
+                for chunk in response.iter_bytes(CHUNK):
+                    got += len(chunk)
+                    if got > size:
+                        break
+                    hasher.update(chunk)
+                    handle.write(chunk)
+                handle.flush()
+                os.fsync(handle.fileno())
+        except BaseException:
+            dest.unlink(missing_ok=True)
+            raise
+        actual = format_checksum(algorithm, hasher.hexdigest())
+        if got != size or actual != expected:
+            dest.unlink(missing_ok=True)
+            shown = f"more than {size}" if got > size else str(got)
+            raise PeerError(
+                f"{self.name} sent {name!r} as {shown} bytes hashing to {actual}; "
+                f"expected {size} bytes, {expected}. The bytes were discarded."
+            )
+
+    @contextmanager
+    def _stream(self, method: str, path: str) -> Iterator[httpx.Response]:
+        with self._peer_errors(method, path), self._http.stream(method, path) as response:
+            yield response
 
     def put(self, put_path: str, sent: SentFile) -> UploadPutResponse:
         headers = octet_headers(sent.size)

@@ -25,6 +25,7 @@ from librarian_server.background import Runner
 from librarian_server.services.accounts.auth import create_user
 from librarian_server.services.replication.credentials import CredentialBox
 from librarian_server.services.replication.peers import add_peer
+from librarian_server.services.replication.proofs import PeerProver
 from tests import pg
 from tests.integration.conftest import Site
 
@@ -107,6 +108,19 @@ def run(site: Site, *tasks: str) -> dict[str, dict[str, Any]]:
     for result in results:
         assert result.ok, result
     return {r.name: r.summary for r in results}
+
+
+def prover(sites: Sites, site: Site, **kwargs: Any) -> PeerProver:
+    """``site``'s ``PeerProver``, which, between its polls, runs ``prove_copies`` at every
+    other running site (as their own schedules would, only at once)."""
+
+    def wait(seconds: float) -> None:
+        for other in list(sites.started.values()):
+            if other is not site:
+                run(other, "prove_copies")
+
+    kwargs.setdefault("wait", wait)
+    return PeerProver(site.factory, runner(site).dialer, site.settings, **kwargs)
 
 
 def info(site: Site, name: str) -> FileInfo:

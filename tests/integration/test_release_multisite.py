@@ -2,10 +2,9 @@
 replicated for real, with N=2 (a copy at alpha goes only once beta *and* gamma have
 just re-hashed theirs).
 
-The proofs come from ``SiteProver``: a ``CopyProver`` that re-hashes each site's own
-copies with that site's real catalogue and store (``rehash_copies``, what a site asked
-to prove its copies runs), and can be told that a site is down. The release service
-sees only the ``CopyProver`` interface, as it will the peer protocol's prover.
+alpha asks with its real ``PeerProver`` over the peer protocol (the harness runs the
+peers' ``prove_copies`` task between its polls). ``Recording`` wraps it to see what
+was asked and, for the race test, to hold two passes until both have their proofs.
 """
 
 from __future__ import annotations
@@ -22,12 +21,10 @@ from sqlalchemy import func, select, update
 
 from librarian_client.models import CopyState, ReleaseRequest, ReleaseResponse
 from librarian_server.orm import Event, File, Instance, RemoteInstance, Store, utcnow
-from librarian_server.services.catalogue.copies import usable
 from librarian_server.services.catalogue.stores import add_store, add_used_bytes
 from librarian_server.services.integrity.policies import set_policy
-from librarian_server.services.integrity.rehash import rehash_copies
 from librarian_server.services.integrity.release import release_page
-from librarian_server.services.integrity.sources import Proof
+from librarian_server.services.integrity.sources import CopyProver, Proof
 from librarian_server.stores import backend_for
 from tests.integration.conftest import Site
 from tests.integration.helpers import upload
@@ -38,44 +35,26 @@ from tests.integration.multisite import (
     run,
     sites_fixture,  # noqa: F401 - the fixture
 )
+from tests.integration.multisite import prover as peer_prover
 
 FILES = {"obs/a.dat": os.urandom(4096), "obs/b.dat": os.urandom(9000)}
 
 
-class SiteProver:
-    """Each site re-hashes its own copies now, in its own catalogue and store."""
+class Recording:
+    """A ``CopyProver`` passing each question to ``inner`` and noting it; with a barrier,
+    each answer waits for the other pass's (so both judge before either acts)."""
 
-    def __init__(self, sites: Mapping[str, Site]) -> None:
-        self.sites = dict(sites)
-        self.down: set[str] = set()
+    def __init__(self, inner: CopyProver) -> None:
+        self.inner = inner
         self.asked: list[dict[str, list[str]]] = []
         self.before_answer: threading.Barrier | None = None
 
     def prove(self, names_by_site: Mapping[str, Sequence[str]]) -> dict[tuple[str, str], Proof]:
-        self.asked.append({s: list(n) for s, n in names_by_site.items()})
-        proofs: dict[tuple[str, str], Proof] = {}
-        for site_name, names in names_by_site.items():
-            for name in names:
-                proofs[(site_name, name)] = self._prove_one(site_name, name)
+        self.asked.append({site: list(names) for site, names in names_by_site.items()})
+        proofs = self.inner.prove(names_by_site)
         if self.before_answer is not None:
-            self.before_answer.wait(timeout=30)
+            self.before_answer.wait(timeout=60)
         return proofs
-
-    def _prove_one(self, site_name: str, name: str) -> Proof:
-        site = self.sites.get(site_name)
-        if site is None or site_name in self.down:
-            return Proof(site_name, name, False, None, f"{site_name} unreachable")
-        with site.session() as session:
-            ids = list(
-                session.scalars(select(Instance.id).where(Instance.file_name == name, usable()))
-            )
-        if not ids:
-            return Proof(site_name, name, False, None, "no copy here")
-        verdicts = rehash_copies(site.factory, ids, by="proof")
-        good = [v for v in verdicts if v.verdict.ok]
-        if not good:
-            return Proof(site_name, name, False, utcnow(), verdicts[0].verdict.detail)
-        return Proof(site_name, name, True, utcnow())
 
 
 @pytest.fixture
@@ -96,8 +75,18 @@ def alpha(sites: Sites) -> Site:
 
 
 @pytest.fixture
-def prover(sites: Sites, alpha: Site) -> SiteProver:
-    return SiteProver({"beta": sites.beta, "gamma": sites.gamma})
+def prover(sites: Sites, alpha: Site) -> Recording:
+    """alpha's PeerProver; the peers' proving is run one site at a time (two passes may
+    ask at once)."""
+    one_at_a_time = threading.Lock()
+
+    def wait(seconds: float) -> None:
+        with one_at_a_time:
+            for other in list(sites.started.values()):
+                if other is not alpha:
+                    run(other, "prove_copies")
+
+    return Recording(peer_prover(sites, alpha, wait=wait))
 
 
 def _policy(site: Site, store: str = "local", **options: object) -> None:
@@ -113,7 +102,7 @@ def _policy(site: Site, store: str = "local", **options: object) -> None:
 
 
 def _release(
-    site: Site, prover: SiteProver, *, store: str = "local", dry_run: bool = False
+    site: Site, prover: Recording, *, store: str = "local", dry_run: bool = False
 ) -> ReleaseResponse:
     return release_page(
         site.factory,
@@ -138,7 +127,7 @@ def _copy_path(site: Site, name: str) -> Path:
 
 
 def test_released_only_when_two_sites_prove_their_copies_now(
-    sites: Sites, alpha: Site, prover: SiteProver
+    sites: Sites, alpha: Site, prover: Recording
 ) -> None:
     _policy(alpha, allow_remote_only=True)
     dry = _release(alpha, prover, dry_run=True)
@@ -168,26 +157,26 @@ def test_released_only_when_two_sites_prove_their_copies_now(
     assert content(sites.beta, "obs/a.dat") == FILES["obs/a.dat"]
 
 
-def test_a_peer_down_blocks_release(alpha: Site, prover: SiteProver) -> None:
+def test_a_peer_down_blocks_release(sites: Sites, alpha: Site, prover: Recording) -> None:
     _policy(alpha, allow_remote_only=True)
-    prover.down.add("gamma")
+    sites.router.refuse = lambda request: request.url.host == "gamma"
     done = _release(alpha, prover)
     assert done.released == 0
     reason = done.candidates[0].reason
     assert reason.startswith("blocked: only 1 proof(s) (beta), 2 needed"), reason
-    assert "gamma gamma unreachable" in reason
+    assert "gamma could not be asked" in reason
     assert all(_local_copies(alpha, n) == 1 for n in FILES)
 
 
 def test_a_copy_corrupted_since_its_last_audit_blocks_release(
-    sites: Sites, alpha: Site, prover: SiteProver
+    sites: Sites, alpha: Site, prover: Recording
 ) -> None:
     _policy(alpha, allow_remote_only=True)
     _copy_path(sites.gamma, "obs/a.dat").write_bytes(b"\0" * len(FILES["obs/a.dat"]))
     done = _release(alpha, prover)
     verdicts = {c.name: c for c in done.candidates}
     assert not verdicts["obs/a.dat"].released
-    assert "gamma hashes to" in verdicts["obs/a.dat"].reason
+    assert "gamma" in verdicts["obs/a.dat"].reason and "corrupt" in verdicts["obs/a.dat"].reason
     assert verdicts["obs/b.dat"].released  # gamma's other copy is sound
     assert _local_copies(alpha, "obs/a.dat") == 1
     with sites.gamma.session() as session:
@@ -196,7 +185,7 @@ def test_a_copy_corrupted_since_its_last_audit_blocks_release(
 
 
 def test_a_peer_claiming_a_copy_it_does_not_have_blocks_release(
-    sites: Sites, alpha: Site, prover: SiteProver
+    sites: Sites, alpha: Site, prover: Recording
 ) -> None:
     """gamma's catalogue still lists the copy but its bytes are gone; and alpha's
     catalogue says delta holds it too, but delta has never heard of it."""
@@ -204,18 +193,17 @@ def test_a_peer_claiming_a_copy_it_does_not_have_blocks_release(
     _copy_path(sites.gamma, "obs/a.dat").unlink()
     with alpha.factory.begin() as session:
         session.add(RemoteInstance(file_name="obs/a.dat", site="delta", copy_time=utcnow()))
-    delta = sites.start("delta")
-    prover.sites["delta"] = delta
+    sites.link(alpha, sites.start("delta"), managers=["http"])
     done = _release(alpha, prover)
     verdict = next(c for c in done.candidates if c.name == "obs/a.dat")
     assert not verdict.released
     assert "only 1 proof(s) (beta)" in verdict.reason
-    assert "delta no copy here" in verdict.reason and "gamma" in verdict.reason
+    assert "gamma" in verdict.reason and "delta" in verdict.reason
     assert _local_copies(alpha, "obs/a.dat") == 1
 
 
 def test_a_proof_for_a_site_not_asked_or_too_old_does_not_count(
-    alpha: Site, prover: SiteProver
+    alpha: Site, prover: Recording
 ) -> None:
     _policy(alpha, allow_remote_only=True)
 
@@ -238,7 +226,7 @@ def test_a_proof_for_a_site_not_asked_or_too_old_does_not_count(
 
 
 def test_the_last_copy_here_is_kept_unless_the_policy_allows_remote_only(
-    alpha: Site, prover: SiteProver
+    alpha: Site, prover: Recording
 ) -> None:
     _policy(alpha)
     done = _release(alpha, prover)
@@ -275,7 +263,7 @@ def _second_copy(site: Site, name: str, store_name: str) -> None:
 
 
 def test_two_passes_at_once_never_drop_below_one_copy_here(
-    alpha: Site, prover: SiteProver, tmp_path: Path
+    alpha: Site, prover: Recording, tmp_path: Path
 ) -> None:
     """Two stores at alpha each hold a copy and each has a delete policy that keeps the
     last copy here. Both passes get their proofs before either acts (a barrier), so

@@ -18,6 +18,7 @@ the peer row is locked while its queues are built.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import Select, exists, select, update
@@ -41,10 +42,15 @@ from librarian_server.settings import ServerSettings
 
 
 def lacking(
-    peer: Peer, settings: ServerSettings, limit: int, *, since: datetime | None = None
+    peer: Peer,
+    settings: ServerSettings,
+    limit: int,
+    *,
+    since: datetime | None = None,
+    names: Sequence[str] | None = None,
 ) -> Select[str, int, str, str, str]:
-    """Files this peer should get and has not got, oldest first (created since ``since``):
-    name, size, checksum, origin site and uploader."""
+    """Files this peer should get and has not got, oldest first (created since ``since``,
+    or among ``names``): name, size, checksum, origin site and uploader."""
     blocked = exists().where(
         OutgoingTransfer.file_name == File.name,
         OutgoingTransfer.destination == peer.name,
@@ -64,6 +70,8 @@ def lacking(
         query = query.where(File.created_time >= peer.push_created_after)
     if since is not None:
         query = query.where(File.created_time >= since)
+    if names is not None:
+        query = query.where(File.name.in_(list(names)))
     return query.order_by(File.created_time, File.name).limit(limit)
 
 
@@ -95,23 +103,8 @@ def plan(
             return {"queued": 0, "batches": 0, "backing_off": 1}
         rows = session.execute(lacking(peer, settings, limit, since=_since(peer, settings))).all()
         _advance(peer, settings, now, exhausted=len(rows) < limit)
-        insert_ignoring_conflicts(
-            session,
-            OutgoingTransfer.__table__,  # type: ignore[arg-type]
-            [
-                {
-                    "file_name": name,
-                    "destination": peer.name,
-                    "status": TransferStatus.INITIATED.value,
-                    "size": size,
-                    "checksum": checksum,
-                    "attempts": 0,
-                    "next_attempt_at": now,
-                    "created_time": now,
-                    "updated_time": now,
-                }
-                for name, size, checksum, _, _ in rows
-            ],
+        add_transfers(
+            session, peer.name, [(name, size, checksum) for name, size, checksum, *_ in rows], now
         )
         # New transfers and those whose backoff has passed, oldest first.
         due = list(
@@ -128,6 +121,35 @@ def plan(
             )
         )
         return _make_queues(session, peer.name, due, batch_size)
+
+
+def add_transfers(
+    session: Session,
+    destination: str,
+    files: list[tuple[str, int, str]],
+    now: datetime | None = None,
+) -> None:
+    """New transfers of these (name, size, checksum) to ``destination``, due at ``now``;
+    a file already live for it is skipped (the partial unique index)."""
+    now = now or utcnow()
+    insert_ignoring_conflicts(
+        session,
+        OutgoingTransfer.__table__,  # type: ignore[arg-type]
+        [
+            {
+                "file_name": name,
+                "destination": destination,
+                "status": TransferStatus.INITIATED.value,
+                "size": size,
+                "checksum": checksum,
+                "attempts": 0,
+                "next_attempt_at": now,
+                "created_time": now,
+                "updated_time": now,
+            }
+            for name, size, checksum in files
+        ],
+    )
 
 
 def _since(peer: Peer, settings: ServerSettings) -> datetime | None:

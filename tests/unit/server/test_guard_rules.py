@@ -29,6 +29,7 @@ def settings(tmp_path: Path) -> ServerSettings:
         ("POST", "/api/v2/clone/complete", 32 * MiB),
         ("POST", "/api/v2/checkin", 32 * MiB),
         ("POST", "/api/v2/checkin/status", 32 * MiB),
+        ("POST", "/api/v2/proofs", 32 * MiB),
         ("PUT", "/api/v2/upload/17", None),
         ("POST", "/api/v2/upload/bundle", None),
         ("PUT", "/api/v2/clone/17", None),
