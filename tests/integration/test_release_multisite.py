@@ -296,3 +296,21 @@ def test_two_passes_at_once_never_drop_below_one_copy_here(
     assert released == len(FILES)
     kept = [c.reason for r in results.values() for c in r.candidates if not c.released]
     assert set(kept) == {"blocked: the last copy at this site (the policy keeps it)"}
+
+
+def test_the_release_task_deletes_once_the_peers_have_proven_their_copies(
+    sites: Sites, alpha: Site
+) -> None:
+    """The scheduled task, with the PeerProver it builds itself; beta and gamma answer
+    proof requests on their own schedules (here: as often as the test loop runs them)."""
+    _policy(alpha, allow_remote_only=True)
+    summary: dict[str, dict[str, object]] = {}
+    task = threading.Thread(target=lambda: summary.update(run(alpha, "release")))
+    task.start()
+    while task.is_alive():
+        for other in (sites.beta, sites.gamma):
+            run(other, "prove_copies")
+        task.join(timeout=0.1)
+    assert summary["release"]["released"] == len(FILES), summary
+    assert all(_local_copies(alpha, n) == 0 for n in FILES)
+    assert holders(alpha, "obs/a.dat") == {"beta", "gamma"}
