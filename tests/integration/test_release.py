@@ -134,10 +134,14 @@ def test_a_policy_is_set_shown_in_the_store_list_and_cleared(site: Site, server:
     assert server("store-policy", "set", "slow", "--after-days", "1", "--move-to", "slow").code == 1
     # A store others move copies to cannot be removed or retired under them.
     assert server("retire-store", "slow").code == 1
+    assert "moves copies to 'slow'" in server("store", "remove", "slow").err
     assert server("store-policy", "clear", "local").code == 0
     assert "had no policy" in server("store-policy", "clear", "local").out
     with site.client("admin") as client:
         assert {s.name: s.policy for s in client.stores()}["local"] is None
+    # Removing a store takes its own policy with it.
+    assert server("store", "remove", "slow").code == 0
+    assert json.loads(server("store-policy", "show", "--json").out) == []
 
 
 def test_a_dry_run_lists_the_old_copies_and_changes_nothing(site: Site, server: Server) -> None:
