@@ -82,14 +82,12 @@ def release_page(
         found = candidates(
             session, store, row, site_name=site_name, after=after, limit=request.limit
         )
-        if policy.action is ReleaseAction.DELETE:
-            asked = names_by_site(found)
-            if asked and prover is None:
-                for c in found:
-                    if c.ask:
-                        c.ask, c.reason = False, "blocked: no way to ask other sites for proofs"
-                asked = {}
-    if policy.action is ReleaseAction.DELETE and asked and prover is not None:
+    asked = names_by_site(found) if policy.action is ReleaseAction.DELETE else {}
+    if asked and prover is None:
+        for c in found:
+            if c.ask:
+                c.ask, c.reason = False, "blocked: no way to ask other sites for proofs"
+    elif asked and prover is not None:
         proofs = prover.prove(asked)  # a network call: no session open
         judge_proofs(
             found, proofs, min_copies=policy.min_copies, proof_age_days=policy.proof_age_days
@@ -97,10 +95,8 @@ def release_page(
     released: list[Candidate] = []
     if not request.dry_run:
         for c in found:
-            if c.releasable:
-                _act(factory, c, policy, by=by, min_free_bytes=min_free_bytes)
-                if c.reason.startswith(("released", "moved")):
-                    released.append(c)
+            if c.releasable and _act(factory, c, policy, by=by, min_free_bytes=min_free_bytes):
+                released.append(c)
             if progress is not None:
                 progress(c)
     done = {c.instance_id for c in released}
@@ -149,25 +145,28 @@ def _act(
     *,
     by: str,
     min_free_bytes: int,
-) -> None:
+) -> bool:
+    """Release (or move) one copy; True when it went. ``c`` is told the outcome."""
     if policy.action is ReleaseAction.MOVE:
         target = policy.target_store_id or 0
         outcome = move_copy(factory, c.instance_id, target, by=by, min_free_bytes=min_free_bytes)
-        c.releasable = outcome.moved
-        c.reason = outcome.reason
-        return
-    c.reason = release_copy(factory, c, policy, by=by)
-    c.releasable = c.reason.startswith("released")
+        c.releasable, c.reason = outcome.moved, outcome.reason
+    else:
+        c.releasable, c.reason = release_copy(factory, c, policy, by=by)
+    return c.releasable
 
 
-def release_copy(factory: sessionmaker[Session], c: Candidate, policy: _Policy, *, by: str) -> str:
-    """Delete this store's copy of ``c`` if, under the file's lock, it still may go."""
+def release_copy(
+    factory: sessionmaker[Session], c: Candidate, policy: _Policy, *, by: str
+) -> tuple[bool, str]:
+    """Delete this store's copy of ``c`` if, under the file's lock, it still may go;
+    whether it went, and why (not)."""
     with factory.begin() as session:
         if not lock_file(session, c.name):
-            return "gone: the file was deleted meanwhile"
+            return False, "gone: the file was deleted meanwhile"
         instance = session.get(Instance, c.instance_id)
         if instance is None or instance.store_id != policy.store_id:
-            return "gone: released or moved meanwhile"
+            return False, "gone: released or moved meanwhile"
         still = set(
             session.scalars(
                 select(RemoteInstance.site).where(
@@ -177,14 +176,14 @@ def release_copy(factory: sessionmaker[Session], c: Candidate, policy: _Policy, 
         )
         proven = [s for s in c.sites if s in still]
         if len(proven) < policy.min_copies:
-            return f"blocked: only {len(proven)} of the proven sites still hold it"
+            return False, f"blocked: only {len(proven)} of the proven sites still hold it"
         others = session.scalar(
             select(func.count(Instance.id)).where(
                 Instance.file_name == c.name, Instance.id != c.instance_id, usable()
             )
         )
         if not others and not policy.allow_remote_only:
-            return "blocked: the last copy at this site (the policy keeps it)"
+            return False, "blocked: the last copy at this site (the policy keeps it)"
         store = session.get_one(Store, policy.store_id)
         session.execute(delete(Instance).where(Instance.id == c.instance_id))
         add_used_bytes(session, {policy.store_id: -c.size})
@@ -204,4 +203,4 @@ def release_copy(factory: sessionmaker[Session], c: Candidate, policy: _Policy, 
         )
         delete_after_commit(session, [(store, instance.path)])
     log.info("released %r from store %s: proven by %s", c.name, policy.store_name, proven)
-    return f"released: {len(proven)} verified copies elsewhere: {', '.join(proven)}"
+    return True, f"released: {len(proven)} verified copies elsewhere: {', '.join(proven)}"
