@@ -212,6 +212,27 @@ class LibrarianClient(Closing, DownloadMixin, ReplicationMixin, SneakernetMixin)
         )
         return response.damage
 
+    def release(
+        self, store: str, *, dry_run: bool = True, page_size: int = 100
+    ) -> Iterator[models.ReleaseResponse]:
+        """Apply ``store``'s release policy (admin), a page of ``page_size`` candidates per
+        request; ``dry_run`` only says what would go and why. Yields each page."""
+        after: str | None = None
+        while True:
+            request = models.ReleaseRequest(
+                store=store, dry_run=dry_run, limit=page_size, after=after
+            )
+            page = self._call(
+                models.ReleaseResponse,
+                "POST",
+                f"{API}/release",
+                json=request.model_dump(mode="json", exclude_none=True),
+            )
+            yield page
+            if page.next is None:
+                return
+            after = page.next
+
     def stores(self) -> list[models.StoreInfo]:
         response = self._send("GET", f"{API}/stores")
         try:

@@ -88,6 +88,8 @@ class BackgroundSettings(BaseModel):
     audit: TaskSchedule = _every(300)
     repair: TaskSchedule = _every(300)
     prove_copies: TaskSchedule = _every(10)
+    # Each store's release or tiering policy; batch_size is copies judged per store a run.
+    release: TaskSchedule = _every(3600, batch_size=200)
 
 
 class ReplicationSettings(BaseModel):

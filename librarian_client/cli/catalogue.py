@@ -198,18 +198,30 @@ def cmd_stores(ctx: Context) -> int:
         (
             s.name,
             s.kind,
-            "yes" if s.enabled else "no",
+            "retired" if s.retired else "yes" if s.enabled else "no",
             "yes" if s.accepts_ingest else "no",
             format_size(s.used_bytes),
             format_size(s.free_bytes),
             format_size(s.capacity_bytes) if s.capacity_bytes is not None else "-",
             f"{s.damaged}/{s.lost}/{s.dark}",
+            s.policy.describe() if s.policy is not None else "-",
             s.root,
         )
         for s in stores
     ]
     print_table(
-        ("NAME", "KIND", "ENABLED", "INGEST", "USED", "FREE", "CAPACITY", "DMG/LOST/DARK", "ROOT"),
+        (
+            "NAME",
+            "KIND",
+            "ENABLED",
+            "INGEST",
+            "USED",
+            "FREE",
+            "CAPACITY",
+            "DMG/LOST/DARK",
+            "POLICY",
+            "ROOT",
+        ),
         rows,
     )
     return 0

@@ -21,6 +21,7 @@ from librarian_client.cli.parsers import (
     account,
     catalogue,
     completion,
+    release,
     remove,
     replication,
     sneakernet,
@@ -138,6 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     transfer.register(sub, common)
     catalogue.register(sub, common)
     remove.register(sub, common)
+    release.register(sub, common)
     account.register(sub, common)
     replication.register(sub, common)
     sneakernet.register(sub, common)

@@ -70,6 +70,14 @@ class Progress:
                 self._bar.set_description_str(desc, refresh=False)
                 self._bar.set_postfix_str(self._files(), refresh=True)
 
+    def grow(self, nbytes: int, nfiles: int) -> None:
+        """More work than first known (a paged command learns its total page by page)."""
+        with self._lock:
+            self.total_bytes += nbytes
+            self.total_files += nfiles
+            self._bar.total = self.total_bytes
+            self._bar.set_postfix_str(self._files(), refresh=True)
+
     def __enter__(self) -> Progress:
         return self
 

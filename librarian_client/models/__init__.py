@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from librarian_client.models.admin import (
         PingResponse,
+        ReleaseAction,
+        ReleasePolicyInfo,
         StoreInfo,
         TokenCreateRequest,
         TokenCreateResponse,
@@ -90,6 +92,12 @@ if TYPE_CHECKING:
         ProofRequest,
         ProofState,
     )
+    from librarian_client.models.release import (
+        MAX_RELEASE_PAGE,
+        ReleaseCandidate,
+        ReleaseRequest,
+        ReleaseResponse,
+    )
     from librarian_client.models.replication import (
         BulkRetryRequest,
         BulkRetryResponse,
@@ -138,6 +146,12 @@ __all__ = [
     "ProofJobInfo",
     "ProofRequest",
     "ProofState",
+    "MAX_RELEASE_PAGE",
+    "ReleaseAction",
+    "ReleaseCandidate",
+    "ReleasePolicyInfo",
+    "ReleaseRequest",
+    "ReleaseResponse",
     "ACTIVE_DAMAGE",
     "MAX_DAMAGE_PAGE",
     "DamageInfo",
@@ -246,6 +260,12 @@ _HOMES = {
     "ProofJobInfo": "proofs",
     "ProofRequest": "proofs",
     "ProofState": "proofs",
+    "MAX_RELEASE_PAGE": "release",
+    "ReleaseAction": "admin",
+    "ReleaseCandidate": "release",
+    "ReleasePolicyInfo": "admin",
+    "ReleaseRequest": "release",
+    "ReleaseResponse": "release",
     "ACTIVE_DAMAGE": "integrity",
     "MAX_DAMAGE_PAGE": "integrity",
     "DamageInfo": "integrity",

@@ -27,8 +27,13 @@ def download(
     _: Reader,
     range_: Annotated[str | None, Header(alias="range")] = None,
 ) -> Response:
-    d = ranged(files.prepare_download(session, name), range_)
-    return download_response(d, headers={"X-Librarian-Checksum": d.checksum})
+    try:
+        d = ranged(files.prepare_download(session, name), range_)
+        return download_response(d, headers={"X-Librarian-Checksum": d.checksum})
+    except FileNotFoundError:  # the copy moved to another store meanwhile: look again
+        session.expire_all()
+        d = ranged(files.prepare_download(session, name), range_)
+        return download_response(d, headers={"X-Librarian-Checksum": d.checksum})
 
 
 @router.get("/search", response_model=SearchResponse)

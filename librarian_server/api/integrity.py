@@ -22,7 +22,13 @@ from librarian_client.models import (
     VerifyRequest,
     VerifyResponse,
 )
-from librarian_server.api.deps import Admin, SessionDep, SessionFactoryDep, SettingsDep
+from librarian_server.api.deps import (
+    Admin,
+    RunnerDep,
+    SessionDep,
+    SessionFactoryDep,
+    SettingsDep,
+)
 from librarian_server.services.integrity import damage
 from librarian_server.services.integrity.on_demand import verify_files
 from librarian_server.services.integrity.repair import repair_damage
@@ -64,13 +70,17 @@ def get_damage(damage_id: DamageIdPath, session: SessionDep, _: Admin) -> Damage
 
 @router.post("/damage/{damage_id}/repair", response_model=RepairResponse)
 def repair(
-    damage_id: DamageIdPath, factory: SessionFactoryDep, settings: SettingsDep, user: Admin
+    damage_id: DamageIdPath,
+    factory: SessionFactoryDep,
+    settings: SettingsDep,
+    runner: RunnerDep,
+    user: Admin,
 ) -> RepairResponse:
     """Try to repair one damaged copy now, whatever its retry time; the record as it ends."""
     info = repair_damage(
         factory,
         damage_id,
-        repair_sources(factory),
+        repair_sources(factory, runner.dialer, settings),
         retry_after=repair_retry(settings),
         by=f"repair ({user.name})",
     )

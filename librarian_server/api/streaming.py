@@ -10,6 +10,7 @@ import base64
 import dataclasses
 import re
 from collections.abc import Callable, Iterator
+from typing import BinaryIO
 
 from fastapi import Response
 from fastapi.responses import StreamingResponse
@@ -73,9 +74,11 @@ def digest_header(checksum: str) -> str | None:
     return "md5=" + base64.b64encode(bytes.fromhex(hexdigest)).decode()
 
 
-def _chunks(download: Download, done: Callable[[], None] | None) -> Iterator[bytes]:
+def _chunks(
+    handle: BinaryIO, download: Download, done: Callable[[], None] | None
+) -> Iterator[bytes]:
     remaining = download.length
-    with open(download.path, "rb") as handle:
+    with handle:
         handle.seek(download.start)
         while remaining > 0 and (chunk := handle.read(min(CHUNK, remaining))):
             remaining -= len(chunk)
@@ -110,6 +113,9 @@ def download_response(
     media = "application/octet-stream"
     if head:
         return Response(status_code=status, headers=out, media_type=media)
+    # Opened now, not when the body starts: once answered, the bytes are ours to the end
+    # even if a move or a release unlinks them meanwhile (POSIX keeps an open file).
+    handle = open(download.path, "rb")
     return StreamingResponse(
-        _chunks(download, done), status_code=status, headers=out, media_type=media
+        _chunks(handle, download, done), status_code=status, headers=out, media_type=media
     )

@@ -16,7 +16,11 @@ class Repair(Task):
         if not ctx.settings.integrity.auto_repair:
             return {"skipped": "automatic repair is off (integrity.auto_repair)"}
         done = repair_due(
-            ctx.factory, ctx.settings, limit=ctx.batch_size, seconds=max(ctx.time_left(), 0)
+            ctx.factory,
+            ctx.settings,
+            ctx.dialer,
+            limit=ctx.batch_size,
+            seconds=max(ctx.time_left(), 0),
         )
         counts = Counter(str(d.state) for d in done)
         return {"attempted": len(done), **counts}

@@ -8,6 +8,7 @@ from librarian_server.background.consume_queue import ConsumeQueue
 from librarian_server.background.hypervisor import Hypervisor
 from librarian_server.background.prove_copies import ProveCopies
 from librarian_server.background.receive_clone import ReceiveClone
+from librarian_server.background.release import Release
 from librarian_server.background.repair import Repair
 from librarian_server.background.send_checkins import SendCheckins
 from librarian_server.background.send_clone import SendClone
@@ -25,4 +26,5 @@ def all_tasks() -> list[Task]:
         Cleanup(),
         Audit(),
         Repair(),
+        Release(),
     ]

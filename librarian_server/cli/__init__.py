@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from librarian_server.cli import background, dark, peers, site, stores, users
+from librarian_server.cli import background, dark, peers, release, site, stores, users
 from librarian_server.cli.common import CLIError
 from librarian_server.cli.errors import EXPECTED, error_lines
 
@@ -26,7 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(prog="librarian-server", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    for module in (site, users, stores, dark, peers, background):
+    for module in (site, users, stores, release, dark, peers, background):
         module.register(sub, common)
     return parser
 

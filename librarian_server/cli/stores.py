@@ -57,10 +57,13 @@ def cmd_stores(args: argparse.Namespace) -> int:
         state = "enabled" if i.enabled else "DISABLED"
         if i.enabled and not i.accepts_ingest:
             state = "no-ingest"
+        if i.retired:
+            state = "retired"
         cap = "disk" if i.capacity_bytes is None else format_size(i.capacity_bytes)
         used, room = format_size(i.used_bytes), format_size(i.free_bytes)
-        rows.append([i.name, i.kind, state, used, room, cap, i.root])
-    print_table(["name", "kind", "state", "used", "room", "capacity", "root"], rows)
+        policy = i.policy.describe() if i.policy is not None else "-"
+        rows.append([i.name, i.kind, state, used, room, cap, policy, i.root])
+    print_table(["name", "kind", "state", "used", "room", "capacity", "policy", "root"], rows)
     return 0
 
 

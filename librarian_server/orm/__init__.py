@@ -10,6 +10,7 @@ from librarian_server.orm.instance import Instance
 from librarian_server.orm.outgoing import OutgoingTransfer, QueueStatus, SendQueue
 from librarian_server.orm.peer import Peer
 from librarian_server.orm.proof_job import ProofJob
+from librarian_server.orm.release_policy import ReleasePolicy
 from librarian_server.orm.remote_instance import RemoteInstance
 from librarian_server.orm.server_process import ServerProcess
 from librarian_server.orm.statuses import (
@@ -55,6 +56,7 @@ __all__ = [
     "LoginFailure",
     "OutgoingTransfer",
     "QueueStatus",
+    "ReleasePolicy",
     "RemoteInstance",
     "SendQueue",
     "ServerProcess",

@@ -21,6 +21,8 @@ class Instance(Base):
     __table_args__ = (
         UniqueConstraint("store_id", "path"),
         Index("ix_instances_store_verified", "store_id", "verified_time"),
+        # A store's copies oldest first, keyset-paged: what release and tiering walk.
+        Index("ix_instances_store_age", "store_id", "created_time", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

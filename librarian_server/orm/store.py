@@ -6,6 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import BigInteger, String
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from librarian_server.orm.base import Base, UTCDateTime, str_enum, utcnow
@@ -27,6 +28,8 @@ class Store(Base):
     used_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
     enabled: Mapped[bool] = mapped_column(default=True)
     accepts_ingest: Mapped[bool] = mapped_column(default=True)
+    # Emptied and disabled for good (``retire-store``): kept so history still names it.
+    retired: Mapped[bool] = mapped_column(default=False, server_default=sa_false())
     created_time: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # The audit's walk of the store for dark files: where it stopped (a store-relative
     # path, so a restart resumes there) and when the last whole walk began and ended.

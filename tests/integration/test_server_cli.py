@@ -246,7 +246,7 @@ def test_stores_prints_sizes_for_people_and_exact_bytes_in_json(
     ran = admin("stores")
     assert ran.code == 0, ran
     header, *rows = ran.out.splitlines()
-    assert header.split() == ["name", "kind", "state", "used", "room", "capacity", "root"]
+    assert header.split() == ["name", "kind", "state", "used", "room", "capacity", "policy", "root"]
     big = next(row for row in rows if row.startswith("big "))
     assert "2.5 TiB" in big and " 0 B " in big
     room = big.split()[5:7]  # "<n> <unit>"

@@ -115,8 +115,23 @@ def prepare_download(session: Session, name: str) -> Download:
             f"Every copy of {name!r} on this site failed verification against its checksum "
             f"{file.checksum}; it is not served."
         )
+    sites = list(
+        session.scalars(
+            select(RemoteInstance.site)
+            .where(RemoteInstance.file_name == name)
+            .order_by(RemoteInstance.site)
+        )
+    )
+    if sites and not file.instances:  # released here (a store's policy), kept elsewhere
+        raise NotFound(
+            f"{name!r} is catalogued but no copy is kept at this site any more; copies "
+            f"are at {', '.join(sites)}.",
+            f"Download it from {sites[0]}'s librarian, or ask an administrator to copy it "
+            "back here.",
+        )
+    where = f"; other sites holding it: {', '.join(sites)}" if sites else ""
     raise NotFound(
-        f"{name!r} is catalogued but no copy is available on this site's stores.",
+        f"{name!r} is catalogued but no copy is available on this site's stores{where}.",
         "Ask an administrator; `librarian info` shows where copies are.",
     )
 

@@ -10,13 +10,14 @@ from pathlib import Path
 from sqlalchemy import delete, event, func, select, update
 from sqlalchemy.orm import Session
 
-from librarian_client.models import DamageState, Finding, StoreInfo
+from librarian_client.models import DamageState, Finding, ReleasePolicyInfo, StoreInfo
 from librarian_server.errors import Conflict, InsufficientStorage, InvalidRequest, NotFound
 from librarian_server.orm import (
     HOLDING_STATUSES,
     Damage,
     IncomingTransfer,
     Instance,
+    ReleasePolicy,
     Store,
     StoreKind,
 )
@@ -71,7 +72,42 @@ def get_store(session: Session, name: str) -> Store:
 def set_store_enabled(session: Session, name: str, enabled: bool) -> Store:
     """A disabled store takes no new uploads or clones; its files are still read and served."""
     store = get_store(session, name)
+    if enabled and store.retired:
+        raise Conflict(f"Store {name!r} is retired.", "A retired store stays out of service.")
     store.enabled = enabled
+    session.flush()
+    return store
+
+
+def retire_store(session: Session, name: str) -> Store:
+    """Take an empty store out of service for good: disabled, never chosen for ingest, and
+    kept in the catalogue (marked retired) so that history still names it.
+
+    Refused while any instance is on it (``drain-store`` moves them off) or an upload
+    into it is in flight.
+    """
+    store = get_store(session, name)
+    held = session.scalar(select(func.count(Instance.id)).where(Instance.store_id == store.id))
+    if held:
+        raise Conflict(
+            f"Store {name!r} still holds {held} file instance(s).",
+            f"Move them off first: `librarian-server drain-store {name}`.",
+        )
+    if _in_flight_bytes(session, store.id) or session.scalar(
+        select(func.count(IncomingTransfer.id)).where(
+            IncomingTransfer.store_id == store.id,
+            IncomingTransfer.status.in_(HOLDING_STATUSES),
+        )
+    ):
+        raise Conflict(
+            f"Store {name!r} has uploads in flight.",
+            "Disable it (`librarian-server store disable`) and wait for them to finish.",
+        )
+    refuse_if_target(session, store)
+    store.enabled = False
+    store.accepts_ingest = False
+    store.retired = True
+    session.execute(delete(ReleasePolicy).where(ReleasePolicy.store_id == store.id))
     session.flush()
     return store
 
@@ -102,6 +138,7 @@ def remove_store(session: Session, name: str, *, may_remove_last: bool = True) -
             f"Store {name!r} has {in_flight} upload(s) in flight.",
             "Disable it (`librarian-server store disable`) and wait for them to finish.",
         )
+    refuse_if_target(session, store)
     if not may_remove_last and len(get_stores(session)) == 1:
         raise Conflict(
             f"Store {name!r} is the only store of the embedded default, which needs one.",
@@ -113,6 +150,20 @@ def remove_store(session: Session, name: str, *, may_remove_last: bool = True) -
     session.delete(store)
     session.flush()
     return int(history)
+
+
+def refuse_if_target(session: Session, store: Store) -> None:
+    """A store other stores' policies move copies to stays until those policies change."""
+    sources = session.scalars(
+        select(Store.name)
+        .join(ReleasePolicy, ReleasePolicy.store_id == Store.id)
+        .where(ReleasePolicy.target_store_id == store.id)
+    ).all()
+    if sources:
+        raise Conflict(
+            f"The policy of store(s) {', '.join(sources)} moves copies to {store.name!r}.",
+            "Change or clear it first (`librarian-server store-policy`).",
+        )
 
 
 def _in_flight_bytes(session: Session, store_id: int) -> int:
@@ -136,7 +187,9 @@ def room_in(session: Session, store: Store, *, min_free_bytes: int) -> int:
 
 def choose_store(session: Session, needed_bytes: int, *, min_free_bytes: int) -> Store:
     candidates = session.scalars(
-        select(Store).where(Store.enabled, Store.accepts_ingest).order_by(Store.id)
+        select(Store)
+        .where(Store.enabled, Store.accepts_ingest, Store.retired.is_(False))
+        .order_by(Store.id)
     ).all()
     best = 0
     for store in candidates:
@@ -166,7 +219,20 @@ def _damage_counts(session: Session, store_id: int) -> dict[str, int]:
     return counts
 
 
+def policy_info(policy: ReleasePolicy) -> ReleasePolicyInfo:
+    return ReleasePolicyInfo(
+        store=policy.store.name,
+        after_days=policy.after_days,
+        action=policy.action,
+        target_store=policy.target_store.name if policy.target_store is not None else None,
+        min_copies=policy.min_copies,
+        proof_age_days=policy.proof_age_days,
+        allow_remote_only=policy.allow_remote_only,
+    )
+
+
 def store_info(session: Session, store: Store, *, min_free_bytes: int = 0) -> StoreInfo:
+    policy = session.scalar(select(ReleasePolicy).where(ReleasePolicy.store_id == store.id))
     return StoreInfo(
         name=store.name,
         kind=store.kind.value,
@@ -177,6 +243,8 @@ def store_info(session: Session, store: Store, *, min_free_bytes: int = 0) -> St
         enabled=store.enabled,
         accepts_ingest=store.accepts_ingest,
         **_damage_counts(session, store.id),
+        retired=store.retired,
+        policy=policy_info(policy) if policy is not None else None,
     )
 
 

@@ -1,5 +1,5 @@
 """Keeping copies true across the site: the audit of every store and repair of what it
-finds, with the sources repair may draw on (another store here; later, peers)."""
+finds, with the sources repair may draw on (another store here, then peers)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ from librarian_server.services.integrity.audit import AuditPolicy, StoreAudit, a
 from librarian_server.services.integrity.damage import due_for_repair
 from librarian_server.services.integrity.repair import LocalStoreSource, repair_damage
 from librarian_server.services.integrity.sources import ReplacementSource
+from librarian_server.services.replication.peer_source import PeerSource
+from librarian_server.services.replication.peers import PeerDialer
 from librarian_server.settings import ServerSettings
 
 
@@ -48,8 +50,12 @@ def audit_all(
         return [f.result() for f in futures]
 
 
-def repair_sources(factory: sessionmaker[Session]) -> list[ReplacementSource]:
-    return [LocalStoreSource(factory)]
+def repair_sources(
+    factory: sessionmaker[Session], dialer: PeerDialer, settings: ServerSettings
+) -> list[ReplacementSource]:
+    """Another store here first (no network, no peer's time), then the peers that hold a
+    copy, each proving its copy before sending it."""
+    return [LocalStoreSource(factory), PeerSource(factory, dialer, settings)]
 
 
 def repair_retry(settings: ServerSettings) -> timedelta:
@@ -59,6 +65,7 @@ def repair_retry(settings: ServerSettings) -> timedelta:
 def repair_due(
     factory: sessionmaker[Session],
     settings: ServerSettings,
+    dialer: PeerDialer,
     *,
     limit: int,
     seconds: float,
@@ -66,7 +73,7 @@ def repair_due(
     deadline = time.monotonic() + seconds
     with factory() as session:
         due = due_for_repair(session, utcnow(), limit)
-    sources = repair_sources(factory)
+    sources = repair_sources(factory, dialer, settings)
     retry = repair_retry(settings)
     done: list[DamageInfo] = []
     for damage_id in due:

@@ -14,6 +14,7 @@ from librarian_client.models import API_PREFIX, CopyState
 from librarian_server.orm import Damage, Instance, Store, utcnow
 from librarian_server.services.catalogue.stores import add_store
 from librarian_server.services.integrity.audit import AuditPolicy, StoreAudit
+from librarian_server.services.replication.peers import PeerDialer
 from librarian_server.services.site.upkeep import audit_all, repair_due
 from librarian_server.stores import backend_for
 from tests.integration.conftest import Site
@@ -98,7 +99,9 @@ def audit(site: Site, policy: AuditPolicy = EVERYTHING_DUE, seconds: float = 60)
 
 
 def repair(site: Site) -> list[str]:
-    return [str(d.state) for d in repair_due(site.factory, site.settings, limit=100, seconds=60)]
+    dialer = PeerDialer.for_settings(site.settings)
+    done = repair_due(site.factory, site.settings, dialer, limit=100, seconds=60)
+    return [str(d.state) for d in done]
 
 
 def damage_rows(site: Site) -> list[Damage]:
