@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from librarian_server.errors import PeerError
-from librarian_server.orm import Peer, RemoteInstance
+from librarian_server.orm import File, Peer, RemoteInstance
 from librarian_server.services.integrity.sources import CopyProver
 from librarian_server.services.replication.peers import PeerDialer, note_contact
 from librarian_server.services.replication.proofs import PeerProver
@@ -41,7 +41,8 @@ class PeerSource:
         self.prover = prover or PeerProver(factory, dialer, settings)
 
     def _holders(self, file_name: str) -> list[Peer]:
-        """Enabled peers known to hold the file, the longest-standing copy first."""
+        """Enabled peers known to hold the file, the longest-standing copy first, then
+        the site it came from (which had it first, and may still)."""
         with self.factory() as session:
             peers = list(
                 session.scalars(
@@ -51,6 +52,13 @@ class PeerSource:
                     .order_by(RemoteInstance.copy_time, Peer.name)
                 )
             )
+            origin = session.scalar(
+                select(Peer)
+                .join(File, File.source == Peer.name)
+                .where(File.name == file_name, Peer.enabled)
+            )
+            if origin is not None and origin not in peers:
+                peers.append(origin)
             session.expunge_all()
         return peers
 
