@@ -262,6 +262,8 @@ def _no_source(
     why = "; ".join(tried) or "no source was configured"
     with factory.begin() as session:
         damage = get_damage(session, job.damage_id)
+        if not damage.active or damage.state is DamageState.REPAIRED:
+            return damage_info(damage)  # settled meanwhile by another attempt
         good_here = session.scalar(
             select(Instance.id).where(Instance.file_name == job.file_name, usable()).limit(1)
         )
