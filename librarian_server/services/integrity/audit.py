@@ -39,6 +39,7 @@ class AuditPolicy:
     bytes_per_second: float | None = None
     files_per_second: float | None = None
     batch_size: int = 1000
+    walk_chunk: int = WALK_CHUNK
 
 
 @dataclass
@@ -180,9 +181,9 @@ def walk_store(
         chunk: list[tuple[str, float]] = []
         for entry in entries:
             chunk.append(entry)
-            if len(chunk) >= WALK_CHUNK:
+            if len(chunk) >= policy.walk_chunk:
                 break
-        last = chunk[-1][0] if len(chunk) >= WALK_CHUNK else None
+        last = chunk[-1][0] if len(chunk) >= policy.walk_chunk else None
         _compare(factory, store_id, after, last, chunk, dark_before, result)
         result.walked += len(chunk)
         with factory.begin() as session:

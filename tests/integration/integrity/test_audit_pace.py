@@ -90,3 +90,29 @@ def test_the_file_limit_holds_within_ten_percent(site: Site) -> None:
     assert result.rehashed == 21
     rate = (result.rehashed - 1) / elapsed  # the first starts at once
     assert 18 <= rate <= 22, f"{rate:.1f} files/s against 20"
+
+
+def test_a_walk_cut_short_resumes_from_its_saved_place(site: Site) -> None:
+    from dataclasses import replace
+
+    from librarian_server.services.integrity.audit import StoreAudit, walk_store
+    from tests.integration.integrity.helpers import WALK_ONLY, damage_rows, stray_file
+
+    for n in range(25):
+        stray_file(site, f"{n % 3:03x}/stray-{n:02d}", b"s")
+    policy = replace(WALK_ONLY, walk_chunk=10)
+    calls = iter([False, True])  # one stretch, then the run's time is up
+    first = StoreAudit(store="local")
+    walk_store(site.factory, _store_id(site), policy, first, lambda: next(calls, True))
+    assert (first.walked, first.dark, first.walk_finished) == (10, 10, False)
+    with site.session() as session:
+        saved = session.get_one(Store, _store_id(site)).audit_walk_after
+    assert saved is not None
+    # A restart: the next walk starts after the saved place, not from the beginning.
+    second = StoreAudit(store="local")
+    walk_store(site.factory, _store_id(site), policy, second, lambda: False)
+    assert (second.walked, second.dark, second.walk_finished) == (15, 15, True)
+    assert len(damage_rows(site)) == 25
+    with site.session() as session:
+        store = session.get_one(Store, _store_id(site))
+        assert store.audit_walk_after is None and store.audit_walk_finished is not None
