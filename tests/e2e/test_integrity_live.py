@@ -49,7 +49,7 @@ def _copy_path(server: LiveServer, name: str) -> Path:
     with admin_http(server) as http:
         stores = {s["name"]: s["root"] for s in http.get("/api/v2/stores").json()}
     instance = info["instances"][0]
-    return Path(stores[instance["store"]]) / "files" / instance["path"]
+    return Path(str(stores[instance["store"]])) / "files" / str(instance["path"])
 
 
 def _damage(server: LiveServer) -> list[dict[str, object]]:
