@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from pathlib import Path
@@ -314,3 +315,32 @@ def test_the_release_task_deletes_once_the_peers_have_proven_their_copies(
     assert summary["release"]["released"] == len(FILES), summary
     assert all(_local_copies(alpha, n) == 0 for n in FILES)
     assert holders(alpha, "obs/a.dat") == {"beta", "gamma"}
+
+
+def test_the_release_api_waits_for_proofs_only_a_short_bound(alpha: Site) -> None:
+    """Through the API the wait is ``request_proof_timeout_seconds``, not the long
+    background timeout: beta and gamma take the jobs but never run them, and the answer
+    comes within the bound with every copy blocked for that reason."""
+    _policy(alpha, allow_remote_only=True)
+    replication = alpha.settings.replication
+    assert replication.proof_timeout_seconds == 3600  # what the background task waits
+    replication.request_proof_timeout_seconds = 1.0
+    replication.proof_poll_seconds = 0.2
+    for dry_run in (True, False):
+        began = time.monotonic()
+        r = alpha.http.post(
+            "/api/v2/release",
+            json={"store": "local", "dry_run": dry_run},
+            auth=alpha.auth("admin"),
+        )
+        assert time.monotonic() - began < 10
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["released"] == 0
+        for c in body["candidates"]:
+            assert not c["releasable"] and not c["released"]
+            assert c["reason"] == (
+                "blocked: only 0 proof(s), 2 needed; beta did not answer within 1 s; "
+                "gamma did not answer within 1 s"
+            )
+    assert all(_local_copies(alpha, n) == 1 for n in FILES)
