@@ -20,14 +20,17 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, update
 
-from librarian_client.models import CopyState, ReleaseRequest, ReleaseResponse
+from librarian_client.models import CopyState, PermissionLevel, ReleaseRequest, ReleaseResponse
 from librarian_server.orm import Event, File, Instance, RemoteInstance, Store, utcnow
+from librarian_server.services.accounts.auth import create_user
 from librarian_server.services.catalogue.stores import add_store, add_used_bytes
 from librarian_server.services.integrity.policies import set_policy
 from librarian_server.services.integrity.release import release_page
 from librarian_server.services.integrity.sources import CopyProver, Proof
+from librarian_server.services.replication.credentials import CredentialBox
+from librarian_server.services.replication.peers import add_peer
 from librarian_server.stores import backend_for
-from tests.integration.conftest import Site
+from tests.integration.conftest import PASSWORD, Site
 from tests.integration.helpers import upload
 from tests.integration.multisite import (
     Sites,
@@ -343,4 +346,35 @@ def test_the_release_api_waits_for_proofs_only_a_short_bound(alpha: Site) -> Non
                 "blocked: only 0 proof(s), 2 needed; beta did not answer within 1 s; "
                 "gamma did not answer within 1 s"
             )
+    assert all(_local_copies(alpha, n) == 1 for n in FILES)
+
+
+def test_one_site_known_by_two_names_proves_one_copy(
+    sites: Sites, alpha: Site, prover: Recording
+) -> None:
+    """alpha's catalogue says delta holds the files too, and alpha's peer entry for delta
+    leads, by an operator's slip, to beta. gamma is down, so only beta's bytes answer,
+    once as beta and once as "delta": that is one site, and nothing may go."""
+    _policy(alpha, allow_remote_only=True)
+    beta = sites.beta
+    with beta.factory.begin() as session:
+        create_user(session, "alpha-as-delta", PASSWORD, PermissionLevel.PEER)
+    with alpha.factory.begin() as session:
+        add_peer(
+            session,
+            name="delta",
+            url="http://beta",
+            username="alpha-as-delta",
+            password=PASSWORD,
+            box=CredentialBox.for_settings(alpha.settings),
+            settings=alpha.settings,
+        )
+        for name in FILES:
+            session.add(RemoteInstance(file_name=name, site="delta", copy_time=utcnow()))
+    sites.router.refuse = lambda request: request.url.host == "gamma"
+    done = _release(alpha, prover)
+    assert done.released == 0
+    reason = done.candidates[0].reason
+    assert reason.startswith("blocked: only 1 proof(s) (beta), 2 needed"), reason
+    assert "delta answered as beta" in reason
     assert all(_local_copies(alpha, n) == 1 for n in FILES)

@@ -22,9 +22,11 @@ from __future__ import annotations
 import hashlib
 import os
 import random
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
+import httpx
 from sqlalchemy import select, update
 from sqlalchemy.orm import selectinload
 
@@ -92,6 +94,10 @@ def _alpha_holders(alpha: Site) -> dict[str, set[str]]:
         for name, site in session.execute(select(RemoteInstance.file_name, RemoteInstance.site)):
             held.setdefault(name, set()).add(site)
     return held
+
+
+def _refusing(host: str) -> Callable[[httpx.Request], bool]:
+    return lambda request: request.url.host == host
 
 
 def _seed() -> int:
@@ -199,7 +205,7 @@ def test_random_faults_never_release_a_copy_without_two_good_ones_elsewhere(
             unavailable.add(peer)
             faults.append(f"{kind} {peer}")
             if kind == "down":
-                sites.router.refuse = lambda request, down=peer: request.url.host == down
+                sites.router.refuse = _refusing(peer)
             else:
                 silent = peer
         print(where, "faults:", ", ".join(faults))
@@ -222,7 +228,10 @@ def test_random_faults_never_release_a_copy_without_two_good_ones_elsewhere(
                 if peer != silent:
                     run(sites.get(peer), "prove_copies")
 
-        prover = peer_prover(sites, alpha, wait=wait, clock=lambda now=now: now[0], timeout=30)
+        def clock(now: list[float] = now) -> float:
+            return now[0]
+
+        prover = peer_prover(sites, alpha, wait=wait, clock=clock, timeout=30)
         result = release_page(
             alpha.factory,
             ReleaseRequest(store="local", dry_run=False, limit=1000),

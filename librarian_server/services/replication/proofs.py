@@ -6,7 +6,9 @@ them until they are done or the timeout has passed (``replication.proof_timeout_
 for background work; a request's caller passes a short one), and
 judges each answer against this site's own catalogue: a copy counts only when the
 peer holds one that hashed right just now *and* its catalogue agrees with ours on
-the checksum. A peer that cannot be reached, times out, or has forgotten the job
+the checksum. A peer must answer under the name it is asked by: one site reached
+under two peer names (an operator's slip) proves one copy, not two. A peer that
+cannot be reached, times out, answers as another site, or has forgotten the job
 gives ``ok=False`` proofs that say why: silence never counts as a copy. A peer that
 answers it has no good copy is no longer counted as a holder and is sent the file
 again (``resend``).
@@ -114,6 +116,10 @@ class PeerProver:
                 # The peer is gone: any job it took already is left to expire there.
                 return [], _failed(site, names, f"{site} could not be asked: {exc}")
             note_contact(self.factory, site)
+            if info.site != site:
+                # Another site's bytes, already asked (or to be) under their own name.
+                who = info.site or "a site that gives no name"
+                return [], _failed(site, names, f"{site} answered as {who}")
             jobs.append(_Job(site, client, chunk, info.id))
         return jobs, {}
 
