@@ -6,7 +6,9 @@ deletes its copy once N=2 other sites have just proven theirs. Each round inject
 drawn from a seeded ``random.Random`` (the seed is printed; ``LIBRARIAN_TEST_SEED``
 replays one): a peer down for the round, a peer that takes proof jobs but never runs
 them, copies corrupted on a peer's disk after their last audit, copies deleted from a
-peer's disk, and rows at alpha claiming a copy at delta, which never had the file. Then
+peer's disk, rows at alpha claiming a copy at delta, which never had the file, and rows
+claiming a copy at "epsilon", a peer entry whose URL leads to gamma (one site under two
+names must count once). Then
 one release pass at alpha with its real ``PeerProver``. Faults come only before the pass,
 so what is on disk after it is what was there when it decided.
 
@@ -30,12 +32,15 @@ import httpx
 from sqlalchemy import select, update
 from sqlalchemy.orm import selectinload
 
-from librarian_client.models import ReleaseRequest
+from librarian_client.models import PermissionLevel, ReleaseRequest
 from librarian_server.orm import Instance, RemoteInstance, utcnow
+from librarian_server.services.accounts.auth import create_user
 from librarian_server.services.integrity.policies import set_policy
 from librarian_server.services.integrity.release import release_page
+from librarian_server.services.replication.credentials import CredentialBox
+from librarian_server.services.replication.peers import add_peer
 from librarian_server.stores import backend_for
-from tests.integration.conftest import Site
+from tests.integration.conftest import PASSWORD, Site
 from tests.integration.helpers import upload
 from tests.integration.multisite import (
     Sites,
@@ -110,6 +115,20 @@ def _replicated(sites: Sites, rng: random.Random) -> dict[str, bytes]:
     for name in ("beta", "gamma"):
         sites.link(alpha, sites.start(name), managers=["http"])
     sites.link(alpha, sites.start("delta"), managers=["http"], name_glob="obs/d/*")
+    gamma = sites.gamma
+    with gamma.factory.begin() as session:
+        create_user(session, "alpha-as-epsilon", PASSWORD, PermissionLevel.PEER)
+    with alpha.factory.begin() as session:
+        add_peer(
+            session,
+            name="epsilon",
+            url="http://gamma",
+            username="alpha-as-epsilon",
+            password=PASSWORD,
+            box=CredentialBox.for_settings(alpha.settings),
+            settings=alpha.settings,
+            push=False,
+        )
     files = {
         f"obs/{'dn'[i % 2]}/{i:03d}.dat": rng.randbytes(rng.randint(64, 4096)) for i in range(FILES)
     }
@@ -158,6 +177,7 @@ def test_random_faults_never_release_a_copy_without_two_good_ones_elsewhere(
     for round_no, peer_fault in enumerate(peer_faults):
         where = f"seed {seed}, round {round_no}"
         faults: list[str] = []
+        struck: list[str] = []  # files whose bytes a fault hit this round
         # A new wave of files comes of the policy's age each round, beside those kept.
         wave = set(waves[round_no::ROUNDS])
         aged |= wave
@@ -190,14 +210,23 @@ def test_random_faults_never_release_a_copy_without_two_good_ones_elsewhere(
                     data[rng.randrange(len(data))] ^= 1 << rng.randrange(8)
                     path.write_bytes(bytes(data))
                 faults.append(f"{kind} {peer}:{name}")
+                struck.append(name)
         holders = _alpha_holders(alpha)
         unclaimed = sorted(
             n for n in at_alpha if n.startswith("obs/n/") and "delta" not in holders.get(n, set())
+        )
+        # Half the aliases on files struck this round, so some are seen blocking.
+        aliased = sorted(n for n in at_alpha if "epsilon" not in holders.get(n, set()))
+        aliased = [n for n in dict.fromkeys(struck) if n in aliased][:2] + rng.sample(
+            aliased, min(len(aliased), 2)
         )
         with alpha.factory.begin() as session:
             for name in rng.sample(unclaimed, min(len(unclaimed), rng.randint(1, 4))):
                 session.add(RemoteInstance(file_name=name, site="delta", copy_time=utcnow()))
                 faults.append(f"phantom delta:{name}")
+            for name in dict.fromkeys(aliased):
+                session.add(RemoteInstance(file_name=name, site="epsilon", copy_time=utcnow()))
+                faults.append(f"alias epsilon:{name}")
         unavailable: set[str] = set()
         silent: str | None = None
         if peer_fault is not None:
@@ -266,5 +295,6 @@ def test_random_faults_never_release_a_copy_without_two_good_ones_elsewhere(
     assert released_ever, f"seed {seed}: nothing was ever released"
     assert at_alpha, f"seed {seed}: nothing was ever blocked"
     reasons = " ".join(blocked_by)
-    for sign in ("corrupt", "missing", "could not be asked", "did not answer within 30 s"):
+    signs = ("corrupt", "missing", "could not be asked", "did not answer within 30 s")
+    for sign in (*signs, "epsilon answered as gamma"):  # each fault blocked some file
         assert sign in reasons, f"seed {seed}: no file was blocked by {sign!r}: {blocked_by}"
