@@ -152,6 +152,13 @@ class ReplicationSettings(BaseModel):
         description="How long this site waits for a peer to prove its copies; a peer that "
         "has not answered by then is taken to have no proven copy.",
     )
+    request_proof_timeout_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="How long a release asked through the API (dry run included) waits for "
+        "peers' proofs, so that it answers before an HTTP client gives up; a copy not proven "
+        "by then is blocked. The background task waits `proof_timeout_seconds`.",
+    )
     proof_poll_seconds: float = Field(
         default=5.0, gt=0, description="How often a peer's proof job is asked after."
     )

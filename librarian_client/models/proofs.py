@@ -51,6 +51,11 @@ class ProofJobInfo(WireModel):
     id: Id
     state: ProofState
     caller: str
+    site: str | None = Field(
+        default=None,
+        description="The answering site's own name: a caller that reaches one site under "
+        "two names must not count its copy twice.",
+    )
     files: int = Field(description="How many files the job names.")
     created_time: datetime
     finished_time: datetime | None = None

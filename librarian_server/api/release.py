@@ -22,13 +22,20 @@ def release(
 ) -> ReleaseResponse:
     """The next ``limit`` copies the store's policy selects, each with why it may or may
     not go; without ``dry_run`` they are released (or moved) now. A delete asks the
-    sites holding each file to prove their copies first, whether a dry run or not, so
-    the answer may take up to ``replication.proof_timeout_seconds``."""
+    sites holding each file to prove their copies first, whether a dry run or not; it
+    waits for them at most ``replication.request_proof_timeout_seconds`` (an HTTP
+    client would give up on the long background timeout), and a copy whose proofs have
+    not come by then is reported blocked, never counted."""
     return release_page(
         factory,
         body,
         site_name=settings.site_name,
-        prover=PeerProver(factory, runner.dialer, settings),
+        prover=PeerProver(
+            factory,
+            runner.dialer,
+            settings,
+            timeout=settings.replication.request_proof_timeout_seconds,
+        ),
         by=f"release ({user.name})",
         min_free_bytes=settings.min_free_bytes,
     )

@@ -162,7 +162,7 @@ def test_a_peer_that_never_finishes_times_out(sites: Sites) -> None:
     slow = prover(sites, alpha, wait=idle, clock=lambda: now[0])
     proofs = slow.prove({"beta": ["p/a.dat"]})
     proof = proofs[("beta", "p/a.dat")]
-    assert not proof.ok and "did not finish proving within 3600 s" in proof.detail
+    assert not proof.ok and "did not answer within 3600 s" in proof.detail
 
 
 def test_a_job_the_peer_forgot_gives_no_proof(sites: Sites) -> None:

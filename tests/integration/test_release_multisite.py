@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from pathlib import Path
@@ -19,14 +20,17 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, update
 
-from librarian_client.models import CopyState, ReleaseRequest, ReleaseResponse
+from librarian_client.models import CopyState, PermissionLevel, ReleaseRequest, ReleaseResponse
 from librarian_server.orm import Event, File, Instance, RemoteInstance, Store, utcnow
+from librarian_server.services.accounts.auth import create_user
 from librarian_server.services.catalogue.stores import add_store, add_used_bytes
 from librarian_server.services.integrity.policies import set_policy
 from librarian_server.services.integrity.release import release_page
 from librarian_server.services.integrity.sources import CopyProver, Proof
+from librarian_server.services.replication.credentials import CredentialBox
+from librarian_server.services.replication.peers import add_peer
 from librarian_server.stores import backend_for
-from tests.integration.conftest import Site
+from tests.integration.conftest import PASSWORD, Site
 from tests.integration.helpers import upload
 from tests.integration.multisite import (
     Sites,
@@ -314,3 +318,63 @@ def test_the_release_task_deletes_once_the_peers_have_proven_their_copies(
     assert summary["release"]["released"] == len(FILES), summary
     assert all(_local_copies(alpha, n) == 0 for n in FILES)
     assert holders(alpha, "obs/a.dat") == {"beta", "gamma"}
+
+
+def test_the_release_api_waits_for_proofs_only_a_short_bound(alpha: Site) -> None:
+    """Through the API the wait is ``request_proof_timeout_seconds``, not the long
+    background timeout: beta and gamma take the jobs but never run them, and the answer
+    comes within the bound with every copy blocked for that reason."""
+    _policy(alpha, allow_remote_only=True)
+    replication = alpha.settings.replication
+    assert replication.proof_timeout_seconds == 3600  # what the background task waits
+    replication.request_proof_timeout_seconds = 1.0
+    replication.proof_poll_seconds = 0.2
+    for dry_run in (True, False):
+        began = time.monotonic()
+        r = alpha.http.post(
+            "/api/v2/release",
+            json={"store": "local", "dry_run": dry_run},
+            auth=alpha.auth("admin"),
+        )
+        assert time.monotonic() - began < 10
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["released"] == 0
+        for c in body["candidates"]:
+            assert not c["releasable"] and not c["released"]
+            assert c["reason"] == (
+                "blocked: only 0 proof(s), 2 needed; beta did not answer within 1 s; "
+                "gamma did not answer within 1 s"
+            )
+    assert all(_local_copies(alpha, n) == 1 for n in FILES)
+
+
+def test_one_site_known_by_two_names_proves_one_copy(
+    sites: Sites, alpha: Site, prover: Recording
+) -> None:
+    """alpha's catalogue says delta holds the files too, and alpha's peer entry for delta
+    leads, by an operator's slip, to beta. gamma is down, so only beta's bytes answer,
+    once as beta and once as "delta": that is one site, and nothing may go."""
+    _policy(alpha, allow_remote_only=True)
+    beta = sites.beta
+    with beta.factory.begin() as session:
+        create_user(session, "alpha-as-delta", PASSWORD, PermissionLevel.PEER)
+    with alpha.factory.begin() as session:
+        add_peer(
+            session,
+            name="delta",
+            url="http://beta",
+            username="alpha-as-delta",
+            password=PASSWORD,
+            box=CredentialBox.for_settings(alpha.settings),
+            settings=alpha.settings,
+        )
+        for name in FILES:
+            session.add(RemoteInstance(file_name=name, site="delta", copy_time=utcnow()))
+    sites.router.refuse = lambda request: request.url.host == "gamma"
+    done = _release(alpha, prover)
+    assert done.released == 0
+    reason = done.candidates[0].reason
+    assert reason.startswith("blocked: only 1 proof(s) (beta), 2 needed"), reason
+    assert "delta answered as beta" in reason
+    assert all(_local_copies(alpha, n) == 1 for n in FILES)

@@ -188,8 +188,8 @@ def judge_proofs(
             verdict = _proof_verdict(proof, site, c.name, oldest, now)
             if verdict is None:
                 good.append(site)
-            else:
-                why_not.append(f"{site} {verdict}")
+            else:  # a prover's own words may name the site already
+                why_not.append(verdict if verdict.startswith(f"{site} ") else f"{site} {verdict}")
         c.ask = False
         c.sites = good
         if len(good) >= needed:

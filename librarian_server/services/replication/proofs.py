@@ -2,10 +2,13 @@
 
 A peer's catalogue row is never proof; only the peer's fresh re-hash is. For each
 peer the prover submits proof jobs (at most ``MAX_PROOF_FILES`` names each), polls
-them until they are done or ``replication.proof_timeout_seconds`` has passed, and
+them until they are done or the timeout has passed (``replication.proof_timeout_seconds``
+for background work; a request's caller passes a short one), and
 judges each answer against this site's own catalogue: a copy counts only when the
 peer holds one that hashed right just now *and* its catalogue agrees with ours on
-the checksum. A peer that cannot be reached, times out, or has forgotten the job
+the checksum. A peer must answer under the name it is asked by: one site reached
+under two peer names (an operator's slip) proves one copy, not two. A peer that
+cannot be reached, times out, answers as another site, or has forgotten the job
 gives ``ok=False`` proofs that say why: silence never counts as a copy. A peer that
 answers it has no good copy is no longer counted as a holder and is sent the file
 again (``resend``).
@@ -50,8 +53,10 @@ def _failed(site: str, names: Sequence[str], reason: str) -> dict[tuple[str, str
 
 
 class PeerProver:
-    """``CopyProver`` over the peer protocol. ``wait`` is how the prover sleeps between
-    polls (tests pass one that runs the peers' ``prove_copies`` task instead)."""
+    """``CopyProver`` over the peer protocol. ``timeout`` bounds the wait for every
+    peer's answer (default ``replication.proof_timeout_seconds``). ``wait`` is how the
+    prover sleeps between polls (tests pass one that runs the peers' ``prove_copies``
+    task instead)."""
 
     def __init__(
         self,
@@ -61,12 +66,14 @@ class PeerProver:
         *,
         wait: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
+        timeout: float | None = None,
     ) -> None:
         self.factory = factory
         self.dialer = dialer
         self.settings = settings
         self.wait = wait
         self.clock = clock
+        self.timeout = timeout or settings.replication.proof_timeout_seconds
 
     def prove(self, names_by_site: Mapping[str, Sequence[str]]) -> dict[tuple[str, str], Proof]:
         proofs: dict[tuple[str, str], Proof] = {}
@@ -109,6 +116,10 @@ class PeerProver:
                 # The peer is gone: any job it took already is left to expire there.
                 return [], _failed(site, names, f"{site} could not be asked: {exc}")
             note_contact(self.factory, site)
+            if info.site != site:
+                # Another site's bytes, already asked (or to be) under their own name.
+                who = info.site or "a site that gives no name"
+                return [], _failed(site, names, f"{site} answered as {who}")
             jobs.append(_Job(site, client, chunk, info.id))
         return jobs, {}
 
@@ -116,7 +127,7 @@ class PeerProver:
         """Poll until every job is done; the jobs that fail or run out of time are
         answered here, the done ones keep their results for ``_judge``."""
         failed: dict[tuple[str, str], Proof] = {}
-        timeout = self.settings.replication.proof_timeout_seconds
+        timeout = self.timeout
         deadline = self.clock() + timeout
         pending = list(jobs)
         while pending:
@@ -142,7 +153,7 @@ class PeerProver:
             left = deadline - self.clock()
             if pending and left <= 0:
                 for job in pending:
-                    reason = f"{job.site} did not finish proving within {timeout:g} s"
+                    reason = f"{job.site} did not answer within {timeout:g} s"
                     failed.update(_failed(job.site, job.names, reason))
                 break
             if pending:
