@@ -49,6 +49,26 @@ class Server:
         )
 
 
+PG = os.environ.get("LIBRARIAN_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
+
+
+@contextmanager
+def postgres_database() -> Iterator[str]:
+    """A throw-away database on the server at LIBRARIAN_TEST_POSTGRES, dropped after."""
+    import uuid
+
+    import psycopg
+
+    name = f"librarian_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"{PG}/{name}"
+    finally:
+        with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 @contextmanager
 def live_server(workdir: Path, **env_overrides: str) -> Iterator[Server]:
     data = workdir / "server"

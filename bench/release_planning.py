@@ -14,19 +14,16 @@ database is created and dropped.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import time
-import uuid
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import text
 
-from bench.common import Row, table, workspace
+from bench.common import Row, postgres_database, table, workspace
 from librarian_server import migrate
 from librarian_server.db import make_engine, make_session_factory
 from librarian_server.orm import Store, utcnow
@@ -40,7 +37,6 @@ from librarian_server.services.integrity.release_plan import (
 from librarian_server.services.integrity.sources import Proof
 from librarian_server.settings import load_settings
 
-PG = os.environ.get("LIBRARIAN_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
 START = datetime(2024, 1, 1, tzinfo=UTC)
 PAGE_TARGET_MS = 100.0
 PASS_TARGET_S = 120.0
@@ -72,20 +68,6 @@ class YesProver:
             for site, names in names_by_site.items()
             for name in names
         }
-
-
-@contextmanager
-def _postgres() -> Iterator[str]:
-    import psycopg
-
-    name = f"librarian_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"{PG}/{name}"
-    finally:
-        with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _check(ms: float, target: float, unit: str = "ms") -> tuple[str, str]:
@@ -172,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--page", type=int, default=1000)
     args = parser.parse_args(argv)
-    with workspace() as work, _postgres() as url:
+    with workspace() as work, postgres_database() as url:
         rows = measure(work, url, args.rows, args.page)
     print(table(rows))
     return 0 if all(r[3] != "MISS" for r in rows) else 1

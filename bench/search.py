@@ -9,20 +9,17 @@ from __future__ import annotations
 
 import argparse
 import functools
-import os
 import random
 import statistics
 import sys
 import time
-import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import insert, text
 
-from bench.common import Row, table, workspace
+from bench.common import Row, postgres_database, table, workspace
 from librarian_client.models import SearchQuery
 from librarian_server import migrate
 from librarian_server.db import make_engine, make_session_factory
@@ -30,7 +27,6 @@ from librarian_server.orm import File
 from librarian_server.services.catalogue.files import search
 from librarian_server.settings import load_settings
 
-PG = os.environ.get("LIBRARIAN_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
 START = datetime(2024, 1, 1, tzinfo=UTC)
 TARGET_MS = 50.0
 
@@ -47,20 +43,6 @@ def _rows(n: int) -> Iterator[dict[str, object]]:
             "source": "bench",
             "created_time": START + timedelta(seconds=30 * i),
         }
-
-
-@contextmanager
-def _postgres() -> Iterator[str]:
-    import psycopg
-
-    name = f"librarian_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"{PG}/{name}"
-    finally:
-        with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _median_ms(run: Callable[[], object], times: int = 7) -> float:
@@ -140,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.backend in ("sqlite", "both"):
             results += measure("sqlite", work / "sqlite", None, args.rows)
         if args.backend in ("postgres", "both"):
-            with _postgres() as url:
+            with postgres_database() as url:
                 results += measure("postgres", work / "pg", url, args.rows)
     print(table(results))
     return 0

@@ -27,8 +27,7 @@ from pathlib import Path
 from sqlalchemy import insert, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from bench.common import Row, table, workspace
-from bench.search import _postgres
+from bench.common import Row, postgres_database, table, workspace
 from librarian_server import migrate
 from librarian_server.db import make_engine, make_session_factory
 from librarian_server.orm import File
@@ -169,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.backend in ("sqlite", "both"):
             results += measure("sqlite", work / "sqlite", None, args.children)
         if args.backend in ("postgres", "both"):
-            with _postgres() as url:
+            with postgres_database() as url:
                 results += measure("postgres", work / "pg", url, args.children)
     print(table(results))
     return 0

@@ -9,7 +9,6 @@ import json
 import os
 import subprocess
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
@@ -17,26 +16,19 @@ import pytest
 from sqlalchemy import select, update
 
 from librarian_client.models import CopyState
-from librarian_server.cli import main
 from librarian_server.orm import Event, Instance, Store, utcnow
 from librarian_server.services.catalogue.stores import add_store
 from librarian_server.services.integrity.drain import drain_store
 from tests.filesystems import small_filesystem
 from tests.integration.conftest import Site
 from tests.integration.helpers import upload
+from tests.integration.server_cli import ServerCommand, server_command
 
 OLD = {"old/a.dat": os.urandom(3000), "old/b.dat": os.urandom(5000)}
 NEW = {"new/c.dat": os.urandom(700)}
 
 
-@dataclass
-class Ran:
-    code: int
-    out: str
-    err: str
-
-
-Server = Callable[..., Ran]
+Server = ServerCommand
 
 
 @pytest.fixture
@@ -55,16 +47,7 @@ def server(
     capsys: pytest.CaptureFixture[str],
 ) -> Server:
     """``librarian-server`` on the test site's catalogue."""
-    if database_url is not None:
-        monkeypatch.setenv("LIBRARIAN_SERVER_DATABASE_URL", database_url)
-
-    def run(*argv: str) -> Ran:
-        capsys.readouterr()
-        code = main([*argv, "--data-dir", str(site.settings.data_dir)])
-        captured = capsys.readouterr()
-        return Ran(code, captured.out, captured.err)
-
-    return run
+    return server_command(site, database_url, monkeypatch, capsys)
 
 
 def _fill(site: Site, *, age_days: int = 40) -> None:

@@ -14,7 +14,6 @@ import sys
 import termios
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -27,25 +26,12 @@ from librarian_server.services.accounts.passwords import verify_password
 from librarian_server.settings import ServerSettings
 from tests.integration.conftest import PASSWORD, Site
 from tests.integration.helpers import stage, upload
+from tests.integration.server_cli import ServerCommand, server_command
 
 SERVER = [sys.executable, "-c", "from librarian_server.cli import entrypoint; entrypoint()"]
 
 
-@dataclass
-class Ran:
-    code: int
-    out: str
-    err: str
-
-    def error(self) -> str:
-        """The one error line of a command that failed."""
-        assert self.code == 1, self
-        (line,) = self.err.splitlines()
-        assert line.startswith("librarian-server: error: ")
-        return line.removeprefix("librarian-server: error: ")
-
-
-Admin = Callable[..., Ran]
+Admin = ServerCommand
 
 
 @pytest.fixture
@@ -60,16 +46,7 @@ def admin(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> Admin:
-    if database_url is not None:
-        monkeypatch.setenv("LIBRARIAN_SERVER_DATABASE_URL", database_url)
-
-    def run(*argv: str) -> Ran:
-        capsys.readouterr()
-        code = main([*argv, "--data-dir", str(site.settings.data_dir)])
-        captured = capsys.readouterr()
-        return Ran(code, captured.out, captured.err)
-
-    return run
+    return server_command(site, database_url, monkeypatch, capsys)
 
 
 def _password_hash(site: Site, name: str) -> str:

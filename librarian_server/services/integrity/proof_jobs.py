@@ -12,7 +12,6 @@ to whoever asked: only that account, or an admin, may read it.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -32,6 +31,7 @@ from librarian_server.errors import Conflict, NotFound, PermissionDenied
 from librarian_server.orm import File, Instance, ProofJob, utcnow
 from librarian_server.services.accounts.auth import AuthenticatedUser
 from librarian_server.services.catalogue.names import validate_name
+from librarian_server.services.core.lease import Lease
 from librarian_server.services.core.sql import claim_rows, execute_count, in_chunks
 from librarian_server.services.integrity.audit import record_bad_verdicts
 from librarian_server.services.integrity.rehash import CopyVerdict, rehash_copies
@@ -118,27 +118,6 @@ def claim_job(factory: sessionmaker[Session], *, worker: str, seconds: float) ->
     return taken[0] if taken else None
 
 
-class _Lease:
-    """Keeps the claim on a job alive while its files are read (renewed every third)."""
-
-    def __init__(
-        self, factory: sessionmaker[Session], job_id: int, worker: str, seconds: float
-    ) -> None:
-        self.factory, self.job_id, self.worker, self.seconds = factory, job_id, worker, seconds
-        self._renewed = time.monotonic()
-
-    def renew(self) -> None:
-        if time.monotonic() - self._renewed < self.seconds / 3:
-            return
-        self._renewed = time.monotonic()
-        with self.factory.begin() as session:
-            session.execute(
-                update(ProofJob)
-                .where(ProofJob.id == self.job_id, ProofJob.claimed_by == self.worker)
-                .values(claimed_until=utcnow() + timedelta(seconds=self.seconds))
-            )
-
-
 def _finding(name: str, file: File | None, verdicts: list[CopyVerdict], site: str) -> CopyProof:
     if file is None:
         return CopyProof(
@@ -201,7 +180,7 @@ def run_job(
             for name, instance_id in rows:
                 copies[name].append(instance_id)
         session.expunge_all()
-    lease = _Lease(factory, job_id, worker, seconds)
+    lease = Lease(factory, ProofJob, job_id, worker, seconds)
     results: list[dict[str, Any]] = []
     by = f"proof ({caller})"
     for name in names:

@@ -9,14 +9,14 @@ claim as it goes; a claim a crashed worker left behind simply expires.
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import or_, update
+from sqlalchemy import or_
 from sqlalchemy.orm import Session, sessionmaker
 
 from librarian_server.orm import QueueStatus, SendQueue, utcnow
+from librarian_server.services.core.lease import Lease as RowLease
 from librarian_server.services.core.sql import compare_and_set, lock_rows
 
 
@@ -45,32 +45,11 @@ def claim_queue(
     return None
 
 
-class Lease:
-    """Keeps a claim alive during long work; renews at most every third of its length."""
+class Lease(RowLease):
+    """The claim on a send batch, kept alive during its sending."""
 
     def __init__(
         self, factory: sessionmaker[Session], queue_id: int, worker: str, seconds: float
     ) -> None:
-        self.factory = factory
+        super().__init__(factory, SendQueue, queue_id, worker, seconds)
         self.queue_id = queue_id
-        self.worker = worker
-        self.seconds = seconds
-        self._renewed = time.monotonic()
-
-    def renew(self) -> None:
-        if time.monotonic() - self._renewed < self.seconds / 3:
-            return
-        self._renewed = time.monotonic()
-        with self.factory.begin() as session:
-            session.execute(
-                update(SendQueue)
-                .where(SendQueue.id == self.queue_id, SendQueue.claimed_by == self.worker)
-                .values(claimed_until=utcnow() + timedelta(seconds=self.seconds))
-            )
-
-    def release(self, session: Session) -> None:
-        session.execute(
-            update(SendQueue)
-            .where(SendQueue.id == self.queue_id, SendQueue.claimed_by == self.worker)
-            .values(claimed_until=None)
-        )
