@@ -86,7 +86,7 @@ def _checked(text: str) -> Connections | None:
     """The file's connections when its shape is plainly right, else None."""
     try:
         data = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # the models word the error
         return None
     if not isinstance(data, dict) or not data.keys() <= _CONFIG_KEYS:
         return None

@@ -31,7 +31,7 @@ def checked(content: bytes) -> dict[str, str | None] | None:
     """``PingResponse.model_dump(mode="json")`` of ``content``; None when in doubt."""
     try:
         data = json.loads(content.decode("utf-8"))
-    except ValueError:  # also a UnicodeDecodeError
+    except (ValueError, RecursionError):  # also a UnicodeDecodeError
         return None
     if not isinstance(data, dict) or not REQUIRED <= data.keys() <= set(FIELDS):
         return None

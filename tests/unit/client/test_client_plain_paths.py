@@ -71,6 +71,7 @@ def test_a_plain_ping_answer_reads_as_the_model_reads_it(answer: object) -> None
         b"<html>",
         b'{"name": "\\ud800", "version": "1", "checksum_algorithm": "md5"}',
         json.dumps(PLAIN_ANSWERS[0]).encode("utf-16"),
+        pytest.param(b"[" * 100_000 + b"]" * 100_000, id="nested-too-deep"),
     ],
 )
 def test_a_doubtful_ping_answer_is_left_to_the_model(content: bytes) -> None:
@@ -146,6 +147,7 @@ def _outcome(read: object, path: Path) -> object:
         *(json.dumps(config) for config in [*PLAIN_FILES, *DOUBTFUL_FILES]),
         "",
         "{",
+        pytest.param("[" * 100_000 + "]" * 100_000, id="nested-too-deep"),
         '{"connections": {"\\ud800": {"url": "http://a"}}}',
     ],
 )
