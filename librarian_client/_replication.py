@@ -7,10 +7,9 @@ files; it relies only on the client's ``_call``/``_send``.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
-from pydantic import BaseModel, TypeAdapter, ValidationError
 
 # ``models.X``, not ``from ... import X``: the package imports a model's module when it
 # is first used, so a command that never calls these builds none of their validators.
@@ -19,7 +18,10 @@ from librarian_client.exceptions import ProtocolError
 from librarian_client.limits import API_PREFIX as API
 from librarian_client.limits import Direction, TransferStatus
 
-M = TypeVar("M", bound=BaseModel)
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+M = TypeVar("M", bound="BaseModel")
 
 
 class ReplicationMixin:
@@ -30,6 +32,8 @@ class ReplicationMixin:
         raise NotImplementedError
 
     def _list(self, item: type[M], path: str, **params: Any) -> list[M]:
+        from pydantic import TypeAdapter, ValidationError
+
         response = self._send("GET", path, params={k: v for k, v in params.items() if v})
         try:
             return TypeAdapter(list[item]).validate_json(response.content)  # type: ignore[valid-type]

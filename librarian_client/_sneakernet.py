@@ -9,10 +9,9 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
-from pydantic import BaseModel, TypeAdapter, ValidationError
 
 # ``models.X``, not ``from ... import X``: the package imports a model's module when it
 # is first used, so a command that never calls these builds none of their validators.
@@ -26,7 +25,10 @@ from librarian_client.exceptions import (
 from librarian_client.limits import API_PREFIX
 
 API = f"{API_PREFIX}/sneakernet"
-M = TypeVar("M", bound=BaseModel)
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+M = TypeVar("M", bound="BaseModel")
 
 
 def _newer_error(line: str) -> LibrarianHTTPError | None:
@@ -53,6 +55,8 @@ class SneakernetMixin:
         raise NotImplementedError
 
     def _events(self, path: str, body: BaseModel) -> Iterator[models.DiskEvent]:
+        from pydantic import ValidationError
+
         what = f"POST {path}"
         with self._stream("POST", path, json=body.model_dump(mode="json")) as response:
             for line in response.iter_lines():
@@ -93,6 +97,8 @@ class SneakernetMixin:
         return self._events(f"{API}/ingest", request)
 
     def sneakernet_disks(self) -> list[models.DiskInfo]:
+        from pydantic import TypeAdapter, ValidationError
+
         response = self._send("GET", f"{API}/disks")
         try:
             return TypeAdapter(list[models.DiskInfo]).validate_json(response.content)

@@ -17,37 +17,43 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
-from pydantic import BaseModel, TypeAdapter, ValidationError
 
 # ``models.X``, not ``from ... import X``: the package imports a model's module when it
 # is first used, so ``ping`` builds the validators of its own models and no others.
-from librarian_client import models
+from librarian_client import _ping, models
 from librarian_client._download import DownloadMixin, name_path, safe_relative
 from librarian_client._replication import ReplicationMixin
 from librarian_client._resume import ResumeState
 from librarian_client._sneakernet import SneakernetMixin
-from librarian_client.config import Connection, resolve_connection
 from librarian_client.exceptions import ConfigError, ProtocolError
-from librarian_client.http import Closing, HttpSession
+from librarian_client.http import Closing, HttpSession, parse_model
 from librarian_client.limits import API_PREFIX as API
 from librarian_client.streaming import ProgressCallback, progress_or_noop
 
 if TYPE_CHECKING:
+    from pydantic import BaseModel, TypeAdapter
+
     from librarian_client._upload import UploadResult
+    from librarian_client.config import Connection
 
 __all__ = ["LibrarianClient"]
 
 USER_AGENT = "librarian-client/0.1"
-M = TypeVar("M", bound=BaseModel)
+M = TypeVar("M", bound="BaseModel")
 
 
+# pydantic is imported where a model is first needed: ``librarian ping`` never loads it.
 @cache
 def _stores() -> TypeAdapter[list[models.StoreInfo]]:
+    from pydantic import TypeAdapter
+
     return TypeAdapter(list[models.StoreInfo])
 
 
 @cache
 def _tokens() -> TypeAdapter[list[models.TokenInfo]]:
+    from pydantic import TypeAdapter
+
     return TypeAdapter(list[models.TokenInfo])
 
 
@@ -114,6 +120,8 @@ class LibrarianClient(Closing, DownloadMixin, ReplicationMixin, SneakernetMixin)
         transport: httpx.BaseTransport | None = None,
     ) -> LibrarianClient:
         """A client for the named (else the default) connection, env vars taking precedence."""
+        from librarian_client.config import resolve_connection
+
         return cls.for_connection(resolve_connection(name), timeout=timeout, transport=transport)
 
     @classmethod
@@ -146,6 +154,17 @@ class LibrarianClient(Closing, DownloadMixin, ReplicationMixin, SneakernetMixin)
 
     def ping(self) -> models.PingResponse:
         return self._call(models.PingResponse, "GET", f"{API}/ping")
+
+    def ping_fields(self) -> dict[str, str | None]:
+        """``ping().model_dump(mode="json")``, without loading pydantic when the answer
+        is plainly well formed (what ``librarian ping`` prints; see ``_ping``)."""
+        path = f"{API}/ping"
+        response = self._send("GET", path)
+        fields = _ping.checked(response.content)
+        if fields is None:
+            pong = parse_model(models.PingResponse, response, f"GET {path}")
+            fields = pong.model_dump(mode="json")
+        return fields
 
     def info(self, name: str) -> models.FileInfo:
         return self._call(models.FileInfo, "GET", f"{API}/files/{name_path(name)}")
@@ -234,6 +253,8 @@ class LibrarianClient(Closing, DownloadMixin, ReplicationMixin, SneakernetMixin)
             after = page.next
 
     def stores(self) -> list[models.StoreInfo]:
+        from pydantic import ValidationError
+
         response = self._send("GET", f"{API}/stores")
         try:
             return _stores().validate_json(response.content)
@@ -254,6 +275,8 @@ class LibrarianClient(Closing, DownloadMixin, ReplicationMixin, SneakernetMixin)
     def list_tokens(self, all_users: bool = False) -> list[models.TokenInfo]:
         """Your live tokens (never their secrets); ``all_users`` (admins) lists everyone's."""
         params = {"all": "true"} if all_users else None
+        from pydantic import ValidationError
+
         response = self._send("GET", f"{API}/tokens", params=params)
         try:
             return _tokens().validate_json(response.content)

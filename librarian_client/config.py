@@ -24,6 +24,13 @@ from pydantic import (
     field_validator,
 )
 
+from librarian_client._connections import ENV_CONFIG as ENV_CONFIG
+from librarian_client._connections import ENV_CONNECTION as ENV_CONNECTION
+from librarian_client._connections import ENV_PASSWORD as ENV_PASSWORD
+from librarian_client._connections import ENV_TOKEN as ENV_TOKEN
+from librarian_client._connections import ENV_URL as ENV_URL
+from librarian_client._connections import ENV_USERNAME as ENV_USERNAME
+from librarian_client._connections import config_path, resolve
 from librarian_client.exceptions import ConfigError
 
 __all__ = [
@@ -35,13 +42,6 @@ __all__ = [
     "resolve_connection",
     "save_connection",
 ]
-
-ENV_CONFIG = "LIBRARIAN_CLIENT_CONFIG"
-ENV_URL = "LIBRARIAN_URL"
-ENV_USERNAME = "LIBRARIAN_USERNAME"
-ENV_PASSWORD = "LIBRARIAN_PASSWORD"  # noqa: S105 - an environment variable name
-ENV_TOKEN = "LIBRARIAN_TOKEN"  # noqa: S105 - an environment variable name
-ENV_CONNECTION = "LIBRARIAN_CONNECTION"
 
 
 class Connection(BaseModel):
@@ -81,17 +81,6 @@ class ClientConfig(BaseModel):
 
     default: str | None = None
     connections: dict[str, Connection] = Field(default_factory=dict)
-
-
-def config_path(env: Mapping[str, str] | None = None) -> Path:
-    """``$LIBRARIAN_CLIENT_CONFIG``, else ``$XDG_CONFIG_HOME/librarian/client.json``."""
-    env = os.environ if env is None else env
-    explicit = env.get(ENV_CONFIG)
-    if explicit:
-        return Path(explicit).expanduser()
-    xdg = env.get("XDG_CONFIG_HOME")
-    base = Path(xdg).expanduser() if xdg else Path.home() / ".config"
-    return base / "librarian" / "client.json"
 
 
 def load_config(path: Path | str | None = None) -> ClientConfig:
@@ -182,11 +171,6 @@ def remove_connection(name: str, *, path: Path | str | None = None) -> Path:
     return target
 
 
-def _env_secret(env: Mapping[str, str], key: str) -> str | None:
-    value = env.get(key)
-    return value if value else None
-
-
 def resolve_connection(
     name: str | None = None,
     url: str | None = None,
@@ -205,63 +189,10 @@ def resolve_connection(
     not used when a different URL was given, so its credentials are never sent
     to another server.
     """
-    env = os.environ if env is None else env
-    conn_name = name or env.get(ENV_CONNECTION) or None
-    config = load_config(path if path is not None else config_path(env))
-    base: Connection | None = None
-    if conn_name is not None:
-        if conn_name not in config.connections:
-            known = ", ".join(sorted(config.connections)) or "none configured"
-            raise ConfigError(
-                f"No connection named {conn_name!r} (known: {known}).",
-                "`librarian connections add NAME URL ...` creates one.",
-            )
-        base = config.connections[conn_name]
-
-    explicit_url = url or env.get(ENV_URL) or None
-    if base is None and config.default in config.connections:
-        default = config.connections[config.default]
-        if explicit_url is None or explicit_url.rstrip("/") == default.url.rstrip("/"):
-            base = default
-
-    layers: list[tuple[str | None, str | None, str | None]] = [
-        (username, password, token),
-        (
-            env.get(ENV_USERNAME) or None,
-            _env_secret(env, ENV_PASSWORD),
-            _env_secret(env, ENV_TOKEN),
-        ),
-    ]
-    if base is not None:
-        layers.append(
-            (
-                base.username,
-                base.password.get_secret_value() if base.password else None,
-                base.token.get_secret_value() if base.token else None,
-            )
-        )
-    final_user = next((layer[0] for layer in layers if layer[0]), None)
-    final_password, final_token = next(
-        (
-            (layer_password, layer_token)
-            for layer_user, layer_password, layer_token in layers
-            # Another user's stored secret must not stand in for the one asked for.
-            if (layer_password or layer_token) and layer_user in (None, final_user)
-        ),
-        (None, None),
+    found = resolve(name, url, username, password, token, env=env, path=path)
+    return Connection(
+        url=found.url,
+        username=found.username,
+        password=SecretStr(found.password) if found.password else None,
+        token=SecretStr(found.token) if found.token else None,
     )
-    final_url = explicit_url or (base.url if base is not None else None)
-    if not final_url:
-        raise ConfigError("No librarian server is configured.")
-    try:
-        return Connection(
-            url=final_url,
-            username=final_user,
-            password=SecretStr(final_password) if final_password else None,
-            token=SecretStr(final_token) if final_token else None,
-        )
-    except ValidationError:
-        raise ConfigError(
-            f"The server URL {final_url!r} is not an http(s) URL.",
-            "Give the full URL, e.g. http://localhost:21108.",
-        ) from None

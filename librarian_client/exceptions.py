@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
-import httpx
-from pydantic import ValidationError
-
-from librarian_client.models.common import ErrorResponse
 from librarian_client.models.errors import ErrorCode, known_code
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = [
     "AlreadyExists",
@@ -290,6 +289,11 @@ def error_from_body(status_code: int, body: object) -> LibrarianHTTPError | None
     so a newer server's errors still read well."""
     if not isinstance(body, Mapping):
         return None
+    # Only an error pays for pydantic: a command that succeeds (``ping``) never loads it.
+    from pydantic import ValidationError
+
+    from librarian_client.models.common import ErrorResponse
+
     fields = {k: v for k, v in body.items() if k in ErrorResponse.model_fields}
     raw = fields.pop("code", None)
     try:

@@ -16,10 +16,9 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 import httpx
-from pydantic import BaseModel, ValidationError
 
 from librarian_client.exceptions import (
     LibrarianConnectionError,
@@ -28,13 +27,18 @@ from librarian_client.exceptions import (
     error_from_response,
 )
 
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
 __all__ = ["HttpSession", "parse_model"]
 
-M = TypeVar("M", bound=BaseModel)
+M = TypeVar("M", bound="BaseModel")
 
 
 def parse_model(model: type[M], response: httpx.Response, what: str) -> M:
     """Validate a 2xx body; a mismatch means client and server disagree on the contract."""
+    from pydantic import ValidationError  # loaded with the models anyway; not by ``ping``
+
     try:
         return model.model_validate_json(response.content)
     except ValidationError as exc:

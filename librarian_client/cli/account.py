@@ -1,4 +1,4 @@
-"""``librarian ping``, ``connections`` and ``token``: who and where we are."""
+"""``librarian connections`` and ``token``: which servers, and who we are to them."""
 
 from __future__ import annotations
 
@@ -20,20 +20,6 @@ from librarian_client.config import (
     remove_connection,
     save_connection,
 )
-
-
-def cmd_ping(ctx: Context) -> int:
-    with ctx.client() as client:
-        pong = client.ping()
-        url = client.url
-    if ctx.json:
-        print_json(pong.model_dump(mode="json"))
-        return 0
-    who = (
-        f"as {pong.user} ({pong.permission or 'unknown permission'})" if pong.user else "anonymous"
-    )
-    print(f"{url}: {pong.name} {pong.version}, checksums {pong.checksum_algorithm}, {who}")
-    return 0
 
 
 def cmd_connections_list(ctx: Context) -> int:

@@ -12,8 +12,8 @@ import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from librarian_client._connections import resolve
 from librarian_client.client import LibrarianClient
-from librarian_client.config import resolve_connection
 from librarian_client.exceptions import LibrarianClientError
 
 if TYPE_CHECKING:
@@ -51,9 +51,17 @@ class Context:
         args = self.args
         password = read_secret_file(args.password_file, "password") if args.password_file else None
         token = read_secret_file(args.token_file, "token") if args.token_file else None
-        conn = resolve_connection(args.connection, args.url, args.username, password, token)
+        # As ``config.resolve_connection``, without its pydantic models (see ``_connections``).
+        conn = resolve(args.connection, args.url, args.username, password, token)
         timeout = args.timeout if args.timeout is not None else DEFAULT_TIMEOUT
-        return LibrarianClient.for_connection(conn, timeout=timeout, transport=self.transport)
+        return LibrarianClient(
+            conn.url,
+            conn.username,
+            conn.password,
+            token=conn.token,
+            timeout=timeout,
+            transport=self.transport,
+        )
 
     def progress(self, total_bytes: int, total_files: int, desc: str) -> Progress:
         from librarian_client.cli.progress import Progress  # tqdm: only for commands with bars

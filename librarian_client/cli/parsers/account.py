@@ -35,7 +35,7 @@ def register(
         description="Show the server's name, version and checksum algorithm, and who you are.",
         epilog=examples("librarian ping", "librarian --connection mountain ping --json"),
     )
-    ping.set_defaults(func=Command("account", "cmd_ping"))
+    ping.set_defaults(func=Command("ping", "cmd_ping"))
 
     conns = sub.add_parser(
         "connections",
