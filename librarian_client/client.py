@@ -22,6 +22,7 @@ import httpx
 # is first used, so ``ping`` builds the validators of its own models and no others.
 from librarian_client import _ping, models
 from librarian_client._download import DownloadMixin, name_path, safe_relative
+from librarian_client._integrity import IntegrityMixin
 from librarian_client._replication import ReplicationMixin
 from librarian_client._resume import ResumeState
 from librarian_client._sneakernet import SneakernetMixin
@@ -57,7 +58,7 @@ def _tokens() -> TypeAdapter[list[models.TokenInfo]]:
     return TypeAdapter(list[models.TokenInfo])
 
 
-class LibrarianClient(Closing, DownloadMixin, ReplicationMixin, SneakernetMixin):
+class LibrarianClient(Closing, DownloadMixin, IntegrityMixin, ReplicationMixin, SneakernetMixin):
     """Talks to one librarian server; use as a context manager or call ``close()``.
 
     Authentication is a bearer ``token`` if given, else HTTP Basic with
@@ -168,89 +169,6 @@ class LibrarianClient(Closing, DownloadMixin, ReplicationMixin, SneakernetMixin)
 
     def info(self, name: str) -> models.FileInfo:
         return self._call(models.FileInfo, "GET", f"{API}/files/{name_path(name)}")
-
-    def verify(
-        self, names: Iterable[str] = (), *, prefix: str | None = None, page_size: int = 20
-    ) -> Iterator[models.VerifyResponse]:
-        """Re-hash this site's copies of the named files (or every file under ``prefix``)
-        now, one page of ``page_size`` files per request (admin); yields each page's
-        findings as it arrives."""
-        if prefix is not None:
-            after: str | None = None
-            while True:
-                request = models.VerifyRequest(prefix=prefix, after=after, limit=page_size)
-                page = self._verify_page(request)
-                yield page
-                if page.next is None:
-                    return
-                after = page.next
-        chosen = list(names)
-        for start in range(0, len(chosen), page_size):
-            yield self._verify_page(models.VerifyRequest(names=chosen[start : start + page_size]))
-
-    def _verify_page(self, request: models.VerifyRequest) -> models.VerifyResponse:
-        body = request.model_dump(mode="json", exclude_defaults=True)
-        return self._call(models.VerifyResponse, "POST", f"{API}/verify", json=body)
-
-    def damage(
-        self,
-        *,
-        state: str | None = None,
-        active: bool | None = None,
-        store: str | None = None,
-        kind: str | None = None,
-        limit: int | None = None,
-        page_size: int = 500,
-    ) -> Iterator[models.DamageInfo]:
-        """Damage records in the order found (admin), paged as they are read; at most
-        ``limit`` of them when given."""
-        params: dict[str, str | int] = {}
-        for key, value in (("state", state), ("store", store), ("kind", kind)):
-            if value is not None:
-                params[key] = value
-        if active is not None:
-            params["active"] = "true" if active else "false"
-        left = limit
-        after: int | None = None
-        while left is None or left > 0:
-            page_params = {**params, "limit": min(page_size, left or page_size)}
-            if after is not None:
-                page_params["after"] = after
-            page = self._call(models.DamageListResponse, "GET", f"{API}/damage", params=page_params)
-            yield from page.damage
-            if left is not None:
-                left -= len(page.damage)
-            if page.next is None:
-                return
-            after = page.next
-
-    def repair(self, damage_id: int) -> models.DamageInfo:
-        """Try to repair one damaged copy now (admin); the record as the attempt left it."""
-        response = self._call(
-            models.RepairResponse, "POST", f"{API}/damage/{int(damage_id)}/repair"
-        )
-        return response.damage
-
-    def release(
-        self, store: str, *, dry_run: bool = True, page_size: int = 100
-    ) -> Iterator[models.ReleaseResponse]:
-        """Apply ``store``'s release policy (admin), a page of ``page_size`` candidates per
-        request; ``dry_run`` only says what would go and why. Yields each page."""
-        after: str | None = None
-        while True:
-            request = models.ReleaseRequest(
-                store=store, dry_run=dry_run, limit=page_size, after=after
-            )
-            page = self._call(
-                models.ReleaseResponse,
-                "POST",
-                f"{API}/release",
-                json=request.model_dump(mode="json", exclude_none=True),
-            )
-            yield page
-            if page.next is None:
-                return
-            after = page.next
 
     def stores(self) -> list[models.StoreInfo]:
         from pydantic import ValidationError
