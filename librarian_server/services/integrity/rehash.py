@@ -154,3 +154,36 @@ def rehash_copies(
         else:
             mark_bad(factory, {target.instance_id: f"{verdict.finding}: {verdict.detail}"}, by=by)
     return verdicts
+
+
+def copy_verified(source: Path, dest: Path, size: int, checksum: str) -> str | None:
+    """Stream ``source`` to ``dest`` (created new), hashing and syncing; None when the
+    bytes are the catalogue's, else what is wrong (``dest`` is then removed)."""
+    try:
+        algorithm, expected = parse_checksum(checksum)
+        hasher = new_hasher(algorithm)
+    except ChecksumError as exc:
+        return f"cannot check against {checksum!r}: {exc}"
+    written = 0
+    try:
+        with source.open("rb") as reader, dest.open("xb") as writer:
+            while chunk := reader.read(CHUNK_BYTES):
+                hasher.update(chunk)
+                writer.write(chunk)
+                written += len(chunk)
+            writer.flush()
+            os.fsync(writer.fileno())
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            dest.unlink()
+        return f"copying failed: {exc.strerror or exc}"
+    actual = format_checksum(algorithm, hasher.hexdigest())
+    if written != size:
+        problem = f"read {written} bytes, catalogue says {size}"
+    elif actual != format_checksum(algorithm, expected):
+        problem = f"hashes to {actual}, catalogue says {checksum}"
+    else:
+        return None
+    with contextlib.suppress(OSError):
+        dest.unlink()
+    return problem

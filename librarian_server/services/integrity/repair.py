@@ -11,9 +11,7 @@ known to this site is bad is marked lost, loudly, and nothing of it is touched.
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,44 +21,19 @@ from pathlib import Path
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from librarian_client.checksum import format_checksum, new_hasher, parse_checksum
 from librarian_client.models import CopyState, DamageInfo, DamageState, Finding
 from librarian_server.errors import Conflict
 from librarian_server.orm import Damage, ErrorCategory, File, Instance, utcnow
 from librarian_server.services.catalogue.copies import mark_bad, mark_verified, usable
 from librarian_server.services.core.error_log import record_error
 from librarian_server.services.integrity.damage import damage_info, end, get_damage, record_finding
-from librarian_server.services.integrity.rehash import CHUNK_BYTES, rehash_path
+from librarian_server.services.integrity.rehash import copy_verified, rehash_path
 from librarian_server.services.integrity.sources import ReplacementSource
 from librarian_server.stores import StoreBackend, backend_for
 
 log = logging.getLogger(__name__)
 
 REPAIR_BY = "repair"
-
-
-def copy_verified(source: Path, dest: Path, size: int, checksum: str) -> str | None:
-    """Stream ``source`` to ``dest`` (made durable), hashing on the way; None when the
-    bytes are the catalogue's, else what differed (``dest`` is then removed)."""
-    algorithm, expected = parse_checksum(checksum)
-    hasher = new_hasher(algorithm)
-    copied = 0
-    try:
-        with source.open("rb", buffering=0) as src, dest.open("xb", buffering=0) as out:
-            while chunk := src.read(CHUNK_BYTES):
-                hasher.update(chunk)
-                out.write(chunk)
-                copied += len(chunk)
-            os.fsync(out.fileno())
-    except OSError as exc:
-        with contextlib.suppress(FileNotFoundError):
-            dest.unlink()
-        return f"copying {source} failed: {exc.strerror or exc}"
-    actual = format_checksum(algorithm, hasher.hexdigest())
-    if copied != size or actual != format_checksum(algorithm, expected):
-        dest.unlink()
-        return f"{copied} bytes hashing to {actual}, catalogue says {size} bytes, {checksum}"
-    return None
 
 
 class LocalStoreSource:

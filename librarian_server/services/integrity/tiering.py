@@ -24,7 +24,6 @@ one that starts later is served from the new instance.
 from __future__ import annotations
 
 import contextlib
-import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +31,6 @@ from pathlib import Path
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from librarian_client.checksum import ChecksumError, format_checksum, new_hasher, parse_checksum
 from librarian_client.models import CopyState
 from librarian_server.orm import Event, Instance, Store, utcnow
 from librarian_server.services.catalogue.copies import mark_bad, usable
@@ -42,9 +40,8 @@ from librarian_server.services.catalogue.stores import (
     room_in,
 )
 from librarian_server.services.integrity.locks import lock_file
+from librarian_server.services.integrity.rehash import copy_verified
 from librarian_server.stores import backend_for
-
-CHUNK_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -93,39 +90,6 @@ def _load(session: Session, instance_id: int, target_store_id: int) -> _Source |
         target,
         existing is not None,
     )
-
-
-def copy_verified(source: Path, dest: Path, size: int, checksum: str) -> str | None:
-    """Stream ``source`` to ``dest`` (created new), hashing and syncing; None when the
-    bytes are the catalogue's, else what is wrong (``dest`` is then removed)."""
-    try:
-        algorithm, expected = parse_checksum(checksum)
-        hasher = new_hasher(algorithm)
-    except ChecksumError as exc:
-        return f"cannot check against {checksum!r}: {exc}"
-    written = 0
-    try:
-        with source.open("rb") as reader, dest.open("xb") as writer:
-            while chunk := reader.read(CHUNK_BYTES):
-                hasher.update(chunk)
-                writer.write(chunk)
-                written += len(chunk)
-            writer.flush()
-            os.fsync(writer.fileno())
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            dest.unlink()
-        return f"copying failed: {exc.strerror or exc}"
-    actual = format_checksum(algorithm, hasher.hexdigest())
-    if written != size:
-        problem = f"read {written} bytes, catalogue says {size}"
-    elif actual != format_checksum(algorithm, expected):
-        problem = f"hashes to {actual}, catalogue says {checksum}"
-    else:
-        return None
-    with contextlib.suppress(OSError):
-        dest.unlink()
-    return problem
 
 
 def move_copy(
