@@ -218,13 +218,14 @@ def _compare(
         if last is not None:
             query = query.where(Instance.path <= last)
         rows = [(i, path, state) for i, path, state in session.execute(query)]
-        known_dark = set(
-            session.scalars(
-                select(Damage.path).where(
-                    Damage.store_id == store_id, Damage.active, Damage.kind == Finding.DARK
-                )
-            )
+        dark_query = select(Damage.path).where(
+            Damage.store_id == store_id, Damage.active, Damage.kind == Finding.DARK
         )
+        if after is not None:
+            dark_query = dark_query.where(Damage.path > after)
+        if last is not None:
+            dark_query = dark_query.where(Damage.path <= last)
+        known_dark = set(session.scalars(dark_query))
     catalogued_paths = {path for _, path, _ in rows}
     # Copies already known bad (a quarantined one among them) are repair's business.
     absent = [i for i, path, state in rows if path not in seen and state is not CopyState.BAD]

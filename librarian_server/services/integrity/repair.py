@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from librarian_client.models import CopyState, DamageInfo, DamageState, Finding
@@ -163,16 +163,7 @@ def _reads_true(factory: sessionmaker[Session], job: _Job) -> bool:
     new bytes; it is marked verified again."""
     if rehash_path(job.backend.local_path(job.path), job.size, job.checksum).ok:
         with factory.begin() as session:
-            session.execute(
-                update(Instance)
-                .where(Instance.id == job.instance_id)
-                .values(
-                    verified_time=utcnow(),
-                    verified_result=CopyState.OK,
-                    verified_by=REPAIR_BY,
-                    verified_detail=None,
-                )
-            )
+            mark_verified(session, [job.instance_id], by=REPAIR_BY)
         return True
     return False
 
