@@ -49,6 +49,7 @@ def _seed(factory: object, total: int, count: int) -> tuple[int, list[Path]]:
             name = f"bench/audit/{n:04d}.dat"
             store_path = backend.path_for(name)
             path = backend.local_path(store_path)
+            assert path is not None, "the audit benchmark runs on a POSIX store"
             path.parent.mkdir(parents=True, exist_ok=True)
             make_file(path, size)
             checksum = checksum_file(str(path))

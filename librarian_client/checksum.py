@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 from collections.abc import Callable
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
 DEFAULT_ALGORITHM = "md5"
 
@@ -90,8 +90,15 @@ def normalise_checksum(value: str) -> str:
 
 def checksum_file(path: str, algorithm: str = DEFAULT_ALGORITHM, chunk_size: int = 1 << 20) -> str:
     """Hash a file in constant memory."""
-    hasher = new_hasher(algorithm)
     with open(path, "rb") as handle:
-        while chunk := handle.read(chunk_size):
-            hasher.update(chunk)
+        return checksum_stream(handle, algorithm, chunk_size)
+
+
+def checksum_stream(
+    handle: BinaryIO, algorithm: str = DEFAULT_ALGORITHM, chunk_size: int = 1 << 20
+) -> str:
+    """Hash what is left to read in an open file, in constant memory."""
+    hasher = new_hasher(algorithm)
+    while chunk := handle.read(chunk_size):
+        hasher.update(chunk)
     return format_checksum(algorithm, hasher.hexdigest())

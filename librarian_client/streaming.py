@@ -144,17 +144,18 @@ def bundles(entries: list[T], size: Callable[[T], int]) -> Iterator[list[T]]:
 
 
 def bundle_body(
-    transfer_ids: list[int], files: list[tuple[str, int, Callable[[BinaryIO], HashingReader]]]
+    transfer_ids: list[int],
+    files: list[tuple[str | Callable[[], BinaryIO], int, Callable[[BinaryIO], HashingReader]]],
 ) -> tuple[Iterator[bytes], dict[str, str]]:
     """The body of a bundle request (a JSON header line, then each file's bytes) and its
-    headers. ``files`` are (path, size, reader for the open file): each file is opened,
-    read whole and hashed only as the body is sent."""
+    headers. ``files`` are (path or opener, size, reader for the open file): each file is
+    opened, read whole and hashed only as the body is sent."""
     head = models.UploadBundleHeader(transfer_ids=transfer_ids).model_dump_json().encode() + b"\n"
 
     def pieces() -> Iterator[bytes]:
         yield head
-        for path, _, open_reader in files:
-            with open(path, "rb") as handle:
+        for source, _, open_reader in files:
+            with open(source, "rb") if isinstance(source, str) else source() as handle:
                 yield open_reader(handle).read_all_small()
 
     length = len(head) + sum(size for _, size, _ in files)

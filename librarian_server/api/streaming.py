@@ -115,7 +115,7 @@ def download_response(
         return Response(status_code=status, headers=out, media_type=media)
     # Opened now, not when the body starts: once answered, the bytes are ours to the end
     # even if a move or a release unlinks them meanwhile (POSIX keeps an open file).
-    handle = open(download.path, "rb")
+    handle = download.open()
     return StreamingResponse(
         _chunks(handle, download, done), status_code=status, headers=out, media_type=media
     )

@@ -30,6 +30,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         for line in first_start(factory, settings):
             print(line, flush=True)
+        _check_stores(factory)
     finally:
         engine.dispose()
     options: dict[str, Any] = {
@@ -53,6 +54,21 @@ def cmd_run(args: argparse.Namespace) -> int:
         os.environ["LIBRARIAN_SERVER_CONFIG_FILE"] = str(args.config.resolve())
     uvicorn.run(f"{__name__}:worker_app", factory=True, workers=settings.workers, **options)
     return 0
+
+
+def _check_stores(factory: Any) -> None:
+    """A store that cannot be reached is said before serving, in one line each."""
+    from librarian_server.services.catalogue.stores import check_stores
+
+    with factory() as session:
+        problems = check_stores(session)
+    if problems:
+        raise CLIError(
+            "; ".join(
+                f"store {name!r}: {exc.reason} {exc.suggested_remedy}" for name, exc in problems
+            )
+            + " (or `librarian-server store disable NAME` to start without it)"
+        )
 
 
 def _check_workers(settings: ServerSettings) -> None:

@@ -8,25 +8,65 @@ from pathlib import Path
 from typing import Any
 
 from librarian_client.cli.output import format_size, parse_size, print_table
-from librarian_server.cli.common import open_catalogue, settings_from
+from librarian_server.cli.common import CLIError, open_catalogue, settings_from
+
+
+def _s3_options(args: argparse.Namespace, data_dir: Path) -> Any:
+    from librarian_server.stores.s3 import S3Options
+
+    endpoint, _, bucket = str(args.s3).rstrip("/").rpartition("/")
+    if "://" not in endpoint or not bucket:
+        raise CLIError(
+            f"--s3 wants ENDPOINT/BUCKET, e.g. https://s3.example.org/librarian; got {args.s3!r}"
+        )
+    if args.credentials_file is None:
+        raise CLIError(
+            "an S3 store needs --credentials-file FILE ([default] with aws_access_key_id "
+            "and aws_secret_access_key); keys are never taken on the command line"
+        )
+    spool = args.spool or data_dir / "spool" / args.name
+    return S3Options(
+        endpoint=endpoint,
+        bucket=bucket,
+        region=args.region,
+        credentials_file=str(Path(args.credentials_file).expanduser().resolve()),
+        profile=args.profile,
+        part_size=args.part_size,
+        concurrency=args.concurrency,
+        spool=str(Path(spool).expanduser().resolve()),
+        verify_tls=not args.no_verify_tls,
+    )
 
 
 def cmd_add_store(args: argparse.Namespace) -> int:
-    from librarian_server.services.catalogue.stores import add_store, get_stores
+    from librarian_server.services.catalogue.stores import add_s3_store, add_store, get_stores
 
-    engine, factory = open_catalogue(settings_from(args))
+    if (args.path is None) == (args.s3 is None):
+        raise CLIError("give either PATH (a directory) or --s3 ENDPOINT/BUCKET, not both")
+    settings = settings_from(args)
+    options = _s3_options(args, settings.data_dir) if args.s3 is not None else None
+    engine, factory = open_catalogue(settings)
     try:
         with factory.begin() as session:
             if args.if_none and get_stores(session):
                 print("the catalogue has a store already; none added")
                 return 0
-            store = add_store(
-                session,
-                args.name,
-                Path(args.path),
-                capacity_bytes=args.capacity,
-                accepts_ingest=not args.no_ingest,
-            )
+            if options is not None:
+                store = add_s3_store(
+                    session,
+                    args.name,
+                    options,
+                    capacity_bytes=args.capacity,
+                    accepts_ingest=not args.no_ingest,
+                )
+            else:
+                store = add_store(
+                    session,
+                    args.name,
+                    Path(args.path),
+                    capacity_bytes=args.capacity,
+                    accepts_ingest=not args.no_ingest,
+                )
             print(f"added store {store.name!r} at {store.root}")
     finally:
         engine.dispose()
@@ -96,10 +136,23 @@ def cmd_store_state(args: argparse.Namespace) -> int:
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
-    add = sub.add_parser("add-store", parents=[common], help="register a POSIX store")
+    add = sub.add_parser(
+        "add-store", parents=[common], help="register a store: a directory or an S3 bucket"
+    )
     add.add_argument("name")
-    add.add_argument("path")
+    add.add_argument("path", nargs="?", help="the store's directory (a POSIX store)")
     add.add_argument("--capacity", type=parse_size, help="e.g. 500G; default: the disk")
+    s3 = add.add_argument_group("an S3 store (Amazon S3, Swift's s3api, Ceph, MinIO...)")
+    s3.add_argument("--s3", metavar="ENDPOINT/BUCKET", help="e.g. https://s3.example.org/data")
+    s3.add_argument("--credentials-file", help="INI file: [default] aws_access_key_id, ...")
+    s3.add_argument("--profile", default="default", help="section of the credentials file")
+    s3.add_argument("--region", default="us-east-1")
+    s3.add_argument(
+        "--part-size", type=parse_size, default=16 * 1024 * 1024, help="multipart part size"
+    )
+    s3.add_argument("--concurrency", type=int, default=4, help="parts or files sent at once")
+    s3.add_argument("--spool", type=Path, help="local staging directory (DATA_DIR/spool/NAME)")
+    s3.add_argument("--no-verify-tls", action="store_true", help="accept any TLS certificate")
     add.add_argument("--no-ingest", action="store_true", help="do not take new uploads")
     add.add_argument(
         "--if-none",

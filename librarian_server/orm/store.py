@@ -1,11 +1,12 @@
-"""Store: a place bytes live, with its own staging area on the same filesystem."""
+"""Store: a place bytes live (a directory or a bucket), with a local staging area."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import BigInteger, String
+from sqlalchemy import JSON, BigInteger, String
 from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -14,6 +15,7 @@ from librarian_server.orm.base import Base, UTCDateTime, str_enum, utcnow
 
 class StoreKind(StrEnum):
     POSIX = "posix"
+    S3 = "s3"
 
 
 class Store(Base):
@@ -23,6 +25,9 @@ class Store(Base):
     name: Mapped[str] = mapped_column(String(128), unique=True)
     kind: Mapped[StoreKind] = mapped_column(str_enum(StoreKind, 32))
     root: Mapped[str] = mapped_column(String(2048))
+    # The kind's own settings (an S3 store's endpoint, bucket, credentials file, spool...);
+    # None for POSIX, whose root says it all. Never a secret: credentials stay in files.
+    options: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     uuid: Mapped[str] = mapped_column(String(36), unique=True)
     capacity_bytes: Mapped[int | None] = mapped_column(BigInteger)
     used_bytes: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -2,13 +2,31 @@
 
 from __future__ import annotations
 
+import os
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
+from typing import BinaryIO
+
+
+def open_size(handle: BinaryIO) -> int:
+    """The size of what ``open_read`` opened, without another request or stat."""
+    size = getattr(handle, "size", None)
+    if isinstance(size, int):
+        return size
+    return os.fstat(handle.fileno()).st_size
 
 
 class StoreBackend(ABC):
-    """One place bytes live, with a staging area on the same filesystem."""
+    """One place bytes live: a directory or a bucket, with a local staging area.
+
+    Staging is always a local file (on the store's own filesystem for POSIX, a spool
+    directory for an object store) so that every writer hashes and resumes alike;
+    everything after commit goes through this interface, so nothing above the stores
+    knows which kind it talks to. A missing object is FileNotFoundError and any other
+    failure an OSError, whatever the kind.
+    """
 
     uuid: str
 
@@ -39,6 +57,22 @@ class StoreBackend(ABC):
         On failure the ones already moved are moved back before raising.
         """
 
+    sends_ahead = False
+    """Whether ``send_ahead`` does anything (then ``uncommit`` takes back what it sent)."""
+
+    def send_ahead(self, moves: list[tuple[Path, str]]) -> None:
+        """Before the catalogue's transaction: do the slow part of committing these (an
+        object store uploads them to their final keys, refusing a key already taken),
+        so that ``commit_many`` inside the transaction is quick. On failure nothing it
+        stored is left. A no-op where committing is a rename."""
+        return None
+
+    def release_staging(self, moves: list[tuple[Path, str]]) -> None:
+        """After the catalogue's transaction committed these: staged bytes a commit
+        kept (so that ``uncommit`` could restore them) may go. A no-op where commit
+        moved them."""
+        return None
+
     @abstractmethod
     def uncommit(self, store_path: str, staging_path: Path) -> None:
         """Move committed bytes back to staging when the database transaction failed."""
@@ -59,11 +93,38 @@ class StoreBackend(ABC):
 
     @property
     @abstractmethod
-    def marker_path(self) -> Path:
-        """A file holding ``uuid``: a client that can read it shares our filesystem."""
+    def marker_path(self) -> Path | None:
+        """A file holding ``uuid``: a client that can read it shares our filesystem.
+        None for a store with no local files (nothing is offered by path)."""
 
     @abstractmethod
-    def local_path(self, store_path: str) -> Path: ...
+    def local_path(self, store_path: str) -> Path | None:
+        """Where a committed file is on this machine's filesystem, if it is on one."""
+
+    @abstractmethod
+    def open_read(self, store_path: str, start: int = 0, end: int | None = None) -> BinaryIO:
+        """A committed file opened for reading at ``start`` (seekable; ``open_size`` gives
+        its size); ``end`` (inclusive) says where reading will stop, so that a store that
+        fetches ahead fetches no further.
+        Once open, the bytes stay readable even if the file is removed meanwhile on
+        POSIX; an object store reads what the object holds at each request."""
+
+    @abstractmethod
+    def size_of(self, store_path: str) -> int | None:
+        """A committed file's size, None if it is not there."""
+
+    def describe(self, store_path: str) -> str:
+        """How to name a committed file in a message to an operator."""
+        return store_path
+
+    def check(self) -> None:
+        """Raise ConfigurationError if the store cannot be used now (unreachable,
+        refused credentials, gone); a no-op where there is nothing to ask."""
+        return None
+
+    def abandoned_uploads(self, started_before: datetime) -> int:
+        """Remove unfinished uploads begun before ``started_before``; how many went."""
+        return 0
 
     @abstractmethod
     def walk(self, after: str | None = None) -> Iterator[tuple[str, float]]:
@@ -76,7 +137,7 @@ class StoreBackend(ABC):
         quarantine path, which ``local_quarantine_path`` and ``delete_quarantined`` take."""
 
     @abstractmethod
-    def local_quarantine_path(self, quarantine_path: str) -> Path: ...
+    def open_quarantined(self, quarantine_path: str) -> BinaryIO: ...
 
     @abstractmethod
     def delete_quarantined(self, quarantine_path: str) -> None:

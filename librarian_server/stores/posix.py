@@ -30,6 +30,7 @@ import secrets
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from librarian_server.errors import ConfigurationError, FileAlreadyExists
 from librarian_server.stores.base import StoreBackend
@@ -254,6 +255,21 @@ class PosixStore(StoreBackend):
     def exists(self, store_path: str) -> bool:
         return self.local_path(store_path).is_file()
 
+    def open_read(self, store_path: str, start: int = 0, end: int | None = None) -> BinaryIO:
+        handle = open(self.local_path(store_path), "rb")
+        if start:
+            handle.seek(start)
+        return handle
+
+    def size_of(self, store_path: str) -> int | None:
+        try:
+            return os.stat(self.local_path(store_path)).st_size
+        except FileNotFoundError:
+            return None
+
+    def describe(self, store_path: str) -> str:
+        return str(self.local_path(store_path))
+
     def delete(self, store_path: str) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.local_path(store_path))
@@ -303,8 +319,8 @@ class PosixStore(StoreBackend):
             _fsync(self.local_path(store_path).parent, os.O_RDONLY)
         return quarantine_path
 
-    def local_quarantine_path(self, quarantine_path: str) -> Path:
-        return self.quarantine_root / quarantine_path
+    def open_quarantined(self, quarantine_path: str) -> BinaryIO:
+        return open(self.quarantine_root / quarantine_path, "rb")
 
     def delete_quarantined(self, quarantine_path: str) -> None:
         with contextlib.suppress(FileNotFoundError):

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import ClassVar
+from typing import BinaryIO, ClassVar
 
 from librarian_client.models import CloneStagedItem, CloneStageResponse
 from librarian_server.transfer.peer_client import PeerClient
@@ -29,14 +29,27 @@ class SendItem:
     name: str
     size: int
     checksum: str
-    source_path: Path
-    """This site's copy, as a local absolute path."""
+    source_path: Path | None
+    """This site's copy, as a local absolute path (None on an object store)."""
     store_name: str
     store_root: Path
     """The root of the store holding ``source_path``: managers that address files on a
     service of their own (Globus) map the path below it."""
     staged: CloneStagedItem
     """Where the peer wants the bytes (its transfer id, PUT path, local or Globus path)."""
+    open_source: Callable[[], BinaryIO] | None = None
+    """Opens this site's copy for reading, on any kind of store."""
+
+    def open(self) -> BinaryIO:
+        if self.open_source is not None:
+            return self.open_source()
+        if self.source_path is None:
+            raise FileNotFoundError(f"no way to read this site's copy of {self.name!r}")
+        return open(self.source_path, "rb")
+
+    @property
+    def label(self) -> str:
+        return str(self.source_path) if self.source_path is not None else self.name
 
 
 @dataclass

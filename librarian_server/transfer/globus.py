@@ -106,7 +106,11 @@ class GlobusManager(TransferManager):
     def source_path(self, item: SendItem) -> str | None:
         """Where this site's copy appears on our collection, or None if its store is unmapped."""
         root = self.settings.path_for_store(item.store_name)
-        if root is None or not item.source_path.is_relative_to(item.store_root):
+        if (
+            root is None
+            or item.source_path is None
+            or not item.source_path.is_relative_to(item.store_root)
+        ):
             return None
         relative = item.source_path.relative_to(item.store_root).as_posix()
         return f"{root.rstrip('/')}/{relative}"

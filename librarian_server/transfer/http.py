@@ -33,7 +33,9 @@ class HttpManager(TransferManager):
             batch.heartbeat()
 
         def sent_file(item: SendItem) -> SentFile:
-            return SentFile(item.source_path, item.size, parse_checksum(item.checksum)[0], progress)
+            return SentFile(
+                item.open, item.label, item.size, parse_checksum(item.checksum)[0], progress
+            )
 
         small = [i for i in batch.items if i.size <= BUNDLE_FILE_MAX]
         for group in bundles(small, lambda i: i.size):

@@ -25,7 +25,9 @@ class LocalCopyManager(TransferManager):
         return self.offer_local_paths
 
     def valid(self, offer: CloneStageResponse, items: list[SendItem]) -> bool:
-        if offer.local is None or not all(i.staged.local_path for i in items):
+        if offer.local is None or not all(
+            i.staged.local_path and i.source_path is not None for i in items
+        ):
             return False
         key = (offer.local.store_marker, offer.local.store_uuid)
         if key not in self._markers:

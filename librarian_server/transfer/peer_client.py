@@ -11,10 +11,10 @@ File bytes are read once, hashed as they go, and never held whole in memory.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, BinaryIO, TypeVar
 
 import httpx
 from pydantic import BaseModel, ValidationError
@@ -67,15 +67,23 @@ CHUNK = 1 << 20
 class SentFile:
     """One file's bytes as sent: the reader hashes them on the way out."""
 
-    def __init__(self, path: Path, size: int, algorithm: str, progress: ProgressCallback) -> None:
-        self.path = path
+    def __init__(
+        self,
+        opener: Callable[[], BinaryIO],
+        label: str,
+        size: int,
+        algorithm: str,
+        progress: ProgressCallback,
+    ) -> None:
+        self.open = opener
+        self.label = label
         self.size = size
         self.algorithm = algorithm
         self.progress = progress
         self.reader: HashingReader | None = None
 
     def open_reader(self, handle: Any) -> HashingReader:
-        reader = HashingReader(handle, str(self.path), self.size, self.algorithm, self.progress)
+        reader = HashingReader(handle, self.label, self.size, self.algorithm, self.progress)
         self.reader = reader
         return reader
 
@@ -214,14 +222,14 @@ class PeerClient(Closing):
 
     def put(self, put_path: str, sent: SentFile) -> UploadPutResponse:
         headers = octet_headers(sent.size)
-        with open(sent.path, "rb") as handle:
+        with sent.open() as handle:
             content = file_body(sent.open_reader(handle), sent.size)
             return self._call(UploadPutResponse, "PUT", put_path, content=content, headers=headers)
 
     def bundle(self, transfer_ids: list[int], files: list[SentFile]) -> CloneBundleResponse:
         """Many small files in one request: a JSON header line, then their bytes."""
         content, headers = bundle_body(
-            transfer_ids, [(str(f.path), f.size, f.open_reader) for f in files]
+            transfer_ids, [(f.open, f.size, f.open_reader) for f in files]
         )
         return self._call(
             CloneBundleResponse, "POST", f"{API}/clone/bundle", content=content, headers=headers

@@ -47,14 +47,16 @@ def default_registry() -> ProtocolRegistry:
 
 def local_endpoint(request: EndpointRequest) -> str | None:
     """The copy itself, for a client that shares the store's filesystem."""
-    return None if request.copy is None else request.copy.path.as_uri()
+    if request.copy is None or request.copy.path is None:  # none, or in an object store
+        return None
+    return request.copy.path.as_uri()
 
 
 def globus_endpoint(settings: ServerSettings) -> Builder:
     def build(request: EndpointRequest) -> str | None:
         copy = request.copy
         root = None if copy is None else settings.globus.path_for_store(copy.store_name)
-        if copy is None or root is None:
+        if copy is None or root is None or copy.path is None:
             return None
         relative = copy.path.relative_to(copy.store_root).as_posix()
         return f"globus://{settings.globus.endpoint_id}{root.rstrip('/')}/{relative}"

@@ -9,6 +9,8 @@ import httpx
 from fastapi.testclient import TestClient
 
 from librarian_client.models import API_PREFIX
+from librarian_server.orm import Store
+from librarian_server.stores import PosixStore, backend_for
 
 
 def md5(data: bytes) -> str:
@@ -38,3 +40,10 @@ def upload(http: TestClient, auth: tuple[str, str], name: str, data: bytes) -> d
     assert r.status_code == 200, r.text
     committed: dict[str, Any] = r.json()["files"][0]
     return committed
+
+
+def posix_backend(store: Store) -> PosixStore:
+    """The backend of a store these tests made on a directory (its files have paths)."""
+    backend = backend_for(store)
+    assert isinstance(backend, PosixStore)
+    return backend

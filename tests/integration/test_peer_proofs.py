@@ -19,9 +19,8 @@ from librarian_server.errors import PeerError
 from librarian_server.orm import Damage, File, Instance, OutgoingTransfer, Peer, ProofJob, utcnow
 from librarian_server.services.integrity import proof_jobs
 from librarian_server.services.replication import proofs as proofs_module
-from librarian_server.stores import backend_for
 from tests.integration.conftest import Site
-from tests.integration.helpers import md5, upload
+from tests.integration.helpers import md5, posix_backend, upload
 from tests.integration.multisite import (
     Sites,
     content,
@@ -49,7 +48,7 @@ def _copy_path(site: Site, name: str) -> Path:
     with site.session() as session:
         instance = session.scalar(select(Instance).where(Instance.file_name == name))
         assert instance is not None
-        return backend_for(instance.store).local_path(instance.path)
+        return posix_backend(instance.store).local_path(instance.path)
 
 
 def _verdict(site: Site, name: str) -> tuple[CopyState | None, str | None]:

@@ -12,9 +12,8 @@ from sqlalchemy import select
 from librarian_server.errors import PeerError
 from librarian_server.orm import Instance, Peer
 from librarian_server.services.replication.peer_source import PeerSource
-from librarian_server.stores import backend_for
 from tests.integration.conftest import Site
-from tests.integration.helpers import md5, upload
+from tests.integration.helpers import md5, posix_backend, upload
 from tests.integration.multisite import (
     Sites,
     prover,
@@ -48,7 +47,7 @@ def _rot(site: Site) -> None:
     with site.session() as session:
         instance = session.scalar(select(Instance).where(Instance.file_name == NAME))
         assert instance is not None
-        path = backend_for(instance.store).local_path(instance.path)
+        path = posix_backend(instance.store).local_path(instance.path)
     path.chmod(0o600)
     path.write_bytes(b"\0" * len(DATA))
 

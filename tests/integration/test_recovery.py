@@ -11,7 +11,7 @@ from librarian_server.orm import File, IncomingTransfer, Store
 from librarian_server.services.site.maintenance import startup_cleanup
 from librarian_server.stores import backend_for
 from tests.integration.conftest import Site
-from tests.integration.helpers import stage, upload
+from tests.integration.helpers import posix_backend, stage, upload
 
 
 def test_restart_fails_open_uploads_and_removes_their_bytes(site: Site) -> None:
@@ -30,7 +30,7 @@ def test_restart_fails_open_uploads_and_removes_their_bytes(site: Site) -> None:
         store = s.get(Store, transfer.store_id)
         assert store is not None
         backend_for(store).commit(Path(transfer.staging_path), transfer.store_path)
-        stray = backend_for(store).local_path(transfer.store_path)
+        stray = posix_backend(store).local_path(transfer.store_path)
     assert stray.exists()
 
     orphan = site.settings.store_dir / "staging" / "999-deadbeef"

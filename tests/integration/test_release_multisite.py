@@ -31,7 +31,7 @@ from librarian_server.services.replication.credentials import CredentialBox
 from librarian_server.services.replication.peers import add_peer
 from librarian_server.stores import backend_for
 from tests.integration.conftest import PASSWORD, Site
-from tests.integration.helpers import upload
+from tests.integration.helpers import posix_backend, upload
 from tests.integration.multisite import (
     Sites,
     content,
@@ -127,7 +127,7 @@ def _copy_path(site: Site, name: str) -> Path:
     with site.session() as session:
         instance = session.scalars(select(Instance).where(Instance.file_name == name)).first()
         assert instance is not None
-        return backend_for(instance.store).local_path(instance.path)
+        return posix_backend(instance.store).local_path(instance.path)
 
 
 def test_released_only_when_two_sites_prove_their_copies_now(
@@ -249,7 +249,7 @@ def _second_copy(site: Site, name: str, store_name: str) -> None:
         assert first is not None and store is not None
         backend = backend_for(store)
         staging = backend.new_staging_path()
-        shutil.copyfile(backend_for(first.store).local_path(first.path), staging)
+        shutil.copyfile(posix_backend(first.store).local_path(first.path), staging)
         path = backend.path_for(name, "second")
         backend.commit(staging, path)
         session.add(

@@ -39,9 +39,8 @@ from librarian_server.services.integrity.policies import set_policy
 from librarian_server.services.integrity.release import release_page
 from librarian_server.services.replication.credentials import CredentialBox
 from librarian_server.services.replication.peers import add_peer
-from librarian_server.stores import backend_for
 from tests.integration.conftest import PASSWORD, Site
-from tests.integration.helpers import upload
+from tests.integration.helpers import posix_backend, upload
 from tests.integration.multisite import (
     Sites,
     run,
@@ -67,7 +66,7 @@ def _copies(site: Site, names: set[str] | None = None) -> dict[str, list[Path]]:
         query = select(Instance).options(selectinload(Instance.store))
         for instance in session.scalars(query):
             if names is None or instance.file_name in names:
-                path = backend_for(instance.store).local_path(instance.path)
+                path = posix_backend(instance.store).local_path(instance.path)
                 found.setdefault(instance.file_name, []).append(path)
     return found
 

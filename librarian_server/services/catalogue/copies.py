@@ -12,6 +12,7 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -20,7 +21,7 @@ from librarian_client.models import CopyState
 from librarian_server.orm import ErrorCategory, Instance, utcnow
 from librarian_server.services.core.error_log import record_error
 from librarian_server.services.core.sql import in_chunks
-from librarian_server.stores import backend_for
+from librarian_server.stores import StoreBackend, backend_for
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +30,22 @@ log = logging.getLogger(__name__)
 class LocalCopy:
     store_name: str
     store_root: Path
-    path: Path
+    path: Path | None
+    """The copy on this machine's filesystem, for managers that need one (None on an
+    object store: read it with ``open``)."""
     instance_id: int = 0
+    backend: StoreBackend | None = None
+    store_path: str = ""
+
+    def open(self) -> BinaryIO:
+        if self.backend is None:
+            if self.path is None:
+                raise FileNotFoundError(f"no way to read {self.store_path!r}")
+            return open(self.path, "rb")
+        return self.backend.open_read(self.store_path)
+
+    def describe(self) -> str:
+        return str(self.path) if self.path is not None else f"{self.store_name}:{self.store_path}"
 
 
 def usable() -> ColumnElement[bool]:
@@ -50,11 +65,14 @@ def local_copies(session: Session, names: list[str]) -> dict[str, LocalCopy]:
         )
         for instance in instances:
             if instance.file_name not in found:
+                backend = backend_for(instance.store)
                 found[instance.file_name] = LocalCopy(
                     instance.store.name,
                     Path(instance.store.root),
-                    backend_for(instance.store).local_path(instance.path),
+                    backend.local_path(instance.path),
                     instance.id,
+                    backend,
+                    instance.path,
                 )
     return found
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, BinaryIO, TypeVar
 
 from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.orm import Session, selectinload
@@ -27,7 +26,7 @@ from librarian_server.errors import (
 )
 from librarian_server.orm import File, Instance, RemoteInstance
 from librarian_server.services.catalogue.names import normalise
-from librarian_server.stores import backend_for
+from librarian_server.stores import StoreBackend, backend_for
 
 _Q = TypeVar("_Q", bound=Select[Any])
 
@@ -84,11 +83,16 @@ def file_info(session: Session, name: str) -> FileInfo:
 class Download:
     """Bytes of a file to send: ``start``..``end`` of its ``size`` (all of it, unless ranged)."""
 
-    path: Path
+    backend: StoreBackend
+    store_path: str
     size: int
     checksum: str
     start: int
     end: int  # inclusive
+
+    def open(self) -> BinaryIO:
+        """Positioned at ``start``; the store is told reading ends at ``end``."""
+        return self.backend.open_read(self.store_path, self.start, self.end)
 
     @property
     def length(self) -> int:
@@ -108,8 +112,7 @@ def prepare_download(session: Session, name: str) -> Download:
             continue
         backend = backend_for(instance.store)
         if backend.exists(instance.path):
-            path = backend.local_path(instance.path)
-            return Download(path, file.size, file.checksum, 0, file.size - 1)
+            return Download(backend, instance.path, file.size, file.checksum, 0, file.size - 1)
     if bad:
         raise CopyFailedVerification(
             f"Every copy of {name!r} on this site failed verification against its checksum "

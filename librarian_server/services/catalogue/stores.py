@@ -11,7 +11,13 @@ from sqlalchemy import delete, event, func, select, update
 from sqlalchemy.orm import Session
 
 from librarian_client.models import DamageState, Finding, ReleasePolicyInfo, StoreInfo
-from librarian_server.errors import Conflict, InsufficientStorage, InvalidRequest, NotFound
+from librarian_server.errors import (
+    ConfigurationError,
+    Conflict,
+    InsufficientStorage,
+    InvalidRequest,
+    NotFound,
+)
 from librarian_server.orm import (
     HOLDING_STATUSES,
     Damage,
@@ -22,6 +28,8 @@ from librarian_server.orm import (
     StoreKind,
 )
 from librarian_server.stores import PosixStore, backend_for
+from librarian_server.stores.registry import s3_backend
+from librarian_server.stores.s3 import S3Options
 
 log = logging.getLogger(__name__)
 
@@ -278,3 +286,47 @@ def delete_after_commit(session: Session, doomed: list[tuple[Store, str]]) -> No
                 log.exception("could not remove %s from store %s", store_path, store.name)
 
     event.listen(session, "after_commit", run, once=True)
+
+
+def add_s3_store(
+    session: Session,
+    name: str,
+    options: S3Options,
+    *,
+    capacity_bytes: int | None = None,
+    accepts_ingest: bool = True,
+) -> Store:
+    """A bucket as a store: reached and listed with its credentials before it is recorded."""
+    if session.scalar(select(Store.id).where(Store.name == name)) is not None:
+        raise Conflict(f"Store {name!r} already exists.", "Choose another name.")
+    root = f"{options.endpoint.rstrip('/')}/{options.bucket}"
+    if session.scalar(select(Store.id).where(Store.root == root)) is not None:
+        raise Conflict(f"A store already uses {root}.", "Give each store its own bucket.")
+    if capacity_bytes is not None and capacity_bytes < 0:
+        raise InvalidRequest("Capacity must not be negative.")
+    store = Store(
+        name=name,
+        kind=StoreKind.S3,
+        root=root,
+        options=options.model_dump(),
+        uuid=str(uuid.uuid4()),
+        capacity_bytes=capacity_bytes,
+        used_bytes=0,
+        enabled=True,
+        accepts_ingest=accepts_ingest,
+    )
+    s3_backend(store.uuid, options).initialise()
+    session.add(store)
+    session.flush()
+    return store
+
+
+def check_stores(session: Session) -> list[tuple[str, ConfigurationError]]:
+    """Every enabled store that cannot be used now, with why (start-up's check)."""
+    problems = []
+    for store in session.scalars(select(Store).where(Store.enabled, ~Store.retired)):
+        try:
+            backend_for(store).check()
+        except ConfigurationError as exc:
+            problems.append((store.name, exc))
+    return problems

@@ -32,7 +32,7 @@ from librarian_server.services.core.sql import in_chunks
 from librarian_server.services.ingest.transfer_cas import TransferClosed
 from librarian_server.services.ingest.transfer_cas import claim as claim_rows
 from librarian_server.services.ingest.transfers import fail_many, owned_transfers
-from librarian_server.stores import backend_for
+from librarian_server.stores import StoreBackend, backend_for
 
 # A transfer in one of these may be committed: bytes arrived by PUT (STAGED), were
 # written by a client or a peer directly (INITIATED), or wait for verification here.
@@ -247,6 +247,11 @@ def _commit_verified(
     results: list[CommittedFile] = []
     moved: list[tuple[Store, list[tuple[Path, str]]]] = []
     moved_names: set[str] = set()
+    backends: dict[int, StoreBackend] = {}
+    for v in verified:
+        if v.store.id not in backends:
+            backends[v.store.id] = backend_for(v.store)
+    sent = _send_ahead(verified, backends)
     now = utcnow()
     try:
         with factory.begin() as session:
@@ -302,18 +307,61 @@ def _commit_verified(
                 entry = by_store.setdefault(v.store.id, (v.store, []))
                 entry[1].append((Path(v.transfer.staging_path), v.transfer.store_path))
             for store, moves in by_store.values():
-                moved.append((store, backend_for(store).commit_many(moves)))
+                moved.append((store, backends[store.id].commit_many(moves)))
     except BaseException:
         for store, moves in moved:
-            backend = backend_for(store)
+            backend = backends[store.id]
             for staging_path, store_path in moves:
                 with contextlib.suppress(OSError):
                     backend.uncommit(store_path, staging_path)
+        _take_back(sent, backends, exclude=moved)
         raise
-    for v in verified:  # a file committed meanwhile by others: its staged copy is spare
-        if v.transfer.name not in moved_names:
-            backend_for(v.store).discard_staging(Path(v.transfer.staging_path))
+    for store, moves in moved:
+        backends[store.id].release_staging(moves)
+    spare = [v for v in verified if v.transfer.name not in moved_names]
+    for v in spare:  # a file committed meanwhile by others: its staged copy is spare
+        backends[v.store.id].discard_staging(Path(v.transfer.staging_path))
+    spare_paths = {v.transfer.store_path for v in spare}
+    unneeded = {k: [m for m in ms if m[1] in spare_paths] for k, ms in sent.items()}
+    _take_back(unneeded, backends, exclude=[])
     return results
+
+
+def _send_ahead(
+    verified: list[Verified], backends: dict[int, StoreBackend]
+) -> dict[int, list[tuple[Path, str]]]:
+    """Outside any transaction: the slow part of committing (an object store's uploads)."""
+    by_store: dict[int, list[tuple[Path, str]]] = {}
+    for v in verified:
+        by_store.setdefault(v.store.id, []).append(
+            (Path(v.transfer.staging_path), v.transfer.store_path)
+        )
+    sent: dict[int, list[tuple[Path, str]]] = {}
+    try:
+        for store_id, moves in by_store.items():
+            if backends[store_id].sends_ahead:
+                backends[store_id].send_ahead(moves)
+                sent[store_id] = moves
+    except BaseException:
+        _take_back(sent, backends, exclude=[])
+        raise
+    return sent
+
+
+def _take_back(
+    sent: dict[int, list[tuple[Path, str]]],
+    backends: dict[int, StoreBackend],
+    *,
+    exclude: list[tuple[Store, list[tuple[Path, str]]]],
+) -> None:
+    """Remove bytes sent ahead that the catalogue will not name (each key is this
+    transfer's own, so nothing anyone else stored is touched)."""
+    done = {(store.id, path) for store, moves in exclude for _, path in moves}
+    for store_id, moves in sent.items():
+        for staging_path, store_path in moves:
+            if (store_id, store_path) not in done:
+                with contextlib.suppress(OSError):
+                    backends[store_id].uncommit(store_path, staging_path)
 
 
 def _insert_catalogue_rows(session: Session, fresh: list[Verified], now: object) -> None:

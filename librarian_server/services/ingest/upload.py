@@ -111,7 +111,8 @@ def stage(
             source=settings.site_name,
             algorithm=algorithm,
         )
-        offer_local = settings.offer_local_paths
+        # An object store's spool is no place for a client to write: bytes by HTTP only.
+        offer_local = settings.offer_local_paths and opened.backend.marker_path is not None
         for transfer in opened.transfers:
             results[transfer.name] = StagedTransfer(
                 name=transfer.name,

@@ -7,18 +7,16 @@ that file), move it to the store's quarantine, or delete it. Each ends the recor
 
 from __future__ import annotations
 
-import os
-
 from sqlalchemy.orm import Session, sessionmaker
 
-from librarian_client.checksum import DEFAULT_ALGORITHM, checksum_file
+from librarian_client.checksum import DEFAULT_ALGORITHM, checksum_stream
 from librarian_client.models import CopyState, DamageInfo, DamageState, Finding
 from librarian_server.errors import Conflict, InvalidRequest
 from librarian_server.orm import Damage, File, Instance, utcnow
 from librarian_server.services.catalogue.names import validate_name
 from librarian_server.services.catalogue.stores import add_used_bytes
 from librarian_server.services.integrity.damage import damage_info, end, get_damage
-from librarian_server.stores import backend_for
+from librarian_server.stores import backend_for, open_size
 
 
 def _dark(session: Session, damage_id: int) -> Damage:
@@ -40,16 +38,18 @@ def register_dark(
     name = validate_name(name)
     with factory() as session:
         damage = _dark(session, damage_id)
-        path = backend_for(damage.store).local_path(damage.path)
+        backend = backend_for(damage.store)
         store_path = damage.path
     if damage.quarantine_path is not None:
         raise Conflict(f"Dark file {damage_id} is in quarantine.", "Nothing to register.")
     try:
-        size = os.stat(path).st_size
-        checksum = checksum_file(str(path), DEFAULT_ALGORITHM)
+        with backend.open_read(store_path) as handle:
+            size = open_size(handle)
+            checksum = checksum_stream(handle, DEFAULT_ALGORITHM)
     except OSError as exc:
         raise InvalidRequest(
-            f"Cannot read {path}: {exc.strerror}.", "Check the file is still on the store."
+            f"Cannot read {backend.describe(store_path)}: {exc.strerror or exc}.",
+            "Check the file is still on the store.",
         ) from exc
     with factory.begin() as session:
         damage = _dark(session, damage_id)

@@ -10,10 +10,12 @@ can hold a bandwidth limit.
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -23,7 +25,7 @@ from librarian_client.models import Finding
 from librarian_server.orm import Instance
 from librarian_server.services.catalogue.copies import mark_bad, mark_verified
 from librarian_server.services.core.sql import in_chunks
-from librarian_server.stores import backend_for
+from librarian_server.stores import StoreBackend, backend_for, open_size
 
 CHUNK_BYTES = 1 << 20
 
@@ -42,40 +44,70 @@ class Verdict:
         return self.finding is Finding.OK
 
 
+Opener = Callable[[], BinaryIO]
+"""Opens bytes for reading: a staged file, or a committed copy on any kind of store."""
+
+
 def rehash_path(
     path: Path, size: int, checksum: str, *, throttle: Throttle | None = None
 ) -> Verdict:
-    """Judge the bytes at ``path`` against the catalogue's size and checksum."""
+    """Judge the bytes of a local file (staged bytes) against a size and checksum."""
+    return rehash_open(lambda: path.open("rb", buffering=0), str(path), size, checksum, throttle)
+
+
+def rehash_stored(
+    backend: StoreBackend,
+    store_path: str,
+    size: int,
+    checksum: str,
+    *,
+    throttle: Throttle | None = None,
+) -> Verdict:
+    """Judge a committed copy, wherever its store keeps it."""
+    return rehash_open(
+        lambda: backend.open_read(store_path),
+        backend.describe(store_path),
+        size,
+        checksum,
+        throttle,
+    )
+
+
+def rehash_open(
+    opener: Opener, label: str, size: int, checksum: str, throttle: Throttle | None = None
+) -> Verdict:
     try:
         algorithm, expected = parse_checksum(checksum)
         hasher = new_hasher(algorithm)
     except ChecksumError as exc:
         return Verdict(Finding.UNREADABLE, f"cannot check against {checksum!r}: {exc}")
     try:
-        handle = path.open("rb", buffering=0)
+        handle = opener()
     except FileNotFoundError:
-        return Verdict(Finding.MISSING, f"{path} does not exist")
+        return Verdict(Finding.MISSING, f"{label} does not exist")
     except OSError as exc:
-        return Verdict(Finding.UNREADABLE, f"cannot open {path}: {exc.strerror}")
+        return Verdict(Finding.UNREADABLE, f"cannot open {label}: {exc.strerror or exc}")
     read = 0
     with handle:
-        actual_size = os.fstat(handle.fileno()).st_size
+        actual_size = open_size(handle)
         if actual_size != size:
             return Verdict(Finding.WRONG_SIZE, f"{actual_size} bytes, catalogue says {size}")
         # One buffer read into again and again: no allocation per chunk, and the kernel
         # told to read ahead generously, so hashing runs at md5sum's pace.
         buffer = bytearray(CHUNK_BYTES)
         view = memoryview(buffer)
-        with contextlib.suppress(OSError, AttributeError):
+        with contextlib.suppress(OSError, AttributeError, io.UnsupportedOperation):
             os.posix_fadvise(handle.fileno(), 0, 0, os.POSIX_FADV_SEQUENTIAL)
         try:
-            while n := handle.readinto(buffer):
+            while n := handle.readinto(buffer):  # type: ignore[attr-defined]
                 hasher.update(view[:n])
                 read += n
                 if throttle is not None:
                     throttle(n)
         except OSError as exc:
-            return Verdict(Finding.UNREADABLE, f"reading {path} failed: {exc.strerror}", read)
+            return Verdict(
+                Finding.UNREADABLE, f"reading {label} failed: {exc.strerror or exc}", read
+            )
     if read != size:
         return Verdict(Finding.WRONG_SIZE, f"read {read} bytes, catalogue says {size}", read)
     actual = format_checksum(algorithm, hasher.hexdigest())
@@ -99,7 +131,7 @@ class _Target:
     file_name: str
     store: str
     store_path: str
-    local_path: Path
+    backend: StoreBackend
     size: int
     checksum: str
 
@@ -114,7 +146,7 @@ def _targets(session: Session, instance_ids: list[int]) -> list[_Target]:
                     instance.file_name,
                     instance.store.name,
                     instance.path,
-                    backend_for(instance.store).local_path(instance.path),
+                    backend_for(instance.store),
                     instance.file.size,
                     instance.file.checksum,
                 )
@@ -142,7 +174,9 @@ def rehash_copies(
     for target in targets:
         if before_each is not None:
             before_each()
-        verdict = rehash_path(target.local_path, target.size, target.checksum, throttle=throttle)
+        verdict = rehash_stored(
+            target.backend, target.store_path, target.size, target.checksum, throttle=throttle
+        )
         verdicts.append(
             CopyVerdict(
                 target.instance_id, target.file_name, target.store, target.store_path, verdict
@@ -156,8 +190,8 @@ def rehash_copies(
     return verdicts
 
 
-def copy_verified(source: Path, dest: Path, size: int, checksum: str) -> str | None:
-    """Stream ``source`` to ``dest`` (created new), hashing and syncing; None when the
+def copy_verified(source: Opener, dest: Path, size: int, checksum: str) -> str | None:
+    """Stream what ``source`` opens to ``dest`` (created new), hashing and syncing; None when the
     bytes are the catalogue's, else what is wrong (``dest`` is then removed)."""
     try:
         algorithm, expected = parse_checksum(checksum)
@@ -166,7 +200,7 @@ def copy_verified(source: Path, dest: Path, size: int, checksum: str) -> str | N
         return f"cannot check against {checksum!r}: {exc}"
     written = 0
     try:
-        with source.open("rb") as reader, dest.open("xb") as writer:
+        with source() as reader, dest.open("xb") as writer:
             while chunk := reader.read(CHUNK_BYTES):
                 hasher.update(chunk)
                 writer.write(chunk)

@@ -16,6 +16,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 
 from sqlalchemy import select
@@ -27,7 +28,7 @@ from librarian_server.orm import Damage, ErrorCategory, File, Instance, utcnow
 from librarian_server.services.catalogue.copies import mark_bad, mark_verified, usable
 from librarian_server.services.core.error_log import record_error
 from librarian_server.services.integrity.damage import damage_info, end, get_damage, record_finding
-from librarian_server.services.integrity.rehash import copy_verified, rehash_path
+from librarian_server.services.integrity.rehash import copy_verified, rehash_path, rehash_stored
 from librarian_server.services.integrity.sources import ReplacementSource
 from librarian_server.stores import StoreBackend, backend_for
 
@@ -48,15 +49,15 @@ class LocalStoreSource:
     def fetch(self, file_name: str, size: int, checksum: str, dest: Path) -> str | None:
         with self.factory() as session:
             candidates = [
-                (i.id, i.store_id, i.store.name, i.path, backend_for(i.store).local_path(i.path))
+                (i.id, i.store_id, i.store.name, i.path, backend_for(i.store))
                 for i in session.scalars(
                     select(Instance)
                     .where(Instance.file_name == file_name, usable())
                     .order_by(Instance.id)
                 )
             ]
-        for instance_id, store_id, store, store_path, path in candidates:
-            problem = copy_verified(path, dest, size, checksum)
+        for instance_id, store_id, store, store_path, backend in candidates:
+            problem = copy_verified(partial(backend.open_read, store_path), dest, size, checksum)
             if problem is None:
                 with self.factory.begin() as session:
                     mark_verified(session, [instance_id], by=REPAIR_BY)
@@ -161,7 +162,7 @@ def repair_damage(
 def _reads_true(factory: sessionmaker[Session], job: _Job) -> bool:
     """A copy that reads right now (restored by hand, a transient read error) needs no
     new bytes; it is marked verified again."""
-    if rehash_path(job.backend.local_path(job.path), job.size, job.checksum).ok:
+    if rehash_stored(job.backend, job.path, job.size, job.checksum).ok:
         with factory.begin() as session:
             mark_verified(session, [job.instance_id], by=REPAIR_BY)
         return True
@@ -172,7 +173,7 @@ def _replace(
     factory: sessionmaker[Session], job: _Job, staging: Path, origin: str, by: str
 ) -> DamageInfo:
     quarantine_path = job.quarantine_path
-    if quarantine_path is None and job.backend.local_path(job.path).exists():
+    if quarantine_path is None and job.backend.exists(job.path):
         quarantine_path = job.backend.quarantine(job.path, f"damage{job.damage_id}")
         with factory.begin() as session:
             get_damage(session, job.damage_id).quarantine_path = quarantine_path

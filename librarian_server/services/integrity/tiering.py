@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import secrets
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from sqlalchemy import delete, select
@@ -123,7 +124,7 @@ def _copy_and_commit(factory: sessionmaker[Session], loaded: _Source, *, by: str
     source_backend = backend_for(loaded.store)
     staging = backend_for(loaded.target).new_staging_path()
     problem = copy_verified(
-        source_backend.local_path(loaded.path), staging, loaded.size, loaded.checksum
+        partial(source_backend.open_read, loaded.path), staging, loaded.size, loaded.checksum
     )
     if problem is not None:
         if problem.startswith(("hashes to", "read ")):  # the source's bytes are wrong
@@ -138,8 +139,10 @@ def _drop_source(
     """Step 3 (and 4 after the commit): the new row and bytes, then the old row gone."""
     target_backend = backend_for(source.target)
     store_path = target_backend.path_for(source.name, unique=secrets.token_hex(6))
-    committed = False
+    committed = settled = False
     try:
+        if staging is not None:  # an object store's upload, before any lock is taken
+            target_backend.send_ahead([(staging, store_path)])
         with factory.begin() as session:
             lock_file(session, source.name)
             if session.get(Instance, source.instance_id) is None:
@@ -182,15 +185,13 @@ def _drop_source(
             if staging is not None:
                 target_backend.commit(staging, store_path)
                 committed = True
-    except BaseException:
-        if staging is not None:
-            if committed:
-                with contextlib.suppress(OSError):
-                    target_backend.uncommit(store_path, staging)
-            target_backend.discard_staging(staging)
-        raise
+        settled = committed
     finally:
-        if staging is not None and not committed:
+        if staging is not None:
+            if not settled and (committed or target_backend.sends_ahead):
+                with contextlib.suppress(OSError):  # not catalogued: its bytes go
+                    target_backend.uncommit(store_path, staging)
+            # Gone with a rename; an object store's spool copy goes now.
             target_backend.discard_staging(staging)
     copied = source.size if staging is not None else 0
     return MoveOutcome(True, f"moved to {source.target.name}", copied)

@@ -227,16 +227,16 @@ def _add_offers(
     """Say where else the bytes may be written: a local path, a Globus path."""
     by_key = {item.source_transfer_id: item for item in response.files}
     stores = {store.id: store for store, _ in staged_at.values()}
-    if "local" in response.managers and len(stores) == 1:
-        (store,) = stores.values()
-        marker = backend_for(store).marker_path
+    markers = [backend_for(store).marker_path for store in stores.values()]
+    if "local" in response.managers and len(stores) == 1 and markers[0] is not None:
+        (store,), marker = stores.values(), markers[0]
         response.local = LocalOffer(store_marker=str(marker), store_uuid=store.uuid)
         for key, (_, staged) in staged_at.items():
             by_key[key].local_path = str(staged)
     if "globus" in response.managers and settings.globus.endpoint_id:
         for key, (store, staged) in staged_at.items():
             root = settings.globus.path_for_store(store.name)
-            if root is not None:
+            if root is not None and staged.is_relative_to(Path(store.root)):
                 relative = staged.relative_to(Path(store.root)).as_posix()
                 by_key[key].globus_path = f"{root.rstrip('/')}/{relative}"
                 response.globus = GlobusOffer(endpoint_id=settings.globus.endpoint_id)

@@ -147,6 +147,7 @@ class Sender(SendContext):
                         store_name=source.store_name,
                         store_root=source.store_root,
                         staged=answer,
+                        open_source=source.open,
                     )
                 )
         manager = self.managers.choose(peer.transfer_managers, staged, items) if items else None

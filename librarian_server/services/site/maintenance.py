@@ -168,6 +168,10 @@ def _remove_orphan_staging(factory: sessionmaker[Session], idle_before: datetime
             if str(entry) not in live and _mtime(entry) < idle_before.timestamp():
                 backend.discard_staging(entry)
                 removed += 1
+        try:  # an object store's unfinished multipart uploads: a crashed commit's parts
+            removed += backend.abandoned_uploads(idle_before)
+        except OSError as exc:
+            log.warning("clean-up of store %r's unfinished uploads failed: %s", store.name, exc)
     return removed
 
 

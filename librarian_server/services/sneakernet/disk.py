@@ -23,7 +23,7 @@ import os
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import IO, Any, BinaryIO, Literal
 
 from pydantic import BaseModel, ValidationError
 
@@ -114,7 +114,12 @@ class DiskWriter:
         os.fsync(self._manifest.fileno())
 
     def copy_in(
-        self, source: Path, name: str, size: int, checksum: str, progress: Callable[[int], None]
+        self,
+        source: Callable[[], BinaryIO],
+        name: str,
+        size: int,
+        checksum: str,
+        progress: Callable[[int], None],
     ) -> str:
         """Copy one file onto the disk and verify what landed there; return its path.
 
@@ -127,7 +132,7 @@ class DiskWriter:
         algorithm = parse_checksum(checksum)[0]
         hasher = new_hasher(algorithm)
         try:
-            with open(source, "rb") as src, open(target, "xb") as dst:
+            with source() as src, open(target, "xb") as dst:
                 while chunk := src.read(CHUNK):
                     hasher.update(chunk)
                     dst.write(chunk)

@@ -271,7 +271,7 @@ def _write(
                 continue
             try:
                 path = writer.copy_in(
-                    source.path, c.name, c.size, c.checksum, lambda n: reporter.add(nbytes=n)
+                    source.open, c.name, c.size, c.checksum, lambda n: reporter.add(nbytes=n)
                 )
             except DiskFull:
                 stopped = "disk_full"

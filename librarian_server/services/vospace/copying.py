@@ -36,6 +36,7 @@ from librarian_server.services.vospace.nodes import Node
 from librarian_server.settings import ServerSettings
 
 BATCH = 200
+CHUNK = 1 << 20
 
 
 def _renamed(path: str, old: str, new: str) -> str:
@@ -132,7 +133,8 @@ def _copy_batch(
             for transfer in rows:
                 source = files.prepare_download(session, pending[transfer.id].name)
                 target = Path(transfer.staging_path)
-                shutil.copyfile(source.path, target)
+                with source.open() as reader, open(target, "wb") as writer:
+                    shutil.copyfileobj(reader, writer, CHUNK)
         upload.commit(
             factory,
             [CommitItem(transfer_id=i, checksum=pending[i].checksum) for i in ids],

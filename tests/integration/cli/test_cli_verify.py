@@ -9,17 +9,16 @@ from sqlalchemy import select
 
 from librarian_client.models import CopyState
 from librarian_server.orm import Instance
-from librarian_server.stores import backend_for
 from tests.integration.cli.conftest import Run
 from tests.integration.conftest import Site
-from tests.integration.helpers import upload
+from tests.integration.helpers import posix_backend, upload
 
 
 def _copy_path(site: Site, name: str) -> Path:
     with site.session() as session:
         instance = session.scalar(select(Instance).where(Instance.file_name == name))
         assert instance is not None
-        return backend_for(instance.store).local_path(instance.path)
+        return posix_backend(instance.store).local_path(instance.path)
 
 
 def _verified(site: Site, name: str) -> tuple[CopyState | None, str | None]:

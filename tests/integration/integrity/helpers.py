@@ -16,8 +16,8 @@ from librarian_server.services.catalogue.stores import add_store
 from librarian_server.services.integrity.audit import AuditPolicy, StoreAudit
 from librarian_server.services.replication.peers import PeerDialer
 from librarian_server.services.site.upkeep import audit_all, repair_due
-from librarian_server.stores import backend_for
 from tests.integration.conftest import Site
+from tests.integration.helpers import posix_backend
 
 EVERYTHING_DUE = AuditPolicy(
     period=timedelta(0), walk_every=timedelta(0), dark_after=timedelta(hours=1)
@@ -36,7 +36,7 @@ def copies(site: Site, name: str) -> list[tuple[int, str, Path]]:
     """(instance id, store name, local path) of each copy of ``name``, oldest first."""
     with site.session() as session:
         return [
-            (i.id, i.store.name, backend_for(i.store).local_path(i.path))
+            (i.id, i.store.name, posix_backend(i.store).local_path(i.path))
             for i in session.scalars(
                 select(Instance).where(Instance.file_name == name).order_by(Instance.id)
             )
@@ -48,7 +48,7 @@ def second_copy(site: Site, name: str, store_id: int) -> Path:
     _, _, source = copies(site, name)[0]
     with site.factory.begin() as session:
         store = session.get_one(Store, store_id)
-        backend = backend_for(store)
+        backend = posix_backend(store)
         store_path = backend.path_for(name, "second")
         target = backend.local_path(store_path)
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -80,7 +80,7 @@ def stray_file(site: Site, relative: str, data: bytes, *, age_seconds: float = 7
     with site.session() as session:
         store = session.scalars(select(Store).order_by(Store.id)).first()
         assert store is not None
-        path = backend_for(store).local_path(relative)
+        path = posix_backend(store).local_path(relative)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
     old = time.time() - age_seconds

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 import httpx
 import pytest
@@ -81,9 +83,11 @@ def test_files_go_with_the_peer_credentials_and_are_hashed_as_sent(tmp_path: Pat
     large = tmp_path / "large"
     large.write_bytes(bytes(range(256)) * 5000)  # over a chunk: streamed
     with _client(httpx.MockTransport(handler)) as peer:
-        files = [SentFile(p, p.stat().st_size, "md5", lambda n, f: None) for p in small]
+        files = [
+            SentFile(_opener(p), str(p), p.stat().st_size, "md5", lambda n, f: None) for p in small
+        ]
         peer.bundle([7, 8], files)
-        sent = SentFile(large, large.stat().st_size, "md5", lambda n, f: None)
+        sent = SentFile(_opener(large), str(large), large.stat().st_size, "md5", lambda n, f: None)
         received = peer.put("/api/v2/upload/9", sent)
 
     bundle, put = seen
@@ -99,3 +103,7 @@ def test_files_go_with_the_peer_credentials_and_are_hashed_as_sent(tmp_path: Pat
         assert request.headers["User-Agent"] == f"librarian-server/{__version__}"
         assert request.headers["Authorization"].startswith("Basic ")
         assert str(request.url).startswith(URL + "/api/v2/")
+
+
+def _opener(path: Path) -> Callable[[], BinaryIO]:
+    return lambda: path.open("rb")
