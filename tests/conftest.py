@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import secrets
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -10,7 +13,8 @@ import pytest
 
 from librarian_server.services.accounts import passwords
 from librarian_server.settings import ServerSettings, load_settings
-from tests import pg
+from tests import pg, swift
+from tests.swift import SwiftNode
 
 _pg_passed = 0
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
@@ -68,3 +72,26 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         terminalreporter.write_line(
             "ERROR: LIBRARIAN_REQUIRE_POSTGRES=1 but no PostgreSQL test passed", red=True
         )
+
+
+@pytest.fixture(scope="session")
+def swift_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SwiftNode]:
+    """One OpenStack Swift for the session (skipped where it is not installed, unless
+    ``LIBRARIAN_REQUIRE_SWIFT=1``, as in CI)."""
+    if not swift.installed():
+        if os.environ.get("LIBRARIAN_REQUIRE_SWIFT") == "1":
+            pytest.fail("Swift is not installed (apt-get install swift swift-proxy ...)")
+        pytest.skip("OpenStack Swift is not installed; the object-store tests need it")
+    node = SwiftNode(tmp_path_factory.mktemp("swift")).start()
+    try:
+        yield node
+    finally:
+        node.stop()
+
+
+@pytest.fixture
+def swift_bucket(swift_node: SwiftNode) -> Iterator[str]:
+    name = swift_node.make_bucket(f"t-{secrets.token_hex(6)}")
+    yield name
+    with contextlib.suppress(Exception):
+        swift_node.empty_bucket(name)
