@@ -61,7 +61,12 @@ def main(argv: list[str] | None = None) -> int:
                  *data],
                 env=server.env, check=True, capture_output=True,
             )  # fmt: skip
-            subprocess.run([*admin, "store", "disable", "local", *data], env=server.env, check=True)
+            subprocess.run(
+                [*admin, "store", "disable", "local", *data],
+                env=server.env,
+                check=True,
+                capture_output=True,
+            )
             for n in range(args.repeat):
                 small = work / f"small{n}"
                 small.mkdir()

@@ -116,6 +116,14 @@ BUCKET_DIGITS = 3
 MAX_BASENAME = 180  # bytes; the whole entry stays well under NAME_MAX (255)
 
 
+def bucketed_path(name: str, unique: str = "") -> str:
+    """``abc/<hash>.<unique>-<basename>``: the store path scheme of every store kind."""
+    digest = hashlib.sha256(name.encode()).hexdigest()
+    basename = name.rsplit("/", 1)[-1].encode()[:MAX_BASENAME].decode(errors="ignore")
+    middle = digest[BUCKET_DIGITS:32] + (f".{unique}" if unique else "")
+    return f"{digest[:BUCKET_DIGITS]}/{middle}-{basename}"
+
+
 def _fsync(path: Path, flags: int) -> None:
     fd = os.open(path, flags)
     try:
@@ -162,10 +170,7 @@ class PosixStore(StoreBackend):
         return self.root / MARKER
 
     def path_for(self, name: str, unique: str = "") -> str:
-        digest = hashlib.sha256(name.encode()).hexdigest()
-        basename = name.rsplit("/", 1)[-1].encode()[:MAX_BASENAME].decode(errors="ignore")
-        middle = digest[BUCKET_DIGITS:32] + (f".{unique}" if unique else "")
-        return f"{digest[:BUCKET_DIGITS]}/{middle}-{basename}"
+        return bucketed_path(name, unique)
 
     def local_path(self, store_path: str) -> Path:
         return self.files_dir / store_path

@@ -44,7 +44,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from librarian_server.errors import ConfigurationError, FileAlreadyExists
 from librarian_server.stores.base import StoreBackend
-from librarian_server.stores.posix import BUCKET_DIGITS, MAX_BASENAME
+from librarian_server.stores.posix import MAX_BASENAME, bucketed_path
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -315,10 +315,7 @@ class S3Store(StoreBackend):
         return f"s3://{self.bucket}/{FILES}{store_path}"
 
     def path_for(self, name: str, unique: str = "") -> str:
-        digest = hashlib.sha256(name.encode()).hexdigest()
-        basename = name.rsplit("/", 1)[-1].encode()[:MAX_BASENAME].decode(errors="ignore")
-        middle = digest[BUCKET_DIGITS:32] + (f".{unique}" if unique else "")
-        return f"{digest[:BUCKET_DIGITS]}/{middle}-{basename}"
+        return bucketed_path(name, unique)
 
     def local_path(self, store_path: str) -> Path | None:
         return None

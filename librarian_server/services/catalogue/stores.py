@@ -43,13 +43,8 @@ def add_store(
     accepts_ingest: bool = True,
     make_buckets: bool = True,
 ) -> Store:
-    if session.scalar(select(Store.id).where(Store.name == name)) is not None:
-        raise Conflict(f"Store {name!r} already exists.", "Choose another name.")
     root = root.expanduser().resolve()
-    if session.scalar(select(Store.id).where(Store.root == str(root))) is not None:
-        raise Conflict(f"A store already uses {root}.", "Give each store its own directory.")
-    if capacity_bytes is not None and capacity_bytes < 0:
-        raise InvalidRequest("Capacity must not be negative.")
+    _check_new(session, name, str(root), capacity_bytes, "Give each store its own directory.")
     store = Store(
         name=name,
         kind=StoreKind.POSIX,
@@ -64,6 +59,17 @@ def add_store(
     session.add(store)
     session.flush()
     return store
+
+
+def _check_new(
+    session: Session, name: str, root: str, capacity_bytes: int | None, remedy: str
+) -> None:
+    if session.scalar(select(Store.id).where(Store.name == name)) is not None:
+        raise Conflict(f"Store {name!r} already exists.", "Choose another name.")
+    if session.scalar(select(Store.id).where(Store.root == root)) is not None:
+        raise Conflict(f"A store already uses {root}.", remedy)
+    if capacity_bytes is not None and capacity_bytes < 0:
+        raise InvalidRequest("Capacity must not be negative.")
 
 
 def get_stores(session: Session) -> list[Store]:
@@ -297,13 +303,8 @@ def add_s3_store(
     accepts_ingest: bool = True,
 ) -> Store:
     """A bucket as a store: reached and listed with its credentials before it is recorded."""
-    if session.scalar(select(Store.id).where(Store.name == name)) is not None:
-        raise Conflict(f"Store {name!r} already exists.", "Choose another name.")
     root = f"{options.endpoint.rstrip('/')}/{options.bucket}"
-    if session.scalar(select(Store.id).where(Store.root == root)) is not None:
-        raise Conflict(f"A store already uses {root}.", "Give each store its own bucket.")
-    if capacity_bytes is not None and capacity_bytes < 0:
-        raise InvalidRequest("Capacity must not be negative.")
+    _check_new(session, name, root, capacity_bytes, "Give each store its own bucket.")
     store = Store(
         name=name,
         kind=StoreKind.S3,

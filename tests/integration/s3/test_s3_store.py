@@ -14,26 +14,14 @@ from librarian_server.orm import utcnow
 from librarian_server.stores import S3Store, open_size
 from librarian_server.stores.registry import forget_clients, s3_backend
 from librarian_server.stores.s3 import FILES, S3Options
+from tests.integration.s3.conftest import s3_options
 from tests.swift import SwiftNode
 
 MIB = 1024 * 1024
 
 
 def options(node: SwiftNode, bucket: str, tmp_path: Path, **extra: object) -> S3Options:
-    credentials = tmp_path / "s3.credentials"
-    if not credentials.exists():
-        node.write_credentials_file(credentials)
-    values: dict[str, object] = {
-        "endpoint": node.endpoint,
-        "bucket": bucket,
-        "region": node.region,
-        "credentials_file": str(credentials),
-        "part_size": 5 * MIB,
-        "concurrency": 3,
-        "spool": str(tmp_path / "spool"),
-    }
-    values.update(extra)
-    return S3Options.model_validate(values)
+    return s3_options(node, bucket, tmp_path, **extra)
 
 
 @pytest.fixture
