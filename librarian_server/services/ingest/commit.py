@@ -319,11 +319,11 @@ def _commit_verified(
     for store, moves in moved:
         backends[store.id].release_staging(moves)
     spare = [v for v in verified if v.transfer.name not in moved_names]
-    for v in spare:  # a file committed meanwhile by others: its staged copy is spare
-        backends[v.store.id].discard_staging(Path(v.transfer.staging_path))
     spare_paths = {v.transfer.store_path for v in spare}
     unneeded = {k: [m for m in ms if m[1] in spare_paths] for k, ms in sent.items()}
-    _take_back(unneeded, backends, exclude=[])
+    _take_back(unneeded, backends, exclude=[])  # while their staged bytes are still there
+    for v in spare:  # a file committed meanwhile by others: its staged copy is spare
+        backends[v.store.id].discard_staging(Path(v.transfer.staging_path))
     return results
 
 

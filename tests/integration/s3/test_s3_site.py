@@ -208,3 +208,24 @@ def test_tiering_moves_copies_from_posix_to_the_bucket_and_back(
     assert store == local_name and objects(site, swift) == []
     assert download(site, "t/f") == data
     assert not s3_backend_of(site, swift).staging_entries()
+
+
+def test_a_second_upload_of_the_same_file_leaves_one_object(s3_site: tuple[Site, int]) -> None:
+    site, store_id = s3_site
+    data = os.urandom(6 * MIB)
+    r = stage(site.http, site.auth(), [{"name": "twice/x", "size": len(data)}])
+    first = r.json()["transfers"][0]
+    r = stage(site.http, site.auth(), [{"name": "twice/x", "size": len(data)}])
+    second = r.json()["transfers"][0]
+    for t in (first, second):
+        assert site.http.put(t["put_path"], content=data, auth=site.auth()).status_code == 200
+    for t in (first, second):  # the second finds the name committed with the same bytes
+        r = site.http.post(
+            f"{API_PREFIX}/upload/commit",
+            json={"files": [{"transfer_id": t["transfer_id"], "checksum": md5(data)}]},
+            auth=site.auth(),
+        )
+        assert r.status_code == 200, r.text
+    assert len(instances(site, "twice/x")) == 1
+    assert objects(site, store_id) == [p for _, _, p in instances(site, "twice/x")]
+    assert not s3_backend_of(site, store_id).staging_entries()
