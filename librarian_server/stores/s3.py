@@ -349,18 +349,21 @@ class S3Store(StoreBackend):
         parts in parallel), small ones several at once. All or nothing."""
         stored: list[str] = []
         failure: BaseException | None = None
-        large = [m for m in moves if _size(m[0]) > self.options.part_size]
-        small = [m for m in moves if _size(m[0]) <= self.options.part_size]
+        sizes = [_size(staging_path) for staging_path, _ in moves]  # one stat a file
+        large = [(m, n) for m, n in zip(moves, sizes, strict=True) if n > self.options.part_size]
+        tiny = [m for m, n in zip(moves, sizes, strict=True) if n <= TINY]
+        rest = [m for m, n in zip(moves, sizes, strict=True) if TINY < n <= self.options.part_size]
         try:
             with ThreadPoolExecutor(self.options.concurrency) as pool:
-                for staging_path, store_path in large:
-                    self._send_large(staging_path, FILES + store_path, pool)
+                for (staging_path, store_path), size in large:
+                    self._send_large(staging_path, FILES + store_path, size, pool)
                     stored.append(FILES + store_path)
-            tiny = [m for m in small if _size(m[0]) <= TINY]
-            rest = [m for m in small if _size(m[0]) > TINY]
             # Tiny files cost a round trip each, not bandwidth: more of them at once.
-            for group, threads in ((tiny, max(16, self.options.concurrency)), (rest, None)):
-                with ThreadPoolExecutor(threads or self.options.concurrency) as pool:
+            for group, threads in (
+                (tiny, max(16, self.options.concurrency)),
+                (rest, self.options.concurrency),
+            ):
+                with ThreadPoolExecutor(threads) as pool:
                     for move, error in zip(
                         group, pool.map(self._send_small_safely, group), strict=True
                     ):
@@ -418,9 +421,8 @@ class S3Store(StoreBackend):
         except Exception as exc:
             raise as_os_error(exc, f"storing {key}") from None
 
-    def _send_large(self, source: Path, key: str, pool: ThreadPoolExecutor) -> None:
+    def _send_large(self, source: Path, key: str, size: int, pool: ThreadPoolExecutor) -> None:
         self._refuse_existing(key)
-        size = _size(source)
         part_size = max(self.options.part_size, -(-size // MAX_PARTS))
         try:
             upload_id = self.client.create_multipart_upload(Bucket=self.bucket, Key=key)["UploadId"]
