@@ -171,6 +171,15 @@ class CopyFailedVerification(Conflict):
     default_remedy = "Fetch the file from another site that holds it (`librarian info`)."
 
 
+class FileOffline(Conflict):
+    """The site holds the file only on tape: it started staging it (``job``), and the
+    bytes can be read once the job is complete."""
+
+    default_remedy = "Stage it (`librarian stage NAME --wait`) and ask again."
+    job: str | None = None
+    """The staging job's id (the answer's ``X-Librarian-Staging-Job`` header)."""
+
+
 class BodyTooLarge(LibrarianHTTPError):
     status_code = 413
 
@@ -239,6 +248,7 @@ BY_CODE: dict[ErrorCode, type[LibrarianHTTPError]] = {
     ErrorCode.NAME_CONFLICT: Conflict,
     ErrorCode.TRANSFER_RUNNING: TransferRunning,
     ErrorCode.TRANSFER_CLOSED: Conflict,
+    ErrorCode.FILE_OFFLINE: FileOffline,
     ErrorCode.DELETION_REFUSED: Conflict,
     ErrorCode.COPY_FAILED_VERIFICATION: CopyFailedVerification,
     ErrorCode.BODY_TOO_LARGE: BodyTooLarge,
@@ -322,6 +332,8 @@ def error_from_response(response: httpx.Response) -> LibrarianHTTPError:
     except (ValueError, TypeError):
         body = None
     exc = error_from_body(status, body)
+    if isinstance(exc, FileOffline):
+        exc.job = response.headers.get("X-Librarian-Staging-Job")
     if exc is None:
         phrase = response.reason_phrase or "error"
         exc = error_class_for(status)(

@@ -112,6 +112,27 @@ class Conflict(LibrarianError):
     reason = "The request conflicts with the current state."
 
 
+class FileOffline(Conflict):
+    """Only tape copies are left here: the bytes come after a stage, minutes to hours."""
+
+    code = ErrorCode.FILE_OFFLINE
+    reason = "The file is on tape only at this site."
+    suggested_remedy = "Stage it (`librarian stage NAME --wait`) and ask again."
+    retry_after = 30
+
+    def __init__(
+        self, reason: str | None = None, suggested_remedy: str | None = None, *, job: str = ""
+    ) -> None:
+        super().__init__(reason, suggested_remedy)
+        self.job = job
+
+    def headers(self) -> dict[str, str]:
+        out = {"Retry-After": str(self.retry_after)}
+        if self.job:
+            out["X-Librarian-Staging-Job"] = self.job
+        return out
+
+
 class TransferRunning(Conflict):
     """Refused because a transfer is still under way: asking again later may succeed,
     unlike a file that exists."""

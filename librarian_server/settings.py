@@ -90,6 +90,10 @@ class BackgroundSettings(BaseModel):
     prove_copies: TaskSchedule = _every(10)
     # Each store's release or tiering policy; batch_size is copies judged per store a run.
     release: TaskSchedule = _every(3600, batch_size=200)
+    # Cold stores: ask for staging, poll the tape system, expire jobs, release pins.
+    staging: TaskSchedule = _every(10, batch_size=10_000)
+    # Notifications owed to receivers outside the site (staging jobs' notify_url).
+    deliver_outbox: TaskSchedule = _every(10, batch_size=100)
 
 
 class ReplicationSettings(BaseModel):
@@ -206,6 +210,53 @@ class IntegritySettings(BaseModel):
     )
     repair_retry_seconds: float = Field(
         default=3600.0, gt=0, description="Wait before retrying a repair that found no source."
+    )
+
+
+class ColdSettings(BaseModel):
+    """Cold (tape) stores: how staging jobs live, and where the tape system's events come."""
+
+    pin_seconds: float = Field(
+        default=86_400.0,
+        gt=0,
+        description="A copy staged (or written) onto a cold store's disk cache stays there this "
+        "long, then is released back to tape.",
+    )
+    restage_after_seconds: float = Field(
+        default=900.0,
+        gt=0,
+        description="A stage request with no news for this long is looked up, and asked again "
+        "if the tape system lost it.",
+    )
+    poll_after_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="With no event from the bus for this long, poll the tape system instead.",
+    )
+    job_expiry_seconds: float = Field(
+        default=7 * 86_400.0, gt=0, description="A job not complete by then fails."
+    )
+    job_retention_seconds: float = Field(
+        default=14 * 86_400.0,
+        gt=0,
+        description="A finished job is kept (and its notification retried) this long.",
+    )
+    notify_timeout_seconds: float = Field(default=10.0, gt=0)
+    notify_backoff_seconds: float = Field(default=10.0, gt=0)
+    notify_backoff_max_seconds: float = Field(default=3600.0, gt=0)
+    events_url: str | None = Field(
+        default=None,
+        description="The NATS server the tape system announces staged files on "
+        "(nats://host:port); None: poll only.",
+    )
+    events_stream: str = Field(default="TAPE_EVENTS", pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    events_subject_prefix: str = Field(
+        default="tape.events", pattern=r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$"
+    )
+    events_durable: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9_-]{1,64}$",
+        description="The durable consumer's name; None: librarian-<site name>.",
     )
 
 
@@ -353,6 +404,7 @@ class ServerSettings(BaseSettings):
     globus: GlobusSettings = Field(default_factory=GlobusSettings)
     sneakernet: SneakernetSettings = Field(default_factory=SneakernetSettings)
     integrity: IntegritySettings = Field(default_factory=IntegritySettings)
+    cold: ColdSettings = Field(default_factory=ColdSettings)
 
     vospace_enabled: bool = Field(default=True, description="Serve VOSpace 2.1 under /vospace.")
     vospace_resource_id: str = Field(

@@ -25,6 +25,7 @@ from librarian_client.cli.parsers import (
     remove,
     replication,
     sneakernet,
+    staging,
     transfer,
 )
 
@@ -143,6 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     account.register(sub, common)
     replication.register(sub, common)
     sneakernet.register(sub, common)
+    staging.register(sub, common)
     completion.register(sub, parser)
     return parser
 

@@ -38,6 +38,9 @@ class ErrorCode(StrEnum):
     """A transfer is still under way; wait for it (or cancel it) and ask again."""
     TRANSFER_CLOSED = "transfer_closed"
     """The transfer was closed (cancelled, abandoned) before this request could use it."""
+    FILE_OFFLINE = "file_offline"
+    """The file's only copies here are on tape: staging was started (the job is named);
+    ask again when it is ready (Retry-After)."""
     DELETION_REFUSED = "deletion_refused"
     """The files may not be deleted as asked (in flight, protected, the last copy)."""
     COPY_FAILED_VERIFICATION = "copy_failed_verification"

@@ -16,6 +16,7 @@ from librarian_server.api import (
     release,
     replication,
     sneakernet,
+    staging,
     upload,
 )
 
@@ -33,6 +34,7 @@ for _module in (
     proofs,
     replication,
     sneakernet,
+    staging,
 ):
     api_router.include_router(_module.router)
 

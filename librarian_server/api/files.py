@@ -8,9 +8,10 @@ from fastapi import APIRouter, Header, Query, Response
 from fastapi.responses import StreamingResponse
 
 from librarian_client.models import FileInfo, ListQuery, ListResponse, SearchQuery, SearchResponse
-from librarian_server.api.deps import Reader, SessionDep
+from librarian_server.api.deps import Reader, SessionDep, SessionFactoryDep, SettingsDep
 from librarian_server.api.streaming import download_response, ranged
 from librarian_server.services.catalogue import files, listing
+from librarian_server.services.cold import operations
 
 router = APIRouter(tags=["files"])
 
@@ -23,16 +24,19 @@ def info(name: str, session: SessionDep, _: Reader) -> FileInfo:
 @router.get("/download/{name:path}", response_class=StreamingResponse)
 def download(
     name: str,
-    session: SessionDep,
-    _: Reader,
+    factory: SessionFactoryDep,
+    settings: SettingsDep,
+    user: Reader,
     range_: Annotated[str | None, Header(alias="range")] = None,
 ) -> Response:
+    """The bytes (Range honoured); a file only on tape answers 409 ``file_offline`` naming
+    the staging job it started (Retry-After)."""
+    reader = user.name if user is not None else None
     try:
-        d = ranged(files.prepare_download(session, name), range_)
+        d = ranged(operations.download_or_stage(factory, name, reader, settings), range_)
         return download_response(d, headers={"X-Librarian-Checksum": d.checksum})
     except FileNotFoundError:  # the copy moved to another store meanwhile: look again
-        session.expire_all()
-        d = ranged(files.prepare_download(session, name), range_)
+        d = ranged(operations.download_or_stage(factory, name, reader, settings), range_)
         return download_response(d, headers={"X-Librarian-Checksum": d.checksum})
 
 

@@ -19,6 +19,7 @@ import schedule
 from sqlalchemy.orm import Session, sessionmaker
 
 from librarian_client.models import TaskInfo, TaskRunResult
+from librarian_server.background.staging import start_event_consumer
 from librarian_server.background.task import Task, TaskContext
 from librarian_server.background.tasks import all_tasks
 from librarian_server.errors import NotFound
@@ -112,11 +113,14 @@ class Runner:
         for name in self.enabled():
             every = getattr(self.settings.background, name).every_seconds
             scheduler.every(every).seconds.do(self._guarded, name)
+        events = start_event_consumer(self.factory, self.settings, self._stop)
         scheduler.run_all()
         while not self._stop.is_set():
             scheduler.run_pending()
             idle = scheduler.idle_seconds
             self._stop.wait(1.0 if idle is None else min(max(idle, 0.05), 5.0))
+        if events is not None:
+            events.join(10.0)
 
     def _guarded(self, name: str) -> None:
         if not self._stop.is_set():

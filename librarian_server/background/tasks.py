@@ -5,6 +5,7 @@ from __future__ import annotations
 from librarian_server.background.audit import Audit
 from librarian_server.background.cleanup import Cleanup
 from librarian_server.background.consume_queue import ConsumeQueue
+from librarian_server.background.deliver_outbox import DeliverOutbox
 from librarian_server.background.hypervisor import Hypervisor
 from librarian_server.background.prove_copies import ProveCopies
 from librarian_server.background.receive_clone import ReceiveClone
@@ -12,6 +13,7 @@ from librarian_server.background.release import Release
 from librarian_server.background.repair import Repair
 from librarian_server.background.send_checkins import SendCheckins
 from librarian_server.background.send_clone import SendClone
+from librarian_server.background.staging import Staging
 from librarian_server.background.task import Task
 
 
@@ -27,4 +29,6 @@ def all_tasks() -> list[Task]:
         Audit(),
         Repair(),
         Release(),
+        Staging(),
+        DeliverOutbox(),
     ]

@@ -28,7 +28,7 @@ def _peer_policy(args: argparse.Namespace) -> dict[str, object]:
 
 
 def cmd_add_peer(args: argparse.Namespace) -> int:
-    from librarian_server.services.replication.credentials import CredentialBox
+    from librarian_server.services.core.credentials import CredentialBox
     from librarian_server.services.replication.peers import add_peer
 
     settings = settings_from(args)
@@ -51,7 +51,7 @@ def cmd_add_peer(args: argparse.Namespace) -> int:
 
 
 def cmd_update_peer(args: argparse.Namespace) -> int:
-    from librarian_server.services.replication.credentials import CredentialBox
+    from librarian_server.services.core.credentials import CredentialBox
     from librarian_server.services.replication.peers import update_peer
 
     settings = settings_from(args)

@@ -38,20 +38,57 @@ def _s3_options(args: argparse.Namespace, data_dir: Path) -> Any:
     )
 
 
+def _cold_options(args: argparse.Namespace) -> Any:
+    from librarian_server.stores.cold import ColdOptions
+
+    if "://" not in str(args.cold):
+        raise CLIError(
+            f"--cold wants the tape system's URL, e.g. https://tape:8080; got {args.cold!r}"
+        )
+    if args.credentials_file is None:
+        raise CLIError(
+            "a cold store needs --credentials-file FILE ([tape] with account and password); "
+            "passwords are never taken on the command line"
+        )
+    return ColdOptions(
+        url=str(args.cold).rstrip("/"),
+        credentials_file=str(Path(args.credentials_file).expanduser().resolve()),
+        namespace=args.namespace,
+        verify_tls=not args.no_verify_tls,
+    )
+
+
 def cmd_add_store(args: argparse.Namespace) -> int:
-    from librarian_server.services.catalogue.stores import add_s3_store, add_store, get_stores
+    from librarian_server.services.catalogue.stores import (
+        add_cold_store,
+        add_s3_store,
+        add_store,
+        get_stores,
+    )
 
     if (args.path is None) == (args.s3 is None):
         raise CLIError("give either PATH (a directory) or --s3 ENDPOINT/BUCKET, not both")
+    if args.cold is not None and args.path is None:
+        raise CLIError("a cold store needs PATH: its directory on the tape system's filesystem")
     settings = settings_from(args)
     options = _s3_options(args, settings.data_dir) if args.s3 is not None else None
+    cold = _cold_options(args) if args.cold is not None else None
     engine, factory = open_catalogue(settings)
     try:
         with factory.begin() as session:
             if args.if_none and get_stores(session):
                 print("the catalogue has a store already; none added")
                 return 0
-            if options is not None:
+            if cold is not None:
+                store = add_cold_store(
+                    session,
+                    args.name,
+                    Path(args.path),
+                    cold,
+                    capacity_bytes=args.capacity,
+                    accepts_ingest=not args.no_ingest,
+                )
+            elif options is not None:
                 store = add_s3_store(
                     session,
                     args.name,
@@ -137,14 +174,19 @@ def cmd_store_state(args: argparse.Namespace) -> int:
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     add = sub.add_parser(
-        "add-store", parents=[common], help="register a store: a directory or an S3 bucket"
+        "add-store",
+        parents=[common],
+        help="register a store: a directory, an S3 bucket or a cold (tape) directory",
     )
     add.add_argument("name")
     add.add_argument("path", nargs="?", help="the store's directory (a POSIX store)")
     add.add_argument("--capacity", type=parse_size, help="e.g. 500G; default: the disk")
     s3 = add.add_argument_group("an S3 store (Amazon S3, Swift's s3api, Ceph, MinIO...)")
     s3.add_argument("--s3", metavar="ENDPOINT/BUCKET", help="e.g. https://s3.example.org/data")
-    s3.add_argument("--credentials-file", help="INI file: [default] aws_access_key_id, ...")
+    s3.add_argument(
+        "--credentials-file",
+        help="INI file: [default] aws_access_key_id, ... (S3); [tape] account, password (cold)",
+    )
     s3.add_argument("--profile", default="default", help="section of the credentials file")
     s3.add_argument("--region", default="us-east-1")
     s3.add_argument(
@@ -153,6 +195,11 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     s3.add_argument("--concurrency", type=int, default=4, help="parts or files sent at once")
     s3.add_argument("--spool", type=Path, help="local staging directory (DATA_DIR/spool/NAME)")
     s3.add_argument("--no-verify-tls", action="store_true", help="accept any TLS certificate")
+    cold = add.add_argument_group("a cold store (PATH on a tape system's filesystem)")
+    cold.add_argument("--cold", metavar="TAPE_URL", help="the tape system's REST API")
+    cold.add_argument(
+        "--namespace", help="PATH as the tape system names it (default: the same path)"
+    )
     add.add_argument("--no-ingest", action="store_true", help="do not take new uploads")
     add.add_argument(
         "--if-none",

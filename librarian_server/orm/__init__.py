@@ -7,12 +7,14 @@ from librarian_server.orm.error import ErrorCategory, ErrorRecord
 from librarian_server.orm.event import Event
 from librarian_server.orm.file import File
 from librarian_server.orm.instance import Instance
+from librarian_server.orm.outbox import OutboxMessage
 from librarian_server.orm.outgoing import OutgoingTransfer, QueueStatus, SendQueue
 from librarian_server.orm.peer import Peer
 from librarian_server.orm.proof_job import ProofJob
 from librarian_server.orm.release_policy import ReleasePolicy
 from librarian_server.orm.remote_instance import RemoteInstance
 from librarian_server.orm.server_process import ServerProcess
+from librarian_server.orm.staging import StagedCopy, StagingJob, StagingJobFile
 from librarian_server.orm.statuses import (
     ACTIVE_STATUSES,
     AWAITING_PEER,
@@ -54,12 +56,16 @@ __all__ = [
     "Peer",
     "ProofJob",
     "LoginFailure",
+    "OutboxMessage",
     "OutgoingTransfer",
     "QueueStatus",
     "ReleasePolicy",
     "RemoteInstance",
     "SendQueue",
     "ServerProcess",
+    "StagedCopy",
+    "StagingJob",
+    "StagingJobFile",
     "Store",
     "StoreKind",
     "UWSPhase",

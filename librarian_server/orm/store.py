@@ -16,6 +16,8 @@ from librarian_server.orm.base import Base, UTCDateTime, str_enum, utcnow
 class StoreKind(StrEnum):
     POSIX = "posix"
     S3 = "s3"
+    COLD = "cold"
+    """Tape behind a disk cache: copies may be offline and must be staged to be read."""
 
 
 class Store(Base):

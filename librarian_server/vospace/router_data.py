@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 from anyio import to_thread
 from fastapi import APIRouter, Request, Response
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from librarian_server.api.deps import SessionDep, SessionFactoryDep
 from librarian_server.api.streaming import digest_header, download_response, ranged
@@ -36,9 +36,15 @@ CHUNK = 1 << 20
 TXN_OP = "x-put-txn-op"
 
 
-def _download(session: Session, path: str, request: Request, ctx: Context) -> Download:
+def _download(
+    session: Session,
+    factory: sessionmaker[Session],
+    path: str,
+    request: Request,
+    ctx: Context,
+) -> Download:
     try:
-        return ranged(data.download(session, path, ctx), request.headers.get("range"))
+        return ranged(data.download(session, factory, path, ctx), request.headers.get("range"))
     except LibrarianError as exc:
         raise from_librarian_error(exc) from None
 
@@ -86,11 +92,14 @@ def _written(result: data.Written) -> Response:
 
 @router.get("/files/{path:path}")
 @router.head("/files/{path:path}", include_in_schema=False)
-def get_file(request: Request, session: SessionDep, ctx: ContextDep, path: str) -> Response:
+def get_file(
+    request: Request, session: SessionDep, factory: SessionFactoryDep, ctx: ContextDep, path: str
+) -> Response:
     """The bytes of a DataNode by path (``files-proto``); links to nodes here are followed."""
     check_reader(ctx)
     path = _path(path, ctx)
-    return _send(_download(session, path, request, ctx), path, request.method == "HEAD")
+    download = _download(session, factory, path, request, ctx)
+    return _send(download, path, request.method == "HEAD")
 
 
 @router.put("/files/{path:path}")
@@ -130,7 +139,7 @@ def pull(
     """A pull endpoint: readable (with Range) until it expires; a whole read completes the job."""
     path = _path(path, ctx)
     endpoint = transfers.open_for_reading(session, token, path, head=request.method == "HEAD")
-    download = _download(session, endpoint.path, request, ctx)
+    download = _download(session, factory, endpoint.path, request, ctx)
     if endpoint.direction == PUSH:  # HEAD on a push endpoint: what is there now
         return _send(download, path, head=True)
     return _send(

@@ -23,7 +23,7 @@ import pytest
 from librarian_client.models import FileInfo, PermissionLevel, TaskRunResult
 from librarian_server.background import Runner
 from librarian_server.services.accounts.auth import create_user
-from librarian_server.services.replication.credentials import CredentialBox
+from librarian_server.services.core.credentials import CredentialBox
 from librarian_server.services.replication.peers import add_peer
 from librarian_server.services.replication.proofs import PeerProver
 from tests import pg

@@ -11,8 +11,8 @@ from sqlalchemy import select
 from librarian_client.models import CopyState
 from librarian_server.orm import ErrorRecord, Instance, utcnow
 from librarian_server.services.catalogue import copies
+from librarian_server.services.core.credentials import CredentialBox
 from librarian_server.services.replication import peers, send_plan
-from librarian_server.services.replication.credentials import CredentialBox
 from tests.integration.conftest import Site
 from tests.integration.helpers import posix_backend, upload
 

@@ -28,8 +28,8 @@ from librarian_client.exceptions import (
 from librarian_client.models import ErrorCode, PermissionLevel, TransferStatus
 from librarian_server.orm import OutgoingTransfer, Peer, Store
 from librarian_server.services.accounts.auth import create_user
+from librarian_server.services.core.credentials import CredentialBox
 from librarian_server.services.replication import peers
-from librarian_server.services.replication.credentials import CredentialBox
 from tests import pg
 from tests.integration.conftest import PASSWORD, Site
 from tests.integration.helpers import md5, stage, upload

@@ -12,9 +12,9 @@ from sqlalchemy import func, select
 from librarian_client.models import CheckinItem, CheckinRequest, PermissionLevel, TransferStatus
 from librarian_server.orm import File, IncomingTransfer, OutgoingTransfer, RemoteInstance
 from librarian_server.services.accounts.auth import AuthenticatedUser, create_user
+from librarian_server.services.core.credentials import CredentialBox
 from librarian_server.services.replication import peers, send_plan
 from librarian_server.services.replication.checkins import record_checkins
-from librarian_server.services.replication.credentials import CredentialBox
 from tests.integration.conftest import PASSWORD, Site
 from tests.integration.helpers import md5, stage, upload
 

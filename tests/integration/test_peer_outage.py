@@ -20,8 +20,8 @@ from librarian_client.cli import main
 from librarian_client.config import Connection, save_connection
 from librarian_client.models import TransferStatus
 from librarian_server.orm import OutgoingTransfer, Peer, utcnow
+from librarian_server.services.core.credentials import CredentialBox
 from librarian_server.services.replication import peers
-from librarian_server.services.replication.credentials import CredentialBox
 from tests.integration.conftest import PASSWORD, Site
 from tests.integration.helpers import upload
 

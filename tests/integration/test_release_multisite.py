@@ -24,10 +24,10 @@ from librarian_client.models import CopyState, PermissionLevel, ReleaseRequest, 
 from librarian_server.orm import Event, File, Instance, RemoteInstance, Store, utcnow
 from librarian_server.services.accounts.auth import create_user
 from librarian_server.services.catalogue.stores import add_store, add_used_bytes
+from librarian_server.services.core.credentials import CredentialBox
 from librarian_server.services.integrity.policies import set_policy
 from librarian_server.services.integrity.release import release_page
 from librarian_server.services.integrity.sources import CopyProver, Proof
-from librarian_server.services.replication.credentials import CredentialBox
 from librarian_server.services.replication.peers import add_peer
 from librarian_server.stores import backend_for
 from tests.integration.conftest import PASSWORD, Site

@@ -35,9 +35,9 @@ from sqlalchemy.orm import selectinload
 from librarian_client.models import PermissionLevel, ReleaseRequest
 from librarian_server.orm import Instance, RemoteInstance, utcnow
 from librarian_server.services.accounts.auth import create_user
+from librarian_server.services.core.credentials import CredentialBox
 from librarian_server.services.integrity.policies import set_policy
 from librarian_server.services.integrity.release import release_page
-from librarian_server.services.replication.credentials import CredentialBox
 from librarian_server.services.replication.peers import add_peer
 from tests.integration.conftest import PASSWORD, Site
 from tests.integration.helpers import posix_backend, upload

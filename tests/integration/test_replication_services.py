@@ -22,9 +22,9 @@ from librarian_server.orm import (
     utcnow,
 )
 from librarian_server.services.accounts.auth import AuthenticatedUser
+from librarian_server.services.core.credentials import CredentialBox
 from librarian_server.services.replication import outgoing, peers, send_plan, transfer_admin
 from librarian_server.services.replication.checkins import record_checkins
-from librarian_server.services.replication.credentials import CredentialBox
 from tests.integration.conftest import Site
 from tests.integration.helpers import upload
 

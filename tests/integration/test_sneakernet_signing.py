@@ -20,7 +20,7 @@ from sqlalchemy import select
 from librarian_client.models import PermissionLevel
 from librarian_server.orm import File
 from librarian_server.services.accounts.auth import create_user
-from librarian_server.services.replication.credentials import CredentialBox
+from librarian_server.services.core.credentials import CredentialBox
 from librarian_server.services.replication.peers import add_peer
 from librarian_server.services.sneakernet.signing import SIG
 from tests import pg

@@ -73,6 +73,10 @@ class AuthenticatedUser:
     token_id: int | None = None
     token_expires_at: datetime | None = None
 
+    @property
+    def is_admin(self) -> bool:
+        return self.permission is PermissionLevel.ADMIN
+
 
 def allows(have: PermissionLevel, need: PermissionLevel) -> bool:
     """PEER is a side branch: it grants only what explicitly asks for PEER (and admin does)."""

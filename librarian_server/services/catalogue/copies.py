@@ -56,6 +56,11 @@ def usable() -> ColumnElement[bool]:
     )
 
 
+def kept() -> ColumnElement[bool]:
+    """Instances that hold the file's bytes, readable now or after staging from tape."""
+    return or_(Instance.verified_result.is_(None), Instance.verified_result != CopyState.BAD)
+
+
 def local_copies(session: Session, names: list[str]) -> dict[str, LocalCopy]:
     """A usable copy of each file that has one, on any of this site's stores."""
     found: dict[str, LocalCopy] = {}

@@ -21,10 +21,11 @@ from librarian_client.models import (
 )
 from librarian_server.errors import (
     CopyFailedVerification,
+    FileOffline,
     InvalidRequest,
     NotFound,
 )
-from librarian_server.orm import File, Instance, RemoteInstance
+from librarian_server.orm import File, Instance, RemoteInstance, StoreKind
 from librarian_server.services.catalogue.names import normalise
 from librarian_server.stores import StoreBackend, backend_for
 
@@ -103,16 +104,23 @@ def prepare_download(session: Session, name: str) -> Download:
     """The first usable copy whose bytes are there, whole. A copy known to be bad is never
     served: with only bad copies left, the answer is 409, not damaged bytes."""
     file = _get(session, name)
-    bad = 0
+    bad = on_tape = 0
     for instance in file.instances:
-        if not instance.available:
-            continue
         if instance.verified_result is CopyState.BAD:
             bad += 1
+            continue
+        cold = instance.store.kind is StoreKind.COLD
+        if not instance.available:
+            on_tape += cold
             continue
         backend = backend_for(instance.store)
         if backend.exists(instance.path):
             return Download(backend, instance.path, file.size, file.checksum, 0, file.size - 1)
+        on_tape += cold  # released from the disk cache behind the catalogue's back
+    if on_tape:
+        raise FileOffline(
+            f"{name!r} is on tape only at this site; it must be staged before it is read."
+        )
     if bad:
         raise CopyFailedVerification(
             f"Every copy of {name!r} on this site failed verification against its checksum "

@@ -28,7 +28,8 @@ from librarian_server.orm import (
     StoreKind,
 )
 from librarian_server.stores import PosixStore, backend_for
-from librarian_server.stores.registry import s3_backend
+from librarian_server.stores.cold import ColdOptions
+from librarian_server.stores.registry import cold_backend, s3_backend
 from librarian_server.stores.s3 import S3Options
 
 log = logging.getLogger(__name__)
@@ -317,6 +318,38 @@ def add_s3_store(
         accepts_ingest=accepts_ingest,
     )
     s3_backend(store.uuid, options).initialise()
+    session.add(store)
+    session.flush()
+    return store
+
+
+def add_cold_store(
+    session: Session,
+    name: str,
+    root: Path,
+    options: ColdOptions,
+    *,
+    capacity_bytes: int | None = None,
+    accepts_ingest: bool = False,
+    make_buckets: bool = True,
+) -> Store:
+    """A directory on a tape system's filesystem as a store; the tape system is asked
+    (login and the state of its disk cache) before the store is recorded."""
+    root = root.expanduser().resolve()
+    _check_new(session, name, str(root), capacity_bytes, "Give each store its own directory.")
+    store = Store(
+        name=name,
+        kind=StoreKind.COLD,
+        root=str(root),
+        options=options.model_dump(),
+        uuid=str(uuid.uuid4()),
+        capacity_bytes=capacity_bytes,
+        used_bytes=0,
+        enabled=True,
+        accepts_ingest=accepts_ingest,
+    )
+    cold_backend(store.root, store.uuid, options).check()
+    PosixStore.initialise(root, store.uuid, make_buckets=make_buckets)  # the same layout
     session.add(store)
     session.flush()
     return store

@@ -13,6 +13,7 @@ once and never sent or served again.
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from librarian_client.models import (
     CloneOutcome,
@@ -23,6 +24,7 @@ from librarian_client.models import (
 from librarian_server.errors import LibrarianError
 from librarian_server.orm import Peer, QueueStatus, SendQueue, utcnow
 from librarian_server.services.catalogue.copies import local_copies, mark_bad, mark_verified
+from librarian_server.services.cold.jobs import on_tape_only, stage_in_background
 from librarian_server.services.replication import outgoing
 from librarian_server.services.replication.claims import Lease, claim_queue
 from librarian_server.services.replication.clone_poll import poll_next, submit
@@ -86,6 +88,31 @@ class Sender(SendContext):
     def fail_batch(self, queue: SendQueue, reason: str, lease: Lease) -> dict[str, int]:
         return fail_batch(self, queue, reason, lease)
 
+    def _stage_from_tape(self, peer: Peer, rows: Rows) -> Rows:
+        """Files whose only copies here are on tape wait (back in the pool, attempts
+        unchanged) while a staging job brings them onto disk; the others go on."""
+        with self.factory.begin() as session:
+            taped = on_tape_only(session, [t.file_name for t, _ in rows])
+            if not taped:
+                return rows
+            job = stage_in_background(
+                session,
+                sorted(taped),
+                owner=f"replication:{peer.name}",
+                settings=self.settings,
+                origin="replication",
+            )
+            outgoing.wait_for_peer(
+                session,
+                {
+                    t.id: "on tape here: waiting for staging" + (f" (job {job})" if job else "")
+                    for t, _ in rows
+                    if t.file_name in taped
+                },
+                until=utcnow() + timedelta(seconds=self.settings.cold.poll_after_seconds),
+            )
+        return [(t, f) for t, f in rows if t.file_name not in taped]
+
     def _send(
         self,
         queue: SendQueue,
@@ -95,6 +122,7 @@ class Sender(SendContext):
         lease: Lease,
     ) -> tuple[int | None, int]:
         """Returns (confirmed, failed), or (None, failed) once handed to an async manager."""
+        rows = self._stage_from_tape(peer, rows)
         if not rows:
             return 0, 0
         staged = client.stage(

@@ -15,8 +15,8 @@ from librarian_client.models import PeerInfo, PermissionLevel, TransferStatus
 from librarian_server.errors import Conflict, InvalidRequest, NotFound, PermissionDenied
 from librarian_server.orm import OUTGOING_LIVE, OutgoingTransfer, Peer, utcnow
 from librarian_server.services.accounts.auth import AuthenticatedUser
+from librarian_server.services.core.credentials import CredentialBox
 from librarian_server.services.core.sql import execute_count
-from librarian_server.services.replication.credentials import CredentialBox
 from librarian_server.services.replication.peer_health import health
 from librarian_server.settings import ServerSettings
 from librarian_server.transfer import KNOWN

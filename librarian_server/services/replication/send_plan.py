@@ -35,7 +35,7 @@ from librarian_server.orm import (
     SendQueue,
     utcnow,
 )
-from librarian_server.services.catalogue.copies import usable
+from librarian_server.services.catalogue.copies import kept
 from librarian_server.services.catalogue.files import glob_to_like, name_prefix
 from librarian_server.services.core.sql import insert_ignoring_conflicts
 from librarian_server.settings import ServerSettings
@@ -57,7 +57,8 @@ def lacking(
         OutgoingTransfer.status != TransferStatus.COMPLETED,
     )
     held = exists().where(RemoteInstance.file_name == File.name, RemoteInstance.site == peer.name)
-    on_disk = exists().where(Instance.file_name == File.name, usable())
+    # A copy only on tape counts: its send stages it first and waits.
+    on_disk = exists().where(Instance.file_name == File.name, kept())
     query = select(File.name, File.size, File.checksum, File.source, File.uploader).where(
         ~blocked, ~held, on_disk, File.source != peer.name
     )

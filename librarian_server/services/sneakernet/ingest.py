@@ -36,6 +36,7 @@ from librarian_server.errors import InvalidName, InvalidRequest
 from librarian_server.orm import IncomingTransfer
 from librarian_server.services.accounts.auth import AuthenticatedUser
 from librarian_server.services.catalogue.names import validate_name
+from librarian_server.services.core.credentials import CredentialBox
 from librarian_server.services.ingest.commit import commit_each, existing_files
 from librarian_server.services.ingest.receive import mark_staged
 from librarian_server.services.ingest.transfers import (
@@ -47,7 +48,6 @@ from librarian_server.services.ingest.transfers import (
 )
 from librarian_server.services.replication.checkins import queue_checkins
 from librarian_server.services.replication.clone_receive import remember_sender
-from librarian_server.services.replication.credentials import CredentialBox
 from librarian_server.services.replication.outgoing import record_remote_copies
 from librarian_server.services.sneakernet.disk import DiskEntry, DiskFormatError, DiskReader
 from librarian_server.services.sneakernet.keys import ingest_key

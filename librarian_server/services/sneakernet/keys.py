@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from librarian_server.errors import InvalidRequest
 from librarian_server.orm import Peer, User
-from librarian_server.services.replication.credentials import CredentialBox
+from librarian_server.services.core.credentials import CredentialBox
 from librarian_server.services.sneakernet.disk import DiskHeader
 from librarian_server.services.sneakernet.signing import (
     DiskKeySpec,

@@ -22,8 +22,9 @@ from librarian_client.models import CommitItem, StageItem, StageOutcome
 from librarian_server.errors import FileAlreadyExists, LibrarianError
 from librarian_server.orm import User
 from librarian_server.services.accounts.auth import AuthenticatedUser
-from librarian_server.services.catalogue import files, subtrees
+from librarian_server.services.catalogue import subtrees
 from librarian_server.services.catalogue.files import Download
+from librarian_server.services.cold import operations
 from librarian_server.services.ingest import receive, upload
 from librarian_server.services.vospace import moves, nodes, transfers
 from librarian_server.services.vospace.faults import (
@@ -128,13 +129,16 @@ async def write_file(
     return Written(done.name, done.size, done.checksum, created=True)
 
 
-def download(session: Session, path: str, ctx: Context) -> Download:
-    """The bytes of the DataNode at ``path`` (links to nodes here followed), or a fault."""
+def download(session: Session, factory: sessionmaker[Session], path: str, ctx: Context) -> Download:
+    """The bytes of the DataNode at ``path`` (links to nodes here followed), or a fault;
+    a file only on tape starts staging and answers 503 with Retry-After, which VO
+    clients wait out."""
     node = nodes.resolve_internal_link(session, nodes.get(session, path, ctx.uris), ctx.uris)
     if node.file is None:
         raise InvalidArgument(f"{ctx.uris.uri(node.path)} is a ContainerNode; it has no bytes")
+    reader = ctx.user.name if ctx.user is not None else None
     try:
-        return files.prepare_download(session, node.file.name)
+        return operations.download_or_stage(factory, node.file.name, reader, ctx.settings)
     except LibrarianError as exc:
         raise from_librarian_error(exc) from None
 

@@ -66,6 +66,8 @@ def from_librarian_error(exc: errors.LibrarianError) -> VOSpaceFault:
         fault = InvalidURI
     elif isinstance(exc, errors.NotFound):
         fault = NodeNotFound
+    elif isinstance(exc, errors.FileOffline):
+        fault = NodeBusy
     elif isinstance(exc, errors.FileAlreadyExists | errors.Conflict):
         fault = DuplicateNode
     elif isinstance(exc, errors.VerificationFailed):
@@ -80,4 +82,6 @@ def from_librarian_error(exc: errors.LibrarianError) -> VOSpaceFault:
     result.headers = exc.headers()
     if exc.status_code in (413, 416, 507) or isinstance(exc, errors.CopyFailedVerification):
         result.status_code = exc.status_code  # keep the precise HTTP meaning
+    if isinstance(exc, errors.FileOffline):
+        result.status_code = 503  # with Retry-After: VO clients (cadcutils) wait and retry
     return result

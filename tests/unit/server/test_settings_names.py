@@ -60,7 +60,7 @@ def test_valid_nested_variables_and_the_config_file_variable_are_accepted(
          "settings file (did you mean replication.max_attempts?)."),
         ("[replicaton]\nmax_attempts = 3\n", "Unknown setting 'replicaton' in the settings file "
          "(did you mean replication?)."),
-        ("colour = 3\n", "Unknown setting 'colour' in the settings file."),
+        ("flavour = 3\n", "Unknown setting 'flavour' in the settings file."),
     ],
 )  # fmt: skip
 def test_an_unknown_key_in_the_settings_file_is_refused(

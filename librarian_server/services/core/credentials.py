@@ -8,6 +8,8 @@ A database dump alone therefore reveals no peer password.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 from pathlib import Path
 
@@ -39,7 +41,8 @@ class CredentialBox:
     def __init__(self, key_path: Path) -> None:
         self.key_path = key_path
         try:
-            self._fernet = Fernet(_load_or_create_key(key_path))
+            self._key = _load_or_create_key(key_path)
+            self._fernet = Fernet(self._key)
         except ValueError:
             raise ConfigurationError(
                 f"{key_path} does not hold a valid key.",
@@ -49,6 +52,13 @@ class CredentialBox:
     @classmethod
     def for_settings(cls, settings: ServerSettings) -> CredentialBox:
         return cls(settings.secret_key_path)
+
+    def derive(self, label: str) -> str:
+        """A secret of this site's for ``label`` (a staging job's signing key): the same in
+        every process and after a restart, never stored, useless without the key file."""
+        return hmac.new(
+            self._key, b"librarian-derived:" + label.encode(), hashlib.sha256
+        ).hexdigest()
 
     def seal(self, secret: str) -> str:
         return self._fernet.encrypt(secret.encode()).decode()

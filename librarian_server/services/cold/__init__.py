@@ -1,0 +1,1 @@
+"""Cold (tape) stores: staging jobs, readiness from events or polls, pins, callbacks."""
