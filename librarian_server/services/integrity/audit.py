@@ -210,14 +210,14 @@ def _compare(
     """The catalogue's view of the stretch (after, last] against what the walk saw."""
     seen = {path for path, _ in chunk}
     with factory() as session:
-        query = select(Instance.id, Instance.path, Instance.verified_result).where(
-            Instance.store_id == store_id
-        )
+        query = select(
+            Instance.id, Instance.path, Instance.verified_result, Instance.available
+        ).where(Instance.store_id == store_id)
         if after is not None:
             query = query.where(Instance.path > after)
         if last is not None:
             query = query.where(Instance.path <= last)
-        rows = [(i, path, state) for i, path, state in session.execute(query)]
+        rows = list(session.execute(query).all())
         dark_query = select(Damage.path).where(
             Damage.store_id == store_id, Damage.active, Damage.kind == Finding.DARK
         )
@@ -226,9 +226,14 @@ def _compare(
         if last is not None:
             dark_query = dark_query.where(Damage.path <= last)
         known_dark = set(session.scalars(dark_query))
-    catalogued_paths = {path for _, path, _ in rows}
-    # Copies already known bad (a quarantined one among them) are repair's business.
-    absent = [i for i, path, state in rows if path not in seen and state is not CopyState.BAD]
+    catalogued_paths = {row.path for row in rows}
+    # Copies already known bad (a quarantined one among them) are repair's business; an
+    # offline copy on a cold store is on tape, not on the disk walked.
+    absent = [
+        row.id
+        for row in rows
+        if row.path not in seen and row.verified_result is not CopyState.BAD and row.available
+    ]
     if absent:
         verdicts = rehash_copies(factory, absent, by=AUDIT_BY)
         missing = record_bad_verdicts(factory, verdicts, AUDIT_BY)

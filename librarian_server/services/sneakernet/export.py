@@ -26,6 +26,7 @@ from librarian_client.models.sneakernet import ExportStop
 from librarian_server.errors import InvalidRequest, PermissionDenied
 from librarian_server.orm import File, OutgoingTransfer, Peer, QueueStatus, SendQueue, utcnow
 from librarian_server.services.catalogue.copies import local_copies
+from librarian_server.services.cold.jobs import on_tape_only, stage_in_background
 from librarian_server.services.core.sql import compare_and_set, insert_ignoring_conflicts
 from librarian_server.services.replication import outgoing
 from librarian_server.services.replication.peers import get_peer
@@ -163,6 +164,9 @@ def export_disk(
         for start in range(0, len(candidates), step):
             chunk = candidates[start : start + step]
             claimed = _claim(factory, queue_id, label, peer, chunk)
+            _stage_from_tape(
+                factory, settings, [c.name for c in chunk if c.name in claimed], peer, summary
+            )
             try:
                 summary.stopped = _write(
                     factory, settings, writer, root, chunk, claimed, summary, reporter
@@ -242,6 +246,40 @@ def _claim(
         }
 
 
+TAPE_REASON = "on tape only here: staging started"
+
+
+def summary_taped(summary: ExportSummary) -> set[str]:
+    return {p.name for p in summary.problems if p.reason.startswith(TAPE_REASON)}
+
+
+def _stage_from_tape(
+    factory: sessionmaker[Session],
+    settings: ServerSettings,
+    names: list[str],
+    peer: str,
+    summary: ExportSummary,
+) -> None:
+    """Files whose only copies here are on tape are not written to this disk: staging
+    is started for them (attempts unchanged), and the summary says so."""
+    with factory.begin() as session:
+        taped = on_tape_only(session, names)
+        if not taped:
+            return
+        job = stage_in_background(
+            session,
+            sorted(taped),
+            owner=f"sneakernet:{peer}",
+            settings=settings,
+            origin="sneakernet",
+        )
+    where = f" (job {job})" if job else ""
+    for name in sorted(taped):
+        summary.problems.append(
+            DiskProblem(name=name, reason=f"{TAPE_REASON}{where}; a later export takes it")
+        )
+
+
 def _write(
     factory: sessionmaker[Session],
     settings: ServerSettings,
@@ -255,6 +293,7 @@ def _write(
     """Copy a claimed step onto the disk and list it; returns why the export stops, if so."""
     with factory() as session:
         sources = local_copies(session, [c.name for c in chunk if c.name in claimed])
+    taped = summary_taped(summary)
     entries: list[DiskEntry] = []
     refused: dict[int, str] = {}
     stopped: ExportStop = "complete"
@@ -267,8 +306,9 @@ def _write(
                 break
             source = sources.get(c.name)
             if source is None:
-                refused[claimed[c.name]] = "no copy of the file is available on this site"
-                continue
+                if c.name not in taped:
+                    refused[claimed[c.name]] = "no copy of the file is available on this site"
+                continue  # on tape: released unwritten, exported by a later disk
             try:
                 path = writer.copy_in(
                     source.open, c.name, c.size, c.checksum, lambda n: reporter.add(nbytes=n)
