@@ -48,6 +48,11 @@ def _end(proc: subprocess.Popen[bytes], sig: signal.Signals, grace: float) -> No
     _live.discard(proc)
 
 
+def kill_group(proc: subprocess.Popen[bytes]) -> None:
+    """SIGKILL a process started in its own session, and everything it started."""
+    _end(proc, signal.SIGKILL, grace=10)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -4,11 +4,8 @@ acknowledgement, broker crashes and restarts, a consumer SIGKILLed mid-batch, ba
 from __future__ import annotations
 
 import asyncio
-import atexit
 import contextlib
 import os
-import signal
-import socket
 import subprocess
 import sys
 import textwrap
@@ -23,90 +20,19 @@ import pytest
 
 from librarian_server.bus.nats import NatsEventSource, publish_events
 from librarian_server.stores.tape.base import StageEvent
+from tests.tape import NATS_SERVER, NatsServer, kill_group
 
-NATS_SERVER = "/usr/sbin/nats-server"
 STREAM = "TAPE_EVENTS"
 PREFIX = "tape.events"
 
 pytestmark = pytest.mark.skipif(not os.path.exists(NATS_SERVER), reason="nats-server missing")
-
-_live: set[subprocess.Popen[bytes]] = set()
-
-
-def _kill_group(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=10)
-    _live.discard(proc)
-
-
-@atexit.register
-def _kill_all() -> None:
-    for proc in list(_live):
-        _kill_group(proc)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class NatsServer:
-    """One nats-server with JetStream, in its own process group, restartable on the same
-    port and store directory (what a broker restart looks like to clients)."""
-
-    def __init__(self, root: Path) -> None:
-        self.port = _free_port()
-        self.store = root / "nats-store"
-        self.log = root / "nats.log"
-        self.url = f"nats://127.0.0.1:{self.port}"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        assert self.proc is None
-        with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(
-                [
-                    NATS_SERVER,
-                    "-js",
-                    "-a",
-                    "127.0.0.1",
-                    "-p",
-                    str(self.port),
-                    "-sd",
-                    str(self.store),
-                ],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        _live.add(self.proc)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, self.log.read_text()
-            with (
-                contextlib.suppress(OSError),
-                socket.create_connection(("127.0.0.1", self.port), 0.2),
-            ):
-                return
-            time.sleep(0.05)
-        raise AssertionError(f"nats-server did not listen on {self.port}")
-
-    def kill(self) -> None:
-        """SIGKILL: no flush, no goodbye to clients."""
-        assert self.proc is not None
-        _kill_group(self.proc)
-        self.proc = None
 
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[NatsServer]:
     srv = NatsServer(tmp_path)
     yield srv
-    if srv.proc is not None:
-        srv.kill()
+    srv.kill()
 
 
 class Collector:
@@ -302,11 +228,10 @@ def test_consumer_sigkilled_before_ack_gets_them_again(server: NatsServer, tmp_p
         [sys.executable, "-c", CONSUMER_SCRIPT, server.url, str(seen)],
         start_new_session=True,
     )
-    _live.add(proc)
     try:
         wait_until(lambda: seen.exists() and len(seen.read_text().split()) == 30, 20, "the batch")
     finally:
-        _kill_group(proc)
+        kill_group(proc)
     assert sorted(seen.read_text().split()) == sorted(e.path for e in sent)
 
     handle = Collector()
