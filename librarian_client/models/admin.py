@@ -91,6 +91,11 @@ class StoreInfo(WireModel):
     lost: int = Field(default=0, description="Files whose every copy here is bad.")
     dark: int = Field(default=0, description="Stray files awaiting an operator.")
     retired: bool = Field(default=False, description="Emptied and disabled for good.")
+    online_bytes: int | None = Field(
+        default=None,
+        description="A cold store's: bytes of its copies on the disk cache now (staged or "
+        "not yet released); the rest are on tape only.",
+    )
     policy: ReleasePolicyInfo | None = Field(
         default=None, description="What the store does with old copies (release, tiering)."
     )

@@ -21,6 +21,7 @@ from librarian_server.errors import (
 from librarian_server.orm import (
     HOLDING_STATUSES,
     Damage,
+    File,
     IncomingTransfer,
     Instance,
     ReleasePolicy,
@@ -259,7 +260,19 @@ def store_info(session: Session, store: Store, *, min_free_bytes: int = 0) -> St
         accepts_ingest=store.accepts_ingest,
         **_damage_counts(session, store.id),
         retired=store.retired,
+        online_bytes=_online_bytes(session, store) if store.kind is StoreKind.COLD else None,
         policy=policy_info(policy) if policy is not None else None,
+    )
+
+
+def _online_bytes(session: Session, store: Store) -> int:
+    return int(
+        session.scalar(
+            select(func.coalesce(func.sum(File.size), 0))
+            .join(Instance, Instance.file_name == File.name)
+            .where(Instance.store_id == store.id, Instance.available)
+        )
+        or 0
     )
 
 

@@ -30,6 +30,12 @@ def _fill(site: Site, count: int, prefix: str = "obs/night1") -> dict[str, bytes
     return files
 
 
+def _online_bytes(site: Site) -> int:
+    stores = site.http.get("/api/v2/stores", auth=site.auth("admin")).json()
+    (cold,) = [s for s in stores if s["kind"] == "cold"]
+    return int(cold["online_bytes"])
+
+
 def _job(site: Site, job_id: str, user: str = "writer", **params: Any) -> dict[str, Any]:
     r = site.http.get(f"/api/v2/staging/{job_id}", auth=site.auth(user), params=params)
     assert r.status_code == 200, r.text
@@ -65,6 +71,7 @@ def test_a_file_only_on_tape_is_staged_by_its_download_then_served(cold_site: Co
         return [p for p in (tape.root / "librarian/files").rglob("*") if p.is_file()]
 
     assert on_disk() == [], "released: only on tape"
+    assert _online_bytes(site) == 0
     first = site.http.get(f"/api/v2/download/{name}", auth=site.auth("reader"))
     assert first.status_code == 409, first.text
     assert first.json()["code"] == "file_offline"
@@ -83,6 +90,7 @@ def test_a_file_only_on_tape_is_staged_by_its_download_then_served(cold_site: Co
     served = site.http.get(f"/api/v2/download/{name}", auth=site.auth("reader"))
     assert served.status_code == 200 and served.content == files[name]
     assert [p.name.endswith("-f0000.fits") for p in on_disk()] == [True]
+    assert _online_bytes(site) == len(files[name])
     # The other files stayed on tape.
     other = sorted(files)[-1]
     assert site.http.get(f"/api/v2/download/{other}", auth=site.auth()).status_code == 409
