@@ -6,6 +6,7 @@ import logging
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import delete, event, func, select, update
 from sqlalchemy.orm import Session
@@ -30,7 +31,7 @@ from librarian_server.orm import (
 )
 from librarian_server.stores import PosixStore, backend_for
 from librarian_server.stores.cold import ColdOptions
-from librarian_server.stores.registry import cold_backend, s3_backend
+from librarian_server.stores.registry import s3_backend
 from librarian_server.stores.s3 import S3Options
 
 log = logging.getLogger(__name__)
@@ -44,19 +45,25 @@ def add_store(
     capacity_bytes: int | None = None,
     accepts_ingest: bool = True,
     make_buckets: bool = True,
+    kind: StoreKind = StoreKind.POSIX,
+    options: dict[str, Any] | None = None,
 ) -> Store:
+    """A directory as a store (POSIX, or COLD: on a tape system's filesystem, whose
+    tape system must answer before the store is recorded)."""
     root = root.expanduser().resolve()
     _check_new(session, name, str(root), capacity_bytes, "Give each store its own directory.")
     store = Store(
         name=name,
-        kind=StoreKind.POSIX,
+        kind=kind,
         root=str(root),
+        options=options,
         uuid=str(uuid.uuid4()),
         capacity_bytes=capacity_bytes,
         used_bytes=0,
         enabled=True,
         accepts_ingest=accepts_ingest,
     )
+    backend_for(store).check()
     PosixStore.initialise(root, store.uuid, make_buckets=make_buckets)
     session.add(store)
     session.flush()
@@ -346,26 +353,16 @@ def add_cold_store(
     accepts_ingest: bool = False,
     make_buckets: bool = True,
 ) -> Store:
-    """A directory on a tape system's filesystem as a store; the tape system is asked
-    (login and the state of its disk cache) before the store is recorded."""
-    root = root.expanduser().resolve()
-    _check_new(session, name, str(root), capacity_bytes, "Give each store its own directory.")
-    store = Store(
-        name=name,
-        kind=StoreKind.COLD,
-        root=str(root),
-        options=options.model_dump(),
-        uuid=str(uuid.uuid4()),
+    return add_store(
+        session,
+        name,
+        root,
         capacity_bytes=capacity_bytes,
-        used_bytes=0,
-        enabled=True,
         accepts_ingest=accepts_ingest,
+        make_buckets=make_buckets,
+        kind=StoreKind.COLD,
+        options=options.model_dump(),
     )
-    cold_backend(store.root, store.uuid, options).check()
-    PosixStore.initialise(root, store.uuid, make_buckets=make_buckets)  # the same layout
-    session.add(store)
-    session.flush()
-    return store
 
 
 def check_stores(session: Session) -> list[tuple[str, ConfigurationError]]:

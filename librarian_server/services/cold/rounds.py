@@ -62,34 +62,42 @@ def handle_events(
     backends = dict(cold_stores(factory))
     paths = {e.path: e for e in events}
     with factory.begin() as session:
-        rows: list[Any] = []
-        for chunk in in_chunks(list(paths)):
-            rows += session.execute(
-                select(
-                    StagedCopy.instance_id,
-                    StagedCopy.store_id,
-                    StagedCopy.tape_path,
-                    Instance.path,
-                    File.size,
-                )
-                .join(Instance, Instance.id == StagedCopy.instance_id)
-                .join(File, File.name == Instance.file_name)
-                .where(StagedCopy.tape_path.in_(chunk), StagedCopy.state == PENDING)
-            ).all()
+        rows = _pending(session, StagedCopy.tape_path, list(paths))
         ready: list[int] = []
         failed: dict[int, str] = {}
-        for instance_id, store_id, tape_path, path, size in rows:
-            event = paths[tape_path]
-            backend = backends.get(store_id)
+        for r in rows:
+            event = paths[r.tape_path]
+            backend = backends.get(r.store_id)
             if backend is None:
                 continue
             if event.status == "error":
-                failed[instance_id] = f"the tape system could not stage it: {event.error}"
-            elif backend.size_of(path) == size:
-                ready.append(instance_id)
+                failed[r.instance_id] = f"the tape system could not stage it: {event.error}"
+            elif backend.size_of(r.path) == r.size:
+                ready.append(r.instance_id)
         marked = mark_ready(session, ready, settings)
         errors = mark_failed(session, failed, settings)
     return {"events": len(events), "ready": marked, "failed": errors}
+
+
+def _pending(session: Session, key: Any, values: list[Any]) -> list[Any]:
+    """The pending copies whose ``key`` column is among ``values``, with what a check of
+    them needs: where the tape system and the store have them, and the catalogued size."""
+    rows: list[Any] = []
+    for chunk in in_chunks(values):
+        rows += session.execute(
+            select(
+                StagedCopy.instance_id,
+                StagedCopy.store_id,
+                StagedCopy.tape_path,
+                StagedCopy.last_request_time,
+                Instance.path,
+                File.size,
+            )
+            .join(Instance, Instance.id == StagedCopy.instance_id)
+            .join(File, File.name == Instance.file_name)
+            .where(key.in_(chunk), StagedCopy.state == PENDING)
+        ).all()
+    return rows
 
 
 def staging_round(
@@ -195,20 +203,7 @@ def _poll(
             values={"checked_time": now},
             limit=limit,
         )
-        rows: list[Any] = []
-        for chunk in in_chunks(ids):
-            rows += session.execute(
-                select(
-                    StagedCopy.instance_id,
-                    StagedCopy.tape_path,
-                    StagedCopy.last_request_time,
-                    Instance.path,
-                    File.size,
-                )
-                .join(Instance, Instance.id == StagedCopy.instance_id)
-                .join(File, File.name == Instance.file_name)
-                .where(StagedCopy.instance_id.in_(chunk))
-            ).all()
+        rows = _pending(session, StagedCopy.instance_id, ids)
     if not rows:
         return 0, 0, 0
     states = {}
