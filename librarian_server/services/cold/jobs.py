@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, delete, exists, insert, or_, select, update
+from sqlalchemy import Exists, and_, delete, exists, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from librarian_client.models import (
@@ -41,7 +41,9 @@ from librarian_server.services.catalogue.names import normalise
 from librarian_server.services.cold.readiness import (
     PENDING,
     READY,
+    counts,
     file_info,
+    finish,
     settle_jobs,
     signer,
 )
@@ -261,8 +263,6 @@ def job_info(
     limit: int = 1000,
     state: StagedFileState | None = None,
 ) -> StagingJobInfo:
-    from librarian_server.services.cold.readiness import counts
-
     job = _own_job(session, job_id, user)
     limit = max(0, min(limit, MAX_STAGING_PAGE))
     query = select(StagingJobFile).where(StagingJobFile.job_id == job.id)
@@ -302,8 +302,6 @@ def cancel_job(
     """Cancel a pending job; returns the (store id, tape path) of the copies no other job
     wants any more, whose stage requests the caller withdraws from the tape system
     once this transaction is committed."""
-    from librarian_server.services.cold.readiness import finish
-
     job = _own_job(session, job_id, user)
     if job.state is not StagingJobState.PENDING:
         return []
@@ -320,7 +318,7 @@ def cancel_job(
     return drop_unwanted(session, [c for c in copies if c is not None])
 
 
-def wanted() -> object:
+def wanted() -> Exists:
     """A pending job still waits on the copy (correlated on ``StagedCopy``)."""
     return exists().where(
         StagingJobFile.instance_id == StagedCopy.instance_id,
@@ -337,7 +335,7 @@ def drop_unwanted(session: Session, instance_ids: list[int]) -> list[tuple[int, 
         condition = and_(
             StagedCopy.instance_id.in_(chunk),
             StagedCopy.state == PENDING,
-            ~wanted(),  # type: ignore[operator]
+            ~wanted(),
         )
         dropped += [
             (r.store_id, r.tape_path)

@@ -255,7 +255,7 @@ def _release(
                     StagedCopy.store_id == store_id,
                     StagedCopy.state == READY,
                     StagedCopy.pinned_until < now,
-                    ~wanted(),  # type: ignore[operator]
+                    ~wanted(),
                 )
                 .limit(limit)
             )
