@@ -16,21 +16,11 @@ import pytest
 
 from librarian_server.transfer.notify import verify_signature
 from tests.e2e.conftest import LiveServer
+from tests.e2e.sites import wait_for
 from tests.integration.cold.conftest import Receiver
 from tests.tape import NatsServer, TapeSimulatorProcess
 
 FILES = 10_000
-
-
-def _wait(condition: Callable[[], Any], timeout: float, what: str, every: float = 0.25) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(every)
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +94,7 @@ def test_a_10000_file_job_survives_a_server_sigkill_and_a_broker_restart(
         (source / f"f{i:05d}.dat").write_bytes(f"frame {i:05d}\n".encode() * 4)
     uploaded = server.cli("upload", str(source), "obs/night/")
     assert uploaded.returncode == 0, uploaded
-    _wait(lambda: _on_disk(root) == 0, 120, "every upload released to tape")
+    wait_for(lambda: _on_disk(root) == 0, timeout=120, what="every upload released to tape")
 
     server.env["LIBRARIAN_SERVER_COLD__PIN_SECONDS"] = "3600"
     server.restart()
@@ -131,14 +121,14 @@ def test_a_10000_file_job_survives_a_server_sigkill_and_a_broker_restart(
             except httpx.HTTPError:
                 return 0
 
-        _wait(lambda: ready() > 500, 120, "the first files ready")
+        wait_for(lambda: ready() > 500, timeout=120, what="the first files ready")
         server.kill()  # SIGKILL mid-job: some events handled but not acknowledged
         bus.kill()
         time.sleep(1.0)  # the tape system stages on; its events are dropped meanwhile
         bus.start()
         server.start()
-        _wait(lambda: ready() == FILES, 300, "every file ready")
-        _wait(lambda: receiver.received, 60, "the notification")
+        wait_for(lambda: ready() == FILES, timeout=300, what="every file ready")
+        wait_for(lambda: receiver.received, timeout=60, what="the notification")
         time.sleep(2.0)  # time for a second delivery, were there one
         assert len(receiver.received) == 1
         headers, body = receiver.received[0]
