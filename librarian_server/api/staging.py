@@ -44,12 +44,7 @@ def list_jobs(
 ) -> StagingJobList:
     """Your jobs (every job, for an admin), newest first, without their files."""
     box = CredentialBox.for_settings(settings)
-    return StagingJobList(
-        jobs=[
-            jobs.job_info(session, j.id, user, box, limit=0)
-            for j in jobs.list_jobs(session, user, limit=limit)
-        ]
-    )
+    return StagingJobList(jobs=jobs.list_jobs(session, user, box, limit=limit))
 
 
 @router.get("/{job_id}", response_model=StagingJobInfo)

@@ -289,11 +289,14 @@ def job_info(
     )
 
 
-def list_jobs(session: Session, user: AuthenticatedUser, *, limit: int = 100) -> list[StagingJob]:
-    query = select(StagingJob).order_by(StagingJob.created_time.desc()).limit(limit)
+def list_jobs(
+    session: Session, user: AuthenticatedUser, box: CredentialBox, *, limit: int = 100
+) -> list[StagingJobInfo]:
+    """The account's jobs (every job, for an admin), newest first, without their files."""
+    query = select(StagingJob.id).order_by(StagingJob.created_time.desc()).limit(limit)
     if not user.is_admin:
         query = query.where(StagingJob.owner == user.name)
-    return list(session.scalars(query))
+    return [job_info(session, job_id, user, box, limit=0) for job_id in session.scalars(query)]
 
 
 def cancel_job(
