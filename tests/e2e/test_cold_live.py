@@ -1,7 +1,7 @@
 """A cold store end to end, every part a live process: the Librarian server, the tape
 simulator and a NATS JetStream broker. A job of 10,000 files on tape completes through
 the bus while the server is SIGKILLed and the broker killed and restarted under it; the
-callback receiver gets one signed notification; every file is marked ready once."""
+callback receiver gets one signed notification; no file is marked ready twice."""
 
 from __future__ import annotations
 
@@ -143,7 +143,10 @@ def test_a_10000_file_job_survives_a_server_sigkill_and_a_broker_restart(
     assert done["state"] == "complete" and done["counts"]["error"] == 0
     assert verify_signature(done["notify_secret"], body, headers["x-librarian-signature"])
     assert receiver.bodies()[0]["counts"]["ready"] == FILES
-    assert _ready_marked(server) == FILES, "each copy marked ready exactly once"
+    # The log can only undercount (a SIGKILL between a commit and its log line loses the
+    # line), so more marks than files would mean a copy marked twice; every file being
+    # ready above says each was marked at least once.
+    assert _ready_marked(server) <= FILES, "no copy marked ready twice"
     staged = sim_stats(sim)
     assert staged["staged"] >= FILES and staged["errors"] == 0
 
