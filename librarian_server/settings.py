@@ -94,6 +94,8 @@ class BackgroundSettings(BaseModel):
     staging: TaskSchedule = _every(10, batch_size=10_000)
     # Notifications owed to receivers outside the site (staging jobs' notify_url).
     deliver_outbox: TaskSchedule = _every(10, batch_size=100)
+    # Fold new events into the per-day totals the dashboard shows (events per batch).
+    tally: TaskSchedule = _every(10, batch_size=10_000)
 
 
 class ReplicationSettings(BaseModel):

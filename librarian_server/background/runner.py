@@ -23,8 +23,9 @@ from librarian_server.background.staging import start_event_consumer
 from librarian_server.background.task import Task, TaskContext
 from librarian_server.background.tasks import all_tasks
 from librarian_server.errors import NotFound
-from librarian_server.orm import ErrorCategory
+from librarian_server.orm import ErrorCategory, utcnow
 from librarian_server.services.core.error_log import record_error
+from librarian_server.services.core.task_runs import record_run
 from librarian_server.services.replication.peers import PeerDialer
 from librarian_server.settings import ServerSettings
 from librarian_server.transfer import ManagerRegistry
@@ -79,26 +80,30 @@ class Runner:
             self.dialer,
             getattr(self.settings.background, name),
         )
+        started_at = utcnow()
         started = time.monotonic()
         try:
             summary = task.run(ctx)
         except Exception as exc:
             log.exception("background task %s failed", name)
+            error = f"{type(exc).__name__}: {exc}"
             record_error(
                 self.factory,
                 ErrorCategory.BACKGROUND,
-                f"{name}: {type(exc).__name__}: {exc}",
+                f"{name}: {error}",
                 caller=f"background.{name}",
             )
-            return TaskRunResult(
-                name=name,
-                ok=False,
-                seconds=time.monotonic() - started,
-                error=f"{type(exc).__name__}: {exc}",
+            seconds = time.monotonic() - started
+            record_run(
+                self.factory, name, started=started_at, seconds=seconds, summary={}, error=error
             )
+            return TaskRunResult(name=name, ok=False, seconds=seconds, error=error)
         seconds = time.monotonic() - started
         if any(summary.values()):
             log.info("background task %s: %s (%.2f s)", name, summary, seconds)
+        record_run(
+            self.factory, name, started=started_at, seconds=seconds, summary=summary, error=None
+        )
         return TaskRunResult(name=name, ok=True, seconds=seconds, summary=summary)
 
     def enabled(self) -> list[str]:

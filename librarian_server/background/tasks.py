@@ -14,6 +14,7 @@ from librarian_server.background.repair import Repair
 from librarian_server.background.send_checkins import SendCheckins
 from librarian_server.background.send_clone import SendClone
 from librarian_server.background.staging import Staging
+from librarian_server.background.tally import Tally
 from librarian_server.background.task import Task
 
 
@@ -31,4 +32,5 @@ def all_tasks() -> list[Task]:
         Release(),
         Staging(),
         DeliverOutbox(),
+        Tally(),
     ]

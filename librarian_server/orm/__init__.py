@@ -4,7 +4,7 @@ from librarian_server.orm.base import Base, utcnow
 from librarian_server.orm.checkin import Checkin
 from librarian_server.orm.damage import Damage
 from librarian_server.orm.error import ErrorCategory, ErrorRecord
-from librarian_server.orm.event import Event
+from librarian_server.orm.event import Event, EventSequence
 from librarian_server.orm.file import File
 from librarian_server.orm.instance import Instance
 from librarian_server.orm.outbox import OutboxMessage
@@ -24,6 +24,8 @@ from librarian_server.orm.statuses import (
     OUTGOING_LIVE,
 )
 from librarian_server.orm.store import Store, StoreKind
+from librarian_server.orm.tally import DailyTally, TallyWatermark
+from librarian_server.orm.task_run import TaskRun
 from librarian_server.orm.transfer import IncomingTransfer
 from librarian_server.orm.user import ApiToken, AuthState, LoginFailure, User
 from librarian_server.orm.vospace import (
@@ -49,8 +51,12 @@ __all__ = [
     "Damage",
     "ErrorCategory",
     "ErrorRecord",
+    "DailyTally",
     "Event",
+    "EventSequence",
     "File",
+    "TallyWatermark",
+    "TaskRun",
     "IncomingTransfer",
     "Instance",
     "Peer",

@@ -28,6 +28,7 @@ from librarian_server.services.accounts.auth import AuthenticatedUser
 from librarian_server.services.catalogue import namespace
 from librarian_server.services.catalogue.copies import with_usable_copy
 from librarian_server.services.catalogue.stores import add_used_bytes
+from librarian_server.services.core import events
 from librarian_server.services.core.sql import in_chunks
 from librarian_server.services.ingest.transfer_cas import TransferClosed
 from librarian_server.services.ingest.transfer_cas import claim as claim_rows
@@ -383,6 +384,24 @@ def _insert_catalogue_rows(session: Session, fresh: list[Verified], now: object)
     except IntegrityError:
         raise _NameRace() from None
     _insert_instances(session, fresh, now)
+    events.record_many(
+        session,
+        events.FILE_COMMITTED,
+        actor="librarian",
+        items=(
+            (
+                v.transfer.name,
+                {
+                    "size": r["size"],
+                    "checksum": r["checksum"],
+                    "uploader": r["uploader"],
+                    "source": r["source"],
+                    "store": v.store.name,
+                },
+            )
+            for r, v in zip(rows, fresh, strict=True)
+        ),
+    )
 
 
 def _insert_instances(session: Session, verified: list[Verified], now: object) -> None:

@@ -15,6 +15,7 @@ from librarian_server.errors import Conflict, InvalidRequest
 from librarian_server.orm import Damage, File, Instance, utcnow
 from librarian_server.services.catalogue.names import validate_name
 from librarian_server.services.catalogue.stores import add_used_bytes
+from librarian_server.services.core import events
 from librarian_server.services.integrity.damage import damage_info, end, get_damage
 from librarian_server.stores import backend_for, open_size
 
@@ -58,6 +59,13 @@ def register_dark(
         if file is None:
             session.add(File(name=name, size=size, checksum=checksum, uploader=by, source=site))
             session.flush()
+            events.record(
+                session,
+                events.FILE_COMMITTED,
+                actor=by,
+                subject=name,
+                detail={"size": size, "checksum": checksum, "uploader": by, "source": site},
+            )
             how = f"registered as the new file {name!r}"
         elif file.size != size or file.checksum != checksum:
             raise Conflict(

@@ -1,0 +1,22 @@
+"""tally: fold new events into the per-day totals the dashboard and metrics read."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from librarian_server.background.task import Task, TaskContext
+from librarian_server.services.site import stats
+
+
+class Tally(Task):
+    name = "tally"
+
+    def run(self, ctx: TaskContext) -> dict[str, Any]:
+        folded = 0
+        while not ctx.out_of_time():
+            with ctx.factory.begin() as session:
+                n = stats.tally(session, limit=ctx.batch_size)
+            folded += n
+            if n < ctx.batch_size:
+                break
+        return {"events": folded}
