@@ -40,6 +40,17 @@ def upgrade() -> None:
     sa.Column('seq', sa.BigInteger(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_tally_watermark'))
     )
+    op.create_table('store_snapshots',
+    sa.Column('store_id', sa.Integer(), nullable=False),
+    sa.Column('taken_time', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('copies', sa.BigInteger(), nullable=False),
+    sa.Column('bytes', sa.BigInteger(), nullable=False),
+    sa.Column('verified_recently', sa.BigInteger(), nullable=False),
+    sa.Column('verified_bad', sa.BigInteger(), nullable=False),
+    sa.Column('never_verified', sa.BigInteger(), nullable=False),
+    sa.ForeignKeyConstraint(['store_id'], ['stores.id'], name=op.f('fk_store_snapshots_store_id_stores'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('store_id', name=op.f('pk_store_snapshots'))
+    )
     op.create_table('task_runs',
     sa.Column('name', sa.String(length=64), nullable=False),
     sa.Column('last_started', sa.DateTime(timezone=True), nullable=False),
@@ -80,6 +91,7 @@ def downgrade() -> None:
         batch_op.drop_column('seq')
 
     op.drop_table('task_runs')
+    op.drop_table('store_snapshots')
     op.drop_table('tally_watermark')
     op.drop_table('event_sequence')
     op.drop_table('daily_tallies')

@@ -1,7 +1,9 @@
-"""tally: fold new events into the per-day totals the dashboard and metrics read."""
+"""tally: fold new events into the per-day totals, and recount each store's copies now
+and then, for the dashboard."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from librarian_server.background.task import Task, TaskContext
@@ -19,4 +21,8 @@ class Tally(Task):
             folded += n
             if n < ctx.batch_size:
                 break
-        return {"events": folded}
+        with ctx.factory.begin() as session:
+            counted = stats.refresh_store_counts(
+                session, audit_period=timedelta(days=ctx.settings.integrity.audit_period_days)
+            )
+        return {"events": folded, "stores_counted": counted}

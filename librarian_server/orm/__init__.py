@@ -24,7 +24,7 @@ from librarian_server.orm.statuses import (
     OUTGOING_LIVE,
 )
 from librarian_server.orm.store import Store, StoreKind
-from librarian_server.orm.tally import DailyTally, TallyWatermark
+from librarian_server.orm.tally import DailyTally, StoreSnapshot, TallyWatermark
 from librarian_server.orm.task_run import TaskRun
 from librarian_server.orm.transfer import IncomingTransfer
 from librarian_server.orm.user import ApiToken, AuthState, LoginFailure, User
@@ -74,6 +74,7 @@ __all__ = [
     "StagingJobFile",
     "Store",
     "StoreKind",
+    "StoreSnapshot",
     "UWSPhase",
     "User",
     "VOSpaceContainer",

@@ -8,12 +8,12 @@ these rows instead (``kind`` committed / deleted with ``key`` "", or confirmed w
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Date, Integer, String
+from sqlalchemy import BigInteger, Date, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from librarian_server.orm.base import Base
+from librarian_server.orm.base import Base, UTCDateTime
 
 
 class DailyTally(Base):
@@ -31,3 +31,20 @@ class TallyWatermark(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     seq: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class StoreSnapshot(Base):
+    """Per store: copies, their bytes, and how many were proven lately; counted by the
+    ``tally`` task at most every few minutes, so the stores page reads one row per store."""
+
+    __tablename__ = "store_snapshots"
+
+    store_id: Mapped[int] = mapped_column(
+        ForeignKey("stores.id", ondelete="CASCADE"), primary_key=True
+    )
+    taken_time: Mapped[datetime] = mapped_column(UTCDateTime)
+    copies: Mapped[int] = mapped_column(BigInteger, default=0)
+    bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    verified_recently: Mapped[int] = mapped_column(BigInteger, default=0)
+    verified_bad: Mapped[int] = mapped_column(BigInteger, default=0)
+    never_verified: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -154,3 +154,24 @@ def _totals(site: Site) -> stats.Totals:
             pass
     with site.factory() as session:
         return stats.totals(session)
+
+
+def test_store_counts_are_a_snapshot_refreshed_when_old(site: Site) -> None:
+    from tests.integration.helpers import upload
+
+    upload(site.http, site.auth(), "obs/a.dat", b"a" * 10)
+    upload(site.http, site.auth(), "obs/b.dat", b"b" * 30)
+    with site.factory.begin() as session:
+        assert stats.refresh_store_counts(session, audit_period=timedelta(days=30)) >= 1
+    upload(site.http, site.auth(), "obs/c.dat", b"c" * 5)
+    with site.factory.begin() as session:  # fresh: not counted again
+        assert stats.refresh_store_counts(session, audit_period=timedelta(days=30)) == 0
+    with site.factory() as session:
+        (counts,) = stats.store_counts(session).values()
+    assert (counts.copies, counts.bytes, counts.verified_recently) == (2, 40, 2)
+    assert counts.coverage == 1.0 and counts.verified_bad == 0
+    with site.factory.begin() as session:
+        stats.refresh_store_counts(session, audit_period=timedelta(days=30), max_age_seconds=0)
+    with site.factory() as session:
+        (counts,) = stats.store_counts(session).values()
+    assert (counts.copies, counts.bytes) == (3, 45)

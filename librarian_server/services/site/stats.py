@@ -12,14 +12,18 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from librarian_client.models import CopyState
 from librarian_server.orm.base import utcnow
 from librarian_server.orm.event import Event
-from librarian_server.orm.tally import DailyTally, TallyWatermark
+from librarian_server.orm.file import File
+from librarian_server.orm.instance import Instance
+from librarian_server.orm.store import Store
+from librarian_server.orm.tally import DailyTally, StoreSnapshot, TallyWatermark
 from librarian_server.orm.task_run import TaskRun
 from librarian_server.services.core import events
 from librarian_server.settings import ServerSettings
@@ -27,6 +31,9 @@ from librarian_server.settings import ServerSettings
 COMMITTED = "committed"
 DELETED = "deleted"
 CONFIRMED = "confirmed"
+# How stale the per-store counts may get: counting copies scans the instances table,
+# which the ``tally`` task does at most this often, never a page view.
+SNAPSHOT_SECONDS = 300.0
 _KINDS = {events.FILE_COMMITTED: COMMITTED, events.FILE_DELETED: DELETED}
 
 
@@ -183,3 +190,74 @@ def _add(session: Session, adds: dict[tuple[date, str, str], list[int]]) -> None
                 },
             )
         )
+
+
+@dataclass(frozen=True)
+class StoreCounts:
+    copies: int
+    bytes: int
+    verified_recently: int
+    verified_bad: int
+    never_verified: int
+    taken_time: datetime
+
+    @property
+    def coverage(self) -> float:
+        """The share of copies proven within the audit period (1.0 for an empty store)."""
+        return self.verified_recently / self.copies if self.copies else 1.0
+
+
+def store_counts(session: Session) -> dict[int, StoreCounts]:
+    """The last snapshot per store id (a store counted never yet is absent)."""
+    return {
+        row.store_id: StoreCounts(
+            copies=row.copies,
+            bytes=row.bytes,
+            verified_recently=row.verified_recently,
+            verified_bad=row.verified_bad,
+            never_verified=row.never_verified,
+            taken_time=row.taken_time,
+        )
+        for row in session.scalars(select(StoreSnapshot))
+    }
+
+
+def refresh_store_counts(
+    session: Session, *, audit_period: timedelta, max_age_seconds: float = SNAPSHOT_SECONDS
+) -> int:
+    """Count the copies of each store whose snapshot is older than ``max_age_seconds``
+    (one GROUP BY over the instances of those stores); returns how many were counted."""
+    now = utcnow()
+    taken = dict(session.execute(select(StoreSnapshot.store_id, StoreSnapshot.taken_time)).all())
+    due = [
+        store_id
+        for store_id in session.scalars(select(Store.id))
+        if store_id not in taken or (now - taken[store_id]).total_seconds() >= max_age_seconds
+    ]
+    if not due:
+        return 0
+    recent = now - audit_period
+    counted = {
+        store_id: (copies, size or 0, ok or 0, bad or 0, never or 0)
+        for store_id, copies, size, ok, bad, never in session.execute(
+            select(
+                Instance.store_id,
+                func.count(),
+                func.sum(File.size),
+                func.sum(case((Instance.verified_time >= recent, 1), else_=0)),
+                func.sum(case((Instance.verified_result == CopyState.BAD, 1), else_=0)),
+                func.sum(case((Instance.verified_time.is_(None), 1), else_=0)),
+            )
+            .join(File, File.name == Instance.file_name)
+            .where(Instance.store_id.in_(due))
+            .group_by(Instance.store_id)
+        )
+    }
+    for store_id in due:
+        copies, size, ok, bad, never = counted.get(store_id, (0, 0, 0, 0, 0))
+        row = session.get(StoreSnapshot, store_id) or StoreSnapshot(store_id=store_id)
+        row.taken_time = now
+        row.copies, row.bytes = int(copies), int(size)
+        row.verified_recently, row.verified_bad, row.never_verified = int(ok), int(bad), int(never)
+        session.add(row)
+    return len(due)
