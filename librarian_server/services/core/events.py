@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from librarian_server.orm.base import utcnow
@@ -50,3 +51,15 @@ def record_many(
         Event(time=now, kind=kind, actor=actor, subject=subject, detail=detail)
         for subject, detail in items
     )
+
+
+def admin_actions(session: Session, *, before_id: int | None, limit: int) -> list[Event]:
+    """Administrators' actions (kinds ``admin.*``), newest first, older than ``before_id``.
+
+    Paged by id, not time: many events share a timestamp, never an id, so a page
+    boundary repeats none.
+    """
+    query = select(Event).where(Event.kind.startswith(ADMIN_PREFIX, autoescape=True))
+    if before_id is not None:
+        query = query.where(Event.id < before_id)
+    return list(session.scalars(query.order_by(Event.id.desc()).limit(limit)))
