@@ -21,6 +21,7 @@ import httpx
 # ``models.X``, not ``from ... import X``: the package imports a model's module when it
 # is first used, so ``ping`` builds the validators of its own models and no others.
 from librarian_client import _ping, models
+from librarian_client._accounts import AccountsMixin
 from librarian_client._download import DownloadMixin, name_path, safe_relative
 from librarian_client._integrity import IntegrityMixin
 from librarian_client._replication import ReplicationMixin
@@ -60,7 +61,13 @@ def _tokens() -> TypeAdapter[list[models.TokenInfo]]:
 
 
 class LibrarianClient(
-    Closing, DownloadMixin, IntegrityMixin, ReplicationMixin, SneakernetMixin, StagingMixin
+    Closing,
+    AccountsMixin,
+    DownloadMixin,
+    IntegrityMixin,
+    ReplicationMixin,
+    SneakernetMixin,
+    StagingMixin,
 ):
     """Talks to one librarian server; use as a context manager or call ``close()``.
 

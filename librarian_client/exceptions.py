@@ -246,6 +246,8 @@ BY_CODE: dict[ErrorCode, type[LibrarianHTTPError]] = {
     ErrorCode.CONFLICT: Conflict,
     ErrorCode.FILE_EXISTS: AlreadyExists,
     ErrorCode.NAME_CONFLICT: Conflict,
+    ErrorCode.LAST_ADMIN: Conflict,
+    ErrorCode.ACCOUNT_IN_USE: Conflict,
     ErrorCode.TRANSFER_RUNNING: TransferRunning,
     ErrorCode.TRANSFER_CLOSED: Conflict,
     ErrorCode.FILE_OFFLINE: FileOffline,

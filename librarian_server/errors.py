@@ -133,6 +133,22 @@ class FileOffline(Conflict):
         return out
 
 
+class LastAdmin(Conflict):
+    """Refused so that someone can still administer the site through the API."""
+
+    code = ErrorCode.LAST_ADMIN
+    reason = "This would leave the site without an enabled administrator."
+    suggested_remedy = "Make another user an admin first (`librarian users update`)."
+
+
+class AccountInUse(Conflict):
+    """A peer site signs in with the account: deleting it would cut that site off."""
+
+    code = ErrorCode.ACCOUNT_IN_USE
+    reason = "A peer site still uses this account."
+    suggested_remedy = "Remove the peer first (`librarian-server remove-peer NAME`)."
+
+
 class TransferRunning(Conflict):
     """Refused because a transfer is still under way: asking again later may succeed,
     unlike a file that exists."""

@@ -27,6 +27,7 @@ from librarian_client.cli.parsers import (
     sneakernet,
     staging,
     transfer,
+    users,
 )
 
 if TYPE_CHECKING:
@@ -142,6 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     remove.register(sub, common)
     release.register(sub, common)
     account.register(sub, common)
+    users.register(sub, common)
     replication.register(sub, common)
     sneakernet.register(sub, common)
     staging.register(sub, common)

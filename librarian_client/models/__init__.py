@@ -11,6 +11,19 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from librarian_client.models.accounts import (
+        MAX_AUDIT_PAGE,
+        MAX_PASSWORD,
+        AuditEvent,
+        AuditPage,
+        PasswordChange,
+        PasswordChanged,
+        UserCreate,
+        UserDeleted,
+        UserList,
+        UserRead,
+        UserUpdate,
+    )
     from librarian_client.models.admin import (
         PingResponse,
         ReleaseAction,
@@ -155,6 +168,17 @@ if TYPE_CHECKING:
     )
 
 __all__ = [
+    "MAX_AUDIT_PAGE",
+    "MAX_PASSWORD",
+    "AuditEvent",
+    "AuditPage",
+    "PasswordChange",
+    "PasswordChanged",
+    "UserCreate",
+    "UserDeleted",
+    "UserList",
+    "UserRead",
+    "UserUpdate",
     "MAX_PROOF_FILES",
     "CopyProof",
     "ProofJobInfo",
@@ -281,6 +305,17 @@ __all__ = [
 ]
 
 _HOMES = {
+    "MAX_AUDIT_PAGE": "accounts",
+    "MAX_PASSWORD": "accounts",
+    "AuditEvent": "accounts",
+    "AuditPage": "accounts",
+    "PasswordChange": "accounts",
+    "PasswordChanged": "accounts",
+    "UserCreate": "accounts",
+    "UserDeleted": "accounts",
+    "UserList": "accounts",
+    "UserRead": "accounts",
+    "UserUpdate": "accounts",
     "MAX_PROOF_FILES": "proofs",
     "CopyProof": "proofs",
     "ProofJobInfo": "proofs",

@@ -57,11 +57,13 @@ def list_tokens(
 def revoke_token(
     token_id: TokenIdPath, session: SessionDep, user: Authenticated
 ) -> TokenRevokeResponse:
-    """Revoke one of your tokens (admins: anyone's) and every token minted from it.
+    """Revoke one of your tokens (admins: anyone's, audited) and every token minted from it.
 
     The auth generation bump commits with the deletion, so every process's cache
     stops serving the revoked tokens on their next request."""
-    revoked = tokens.revoke_token(session, token_id, user_id=user.id, permission=user.permission)
+    revoked = tokens.revoke_token(
+        session, token_id, user_id=user.id, permission=user.permission, actor=user.name
+    )
     return TokenRevokeResponse(revoked=revoked)
 
 

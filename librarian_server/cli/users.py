@@ -1,4 +1,7 @@
-"""Users: create them, change a password, disable or re-admit them, list them."""
+"""Users: create them, change a password, disable or re-admit them, list them.
+
+Each change is recorded in the audit log, with ``librarian-server:<OS user>`` as actor.
+"""
 
 from __future__ import annotations
 
@@ -12,15 +15,18 @@ from librarian_server.cli.common import open_catalogue, read_password, settings_
 
 
 def cmd_create_user(args: argparse.Namespace) -> int:
-    from librarian_server.services.accounts.auth import create_user, require_new_user
+    from librarian_server.services.accounts import users
+    from librarian_server.services.accounts.audit import server_cli_actor
+    from librarian_server.services.accounts.auth import require_new_user
 
     engine, factory = open_catalogue(settings_from(args))
     try:
         with factory() as session:
             require_new_user(session, args.name)
         password = read_password(args.password_file, user=args.name)
+        level = PermissionLevel(args.level)
         with factory.begin() as session:
-            user = create_user(session, args.name, password, PermissionLevel(args.level))
+            user = users.create(session, args.name, password, level, actor=server_cli_actor())
             print(f"created user {user.name!r} with permission {user.permission.value}")
     finally:
         engine.dispose()
@@ -28,7 +34,9 @@ def cmd_create_user(args: argparse.Namespace) -> int:
 
 
 def cmd_set_password(args: argparse.Namespace) -> int:
-    from librarian_server.services.accounts.auth import require_user, set_password
+    from librarian_server.services.accounts.audit import server_cli_actor
+    from librarian_server.services.accounts.auth import require_user
+    from librarian_server.services.accounts.users import reset_password
 
     engine, factory = open_catalogue(settings_from(args))
     try:
@@ -36,7 +44,7 @@ def cmd_set_password(args: argparse.Namespace) -> int:
             require_user(session, args.name)
         password = read_password(args.password_file, user=args.name)
         with factory.begin() as session:
-            user = set_password(session, args.name, password)
+            user = reset_password(session, args.name, password, actor=server_cli_actor())
             print(f"changed the password of {user.name!r}")
     finally:
         engine.dispose()
@@ -45,13 +53,14 @@ def cmd_set_password(args: argparse.Namespace) -> int:
 
 def cmd_set_user_disabled(args: argparse.Namespace) -> int:
     """Disabling takes effect within a second in every server process (auth generation)."""
-    from librarian_server.services.accounts.tokens import set_user_disabled
+    from librarian_server.services.accounts.audit import server_cli_actor
+    from librarian_server.services.accounts.users import set_disabled
 
     disabled = args.command == "disable-user"
     engine, factory = open_catalogue(settings_from(args))
     try:
         with factory.begin() as session:
-            user = set_user_disabled(session, args.name, disabled)
+            user = set_disabled(session, args.name, disabled, actor=server_cli_actor())
             print(f"{'disabled' if disabled else 'enabled'} user {user.name!r}")
     finally:
         engine.dispose()

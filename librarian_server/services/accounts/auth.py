@@ -229,7 +229,8 @@ class Authenticator:
         return found
 
 
-def _check_password(password: str) -> None:
+def check_password_strength(password: str) -> None:
+    """Refuse (400) a password too short to resist guessing."""
     if len(password) < 8:
         raise InvalidRequest("The password is too short.", "Use at least 8 characters.")
 
@@ -239,7 +240,7 @@ def create_user(session: Session, name: str, password: str, permission: Permissi
         raise InvalidRequest(
             f"User name {name!r} is not valid.", "Use letters, digits and . _ - @ only."
         )
-    _check_password(password)
+    check_password_strength(password)
     require_new_user(session, name)
     user = User(name=name, password_hash=hash_password(password), permission=permission)
     session.add(user)
@@ -269,7 +270,7 @@ def require_user(session: Session, name: str) -> User:
 def set_password(session: Session, name: str, password: str) -> User:
     """A new password; tokens already issued stay valid. The auth generation moves, so
     every running process stops accepting the old password within a second."""
-    _check_password(password)
+    check_password_strength(password)
     user = require_user(session, name)
     user.password_hash = hash_password(password)
     bump_generation(session)

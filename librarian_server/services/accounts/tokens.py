@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from librarian_client.models import PermissionLevel, TokenInfo
 from librarian_server.errors import NotFound
 from librarian_server.orm import ApiToken, AuthState, User, utcnow
+from librarian_server.services.accounts import audit
 from librarian_server.services.accounts.passwords import new_token, token_digest
 from librarian_server.services.core.sql import in_chunks
 
@@ -107,14 +108,23 @@ def list_tokens(session: Session, *, user_id: int | None) -> list[TokenInfo]:
 
 
 def revoke_token(
-    session: Session, token_id: int, *, user_id: int, permission: PermissionLevel
+    session: Session,
+    token_id: int,
+    *,
+    user_id: int,
+    permission: PermissionLevel,
+    actor: str,
 ) -> list[int]:
-    """Delete the token and all its descendants; the ids removed, the token's first."""
+    """Delete the token and all its descendants; the ids removed, the token's first.
+
+    An admin revoking someone else's token is an admin action: it is audited as ``actor``.
+    """
     row = session.get(ApiToken, token_id)
     if row is None or (row.user_id != user_id and permission is not PermissionLevel.ADMIN):
         raise NotFound(
             f"You have no token with id {token_id}.", "`librarian token list` shows your tokens."
         )
+    owner = row.user_id
     revoked = [row.id]
     frontier = [row.id]
     while frontier:
@@ -125,6 +135,10 @@ def revoke_token(
     for chunk in in_chunks(reversed(revoked)):
         session.execute(delete(ApiToken).where(ApiToken.id.in_(chunk)))
     bump_generation(session)
+    if owner != user_id:
+        subject = session.scalar(select(User.name).where(User.id == owner)) or str(owner)
+        detail = {"token_id": token_id, "revoked": revoked}
+        audit.record(session, audit.TOKEN_REVOKED, actor=actor, subject=subject, detail=detail)
     return revoked
 
 

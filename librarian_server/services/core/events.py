@@ -107,3 +107,15 @@ def read(
 
 def last_seq(session: Session) -> int:
     return session.scalar(select(EventSequence.last_seq).where(EventSequence.id == 1)) or 0
+
+
+def admin_actions(session: Session, *, before_id: int | None, limit: int) -> list[Event]:
+    """Administrators' actions (kinds ``admin.*``), newest first, older than ``before_id``.
+
+    Paged by id, not time: many events share a timestamp, never an id, so a page
+    boundary repeats none.
+    """
+    query = select(Event).where(Event.kind.startswith(ADMIN_PREFIX, autoescape=True))
+    if before_id is not None:
+        query = query.where(Event.id < before_id)
+    return list(session.scalars(query.order_by(Event.id.desc()).limit(limit)))
