@@ -24,6 +24,7 @@ from librarian_server.services.core.processes import Heartbeat
 from librarian_server.services.site.maintenance import startup_cleanup
 from librarian_server.services.vospace import jobs as vospace_jobs
 from librarian_server.settings import ServerSettings, load_settings
+from librarian_server.ui import install as install_ui
 from librarian_server.vospace import install as install_vospace
 from librarian_server.vospace.handlers import guard_fault as vospace_guard_fault
 
@@ -93,5 +94,6 @@ def create_app(
     app.include_router(api_router)
     if settings.vospace_enabled:
         install_vospace(app, settings)
+    install_ui(app, settings)  # after the guard: its headers wrap the guard's refusals too
     install_openapi(app, settings)
     return app

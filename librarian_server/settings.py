@@ -408,6 +408,14 @@ class ServerSettings(BaseSettings):
     integrity: IntegritySettings = Field(default_factory=IntegritySettings)
     cold: ColdSettings = Field(default_factory=ColdSettings)
 
+    ui_enabled: bool = Field(default=True, description="Serve the web dashboard under /ui.")
+    ui_session_seconds: int = Field(
+        default=8 * 3600,
+        gt=0,
+        le=100 * 365 * 86_400,
+        description="A dashboard login lasts this long (never past the token maximum).",
+    )
+
     vospace_enabled: bool = Field(default=True, description="Serve VOSpace 2.1 under /vospace.")
     vospace_resource_id: str = Field(
         default="ivo://example.org/vospace",

@@ -46,6 +46,9 @@ from librarian_server.settings import ServerSettings
 
 USER_KEY = "librarian.user"
 VOSPACE = "/vospace"
+UI = "/ui"
+# The dashboard's forms carry an id, a CSRF token, at most a user name and a password.
+UI_FORM_BYTES = 8 << 10
 _SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
 # Bodies streamed to a store: no cap (a file is as big as it is), but never anonymous.
 _STREAMS = (
@@ -102,6 +105,10 @@ def classify(method: str, path: str, settings: ServerSettings) -> Rule:
             method == "POST" and rest in _VOSPACE_READ_POSTS and anon_read
         )
         return Rule(settings.max_vospace_document_bytes, "a VOSpace document", anonymous)
+    if settings.ui_enabled and (path == UI or path.startswith(UI + "/")):
+        # The dashboard checks its own session cookie (and CSRF token) on every request;
+        # pages answer anonymous ones with a redirect to the login form.
+        return Rule(UI_FORM_BYTES, "a dashboard form", True)
     if path.startswith(API + "/"):
         rest = path[len(API) :]
         if rest == "/ping" and safe:
