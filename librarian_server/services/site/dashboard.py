@@ -10,11 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, case, func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from librarian_client.models import (
-    CopyState,
     FileInfo,
     PeerInfo,
     StagingJobState,
@@ -27,7 +26,6 @@ from librarian_server.orm import (
     ErrorCategory,
     ErrorRecord,
     IncomingTransfer,
-    Instance,
     OutgoingTransfer,
     QueueStatus,
     SendQueue,
@@ -116,6 +114,8 @@ class StoreRow:
     """Copies whose bytes were checked within one audit period."""
     bad: int
     """Copies whose last check failed."""
+    counted_time: datetime | None
+    """When the ``tally`` task last counted them (None: not yet)."""
 
     @property
     def coverage(self) -> float:
@@ -124,23 +124,17 @@ class StoreRow:
 
 
 def store_rows(session: Session, settings: ServerSettings) -> list[StoreRow]:
-    cutoff = utcnow() - timedelta(days=settings.integrity.audit_period_days)
-    counted = {
-        store_id: (int(n), int(verified or 0), int(bad or 0))
-        for store_id, n, verified, bad in session.execute(
-            select(
-                Instance.store_id,
-                func.count(Instance.id),
-                func.sum(case((Instance.verified_time >= cutoff, 1), else_=0)),
-                func.sum(case((Instance.verified_result == CopyState.BAD, 1), else_=0)),
-            ).group_by(Instance.store_id)
-        )
-    }
+    """Per store: its state now, and its copies as last counted in the background (a
+    count per page view would scan every copy of the site)."""
+    counted = stats.store_counts(session)
     rows = []
     for store in stores.get_stores(session):
-        n, verified, bad = counted.get(store.id, (0, 0, 0))
         info = stores.store_info(session, store, min_free_bytes=settings.min_free_bytes)
-        rows.append(StoreRow(info, n, verified, bad))
+        c = counted.get(store.id)
+        if c is None:
+            rows.append(StoreRow(info, 0, 0, 0, None))
+        else:
+            rows.append(StoreRow(info, c.copies, c.verified_recently, c.verified_bad, c.taken_time))
     return rows
 
 

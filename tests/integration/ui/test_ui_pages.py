@@ -148,6 +148,7 @@ def test_each_page_shows_its_data(site: Site) -> None:
     stores = http.get("/ui/stores").text
     assert f'<td class="num used">{human_bytes(5000)}</td>' in stores
     assert 'class="usage' in stores
+    assert '<td class="num">1<div class="sub">counted' in stores  # by the tally task above
 
     transfers = http.get("/ui/transfers", params={"state": "FAILED"}).text
     assert "checksum mismatch at far" in transfers
