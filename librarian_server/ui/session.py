@@ -327,7 +327,9 @@ def _end_session(request: Request, user: AuthenticatedUser) -> None:
     if user.token_id is None:
         return
     with request.app.state.session_factory.begin() as session:
-        revoke_token(session, user.token_id, user_id=user.id, permission=user.permission)
+        revoke_token(
+            session, user.token_id, user_id=user.id, permission=user.permission, actor=user.name
+        )
 
 
 @router.post("/logout")
