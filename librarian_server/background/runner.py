@@ -23,6 +23,7 @@ from librarian_server.background.staging import start_event_consumer
 from librarian_server.background.task import Task, TaskContext
 from librarian_server.background.tasks import all_tasks
 from librarian_server.errors import NotFound
+from librarian_server.metrics import counters as metrics
 from librarian_server.orm import ErrorCategory
 from librarian_server.services.core.error_log import record_error
 from librarian_server.services.replication.peers import PeerDialer
@@ -83,6 +84,7 @@ class Runner:
         try:
             summary = task.run(ctx)
         except Exception as exc:
+            metrics.task_run(name, time.monotonic() - started, failed=True)
             log.exception("background task %s failed", name)
             record_error(
                 self.factory,
@@ -97,6 +99,7 @@ class Runner:
                 error=f"{type(exc).__name__}: {exc}",
             )
         seconds = time.monotonic() - started
+        metrics.task_run(name, seconds, failed=False)
         if any(summary.values()):
             log.info("background task %s: %s (%.2f s)", name, summary, seconds)
         return TaskRunResult(name=name, ok=True, seconds=seconds, summary=summary)
