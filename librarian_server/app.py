@@ -18,6 +18,9 @@ from librarian_server.background import Runner
 from librarian_server.datadir_lock import lock_data_dir, unlock_data_dir
 from librarian_server.db import make_engine, make_session_factory
 from librarian_server.logs import configure_logging
+from librarian_server.metrics import registry as metrics_registry
+from librarian_server.metrics.http import HTTPMetrics
+from librarian_server.metrics.route import router as metrics_router
 from librarian_server.openapi import install as install_openapi
 from librarian_server.services.accounts.auth import Authenticator
 from librarian_server.services.core.processes import Heartbeat
@@ -48,6 +51,8 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         lock_data_dir(settings)
+        if settings.metrics_enabled:  # before anything counts (the runner below, requests)
+            metrics_registry.configure(settings.metrics_dir)
         engine = make_engine(settings)
         app.state.engine = engine
         app.state.session_factory = make_session_factory(engine)
@@ -91,6 +96,9 @@ def create_app(
     install_docs(app)
     install_error_handlers(app)
     app.add_middleware(Guard, settings=settings, vospace_fault=vospace_guard_fault)
+    if settings.metrics_enabled:  # outermost: the guard's refusals are counted too
+        app.add_middleware(HTTPMetrics)
+        app.include_router(metrics_router)
     app.include_router(api_router)
     if settings.vospace_enabled:
         install_vospace(app, settings)

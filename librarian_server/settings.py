@@ -396,6 +396,16 @@ class ServerSettings(BaseSettings):
     )
     log_level: str = "INFO"
 
+    metrics_enabled: bool = Field(
+        default=True,
+        description="Serve GET /metrics (Prometheus) and count into DATA_DIR/metrics.",
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token /metrics requires; None: /metrics is open to anyone.",
+    )
+    metrics_token_file: Path | None = None
+
     secret_key_file: Path | None = Field(
         default=None,
         description="Key that encrypts peer credentials in the database; default "
@@ -458,6 +468,10 @@ class ServerSettings(BaseSettings):
     def _read_secret_files(self) -> ServerSettings:
         if self.database_url is None and self.database_url_file is not None:
             self.database_url = SecretStr(self.database_url_file.read_text().strip())
+        if self.metrics_token is None and self.metrics_token_file is not None:
+            self.metrics_token = SecretStr(self.metrics_token_file.read_text().strip())
+        if self.metrics_token is not None and not self.metrics_token.get_secret_value().strip():
+            raise ValueError("metrics_token is empty: set a token, or none to leave /metrics open")
         self.data_dir = self.data_dir.expanduser().resolve()
         return self
 
@@ -483,6 +497,11 @@ class ServerSettings(BaseSettings):
     @property
     def log_dir(self) -> Path:
         return self.data_dir / "logs"
+
+    @property
+    def metrics_dir(self) -> Path:
+        """Where every process of the site keeps its counters (multiprocess files)."""
+        return self.data_dir / "metrics"
 
     @property
     def secret_key_path(self) -> Path:

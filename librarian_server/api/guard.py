@@ -40,6 +40,7 @@ from librarian_server.errors import (
     LibrarianError,
     TooManyAttempts,
 )
+from librarian_server.metrics.route import PATH as METRICS_PATH
 from librarian_server.services.accounts.auth import AuthenticatedUser, Authenticator
 from librarian_server.services.accounts.throttle import ThrottlePolicy
 from librarian_server.settings import ServerSettings
@@ -78,6 +79,8 @@ class Rule:
     cap: int | None  # None: uncapped (streamed to a store)
     what: str
     anonymous: bool  # may the request come without credentials?
+    # False: the route checks its own credentials (the metrics token is no account's).
+    accounts: bool = True
 
 
 def _strip_root(scope: Scope) -> str:
@@ -122,6 +125,8 @@ def classify(method: str, path: str, settings: ServerSettings) -> Rule:
             "a JSON API request",
             safe and settings.allow_anonymous_read,
         )
+    if path == METRICS_PATH:
+        return Rule(settings.max_json_body_bytes, "the metrics endpoint", True, accounts=False)
     return Rule(settings.max_json_body_bytes, "this server", True)
 
 
@@ -222,6 +227,8 @@ class Guard:
                 raise InvalidRequest("Content-Length is not a number.") from None
             if length > rule.cap:
                 raise BodyTooLarge(rule.cap, rule.what)
+        if not rule.accounts:
+            return None
         creds = credentials(headers.get("authorization"))
         if creds is None:
             if not rule.anonymous:

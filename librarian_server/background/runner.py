@@ -23,6 +23,7 @@ from librarian_server.background.staging import start_event_consumer
 from librarian_server.background.task import Task, TaskContext
 from librarian_server.background.tasks import all_tasks
 from librarian_server.errors import NotFound
+from librarian_server.metrics import counters as metrics
 from librarian_server.orm import ErrorCategory, utcnow
 from librarian_server.services.core.error_log import record_error
 from librarian_server.services.core.task_runs import record_run
@@ -85,6 +86,8 @@ class Runner:
         try:
             summary = task.run(ctx)
         except Exception as exc:
+            seconds = time.monotonic() - started
+            metrics.task_run(name, seconds, failed=True)
             log.exception("background task %s failed", name)
             error = f"{type(exc).__name__}: {exc}"
             record_error(
@@ -93,12 +96,12 @@ class Runner:
                 f"{name}: {error}",
                 caller=f"background.{name}",
             )
-            seconds = time.monotonic() - started
             record_run(
                 self.factory, name, started=started_at, seconds=seconds, summary={}, error=error
             )
             return TaskRunResult(name=name, ok=False, seconds=seconds, error=error)
         seconds = time.monotonic() - started
+        metrics.task_run(name, seconds, failed=False)
         if any(summary.values()):
             log.info("background task %s: %s (%.2f s)", name, summary, seconds)
         record_run(

@@ -14,10 +14,13 @@ def cmd_background(args: argparse.Namespace) -> int:
 
     from librarian_server.background import Runner
     from librarian_server.logs import configure_logging
+    from librarian_server.metrics import registry as metrics_registry
     from librarian_server.services.core.processes import Heartbeat
 
     settings = settings_from(args)
     configure_logging(settings)
+    if settings.metrics_enabled:  # its task runs and transfers show in the API's /metrics
+        metrics_registry.configure(settings.metrics_dir)
     engine, factory = open_catalogue(settings)
     runner = Runner(factory, settings)
     try:

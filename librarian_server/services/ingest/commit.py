@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from librarian_client.checksum import checksum_file, normalise_checksum, parse_checksum
 from librarian_client.models import CommitItem, CommittedFile, CopyState, TransferStatus
 from librarian_server.errors import FileAlreadyExists, NameConflict
+from librarian_server.metrics import counters as metrics
 from librarian_server.orm import File, IncomingTransfer, Instance, Store, utcnow
 from librarian_server.services.accounts.auth import AuthenticatedUser
 from librarian_server.services.catalogue import namespace
@@ -224,7 +225,7 @@ def commit_with_retry(
     clash: FileAlreadyExists | NameConflict
     for attempt in range(attempts):
         try:
-            return _commit_verified(factory, verified, hook)
+            return _commit_verified(factory, verified, hook, caller=caller)
         except _NameRace:
             if attempt == attempts - 1:
                 clash = FileAlreadyExists(
@@ -241,10 +242,15 @@ def commit_with_retry(
 
 
 def _commit_verified(
-    factory: sessionmaker[Session], verified: list[Verified], hook: CommitHook | None
+    factory: sessionmaker[Session],
+    verified: list[Verified],
+    hook: CommitHook | None,
+    *,
+    caller: str,
 ) -> list[CommittedFile]:
     if not verified:
         return []
+    fresh: list[Verified] = []
     results: list[CommittedFile] = []
     moved: list[tuple[Store, list[tuple[Path, str]]]] = []
     moved_names: set[str] = set()
@@ -271,7 +277,7 @@ def _commit_verified(
             namespace.lock_names(session, (v.transfer.name for v in verified))
             clash = existing_files(session, (v.transfer.name for v in verified))
             usable = with_usable_copy(session, clash)
-            fresh: list[Verified] = []
+            fresh = []
             restored: list[Verified] = []
             for v in verified:
                 if (have := clash.get(v.transfer.name)) is None:
@@ -317,6 +323,7 @@ def _commit_verified(
                     backend.uncommit(store_path, staging_path)
         _take_back(sent, backends, exclude=moved)
         raise
+    metrics.files_committed(caller, [v.size for v in fresh])  # the transaction is committed
     for store, moves in moved:
         backends[store.id].release_staging(moves)
     spare = [v for v in verified if v.transfer.name not in moved_names]

@@ -12,6 +12,7 @@ import logging
 
 from librarian_client.models import TransferStatus
 from librarian_server.errors import LibrarianError
+from librarian_server.metrics import counters as metrics
 from librarian_server.orm import QueueStatus, SendQueue, utcnow
 from librarian_server.services.replication import outgoing
 from librarian_server.services.replication.claims import Lease, claim_queue
@@ -101,6 +102,7 @@ def poll_next(ctx: SendContext, polled: set[int] | None = None) -> dict[str, int
         if peer is None or not peer.enabled:
             raise BatchFailed(f"peer {queue.destination!r} is not configured or is disabled")
         sent = {t.id: t.remote_transfer_id for t, _ in rows if t.status is TransferStatus.ONGOING}
+        metrics.transfers(queue.destination, "sent", len(sent))  # the task moved the bytes
         with ctx.dialer.open(peer) as client:
             done, failed = confirm(ctx, client, manager.name, sent)
         note_healthy(ctx.factory, peer.name)

@@ -22,6 +22,7 @@ from librarian_client.models import (
     TransferStatus,
 )
 from librarian_server.errors import LibrarianError
+from librarian_server.metrics import counters as metrics
 from librarian_server.orm import Peer, QueueStatus, SendQueue, utcnow
 from librarian_server.services.catalogue.copies import local_copies, mark_bad, mark_verified
 from librarian_server.services.cold.jobs import on_tape_only, stage_in_background
@@ -217,6 +218,7 @@ class Sender(SendContext):
             {copies[i]: detail for i, detail in result.bad_copies.items()},
             by="replication.send",
         )
+        metrics.transfers(peer.name, "sent", len(result.sent))
         remote_ids = {i: answers[i].transfer_id for i in result.sent}
         confirmed, refused_now = confirm(self, client, manager.name, remote_ids)
         return len(present) + confirmed, failed + len(result.failed) + refused_now

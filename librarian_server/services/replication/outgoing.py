@@ -14,6 +14,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from librarian_client.models import TransferStatus
+from librarian_server.metrics import counters as metrics
 from librarian_server.orm import (
     OUTGOING_LIVE,
     Checkin,
@@ -97,6 +98,9 @@ def complete(session: Session, ids: Iterable[int], *, site: str) -> int:
     )
     record_remote_copies(session, done)
     tell_origins(session, done, site=site)
+    if done:
+        peers = [peer for _, peer in done]
+        metrics.after_commit(session, lambda: metrics.transfers_by_peer("confirmed", peers))
     return len(done)
 
 
@@ -147,6 +151,7 @@ def retry_or_fail(
     """
     now = utcnow()
     retried = failed = 0
+    gave_up: list[str] = []
     for row in live_transfers(session, reasons):
         row.attempts += 1
         row.error = reasons[row.id]
@@ -154,11 +159,14 @@ def retry_or_fail(
             row.status = TransferStatus.FAILED
             row.completed_time = now
             failed += 1
+            gave_up.append(row.destination)
         else:
             row.status = TransferStatus.INITIATED
             row.send_queue_id = None
             row.next_attempt_at = now + backoff(row.attempts, settings)
             retried += 1
+    if gave_up:
+        metrics.after_commit(session, lambda: metrics.transfers_by_peer("failed", gave_up))
     return retried, failed
 
 
