@@ -22,6 +22,7 @@ import httpx
 # is first used, so ``ping`` builds the validators of its own models and no others.
 from librarian_client import _ping, models
 from librarian_client._download import DownloadMixin, name_path, safe_relative
+from librarian_client._events import EventsMixin
 from librarian_client._integrity import IntegrityMixin
 from librarian_client._replication import ReplicationMixin
 from librarian_client._resume import ResumeState
@@ -60,7 +61,13 @@ def _tokens() -> TypeAdapter[list[models.TokenInfo]]:
 
 
 class LibrarianClient(
-    Closing, DownloadMixin, IntegrityMixin, ReplicationMixin, SneakernetMixin, StagingMixin
+    Closing,
+    DownloadMixin,
+    EventsMixin,
+    IntegrityMixin,
+    ReplicationMixin,
+    SneakernetMixin,
+    StagingMixin,
 ):
     """Talks to one librarian server; use as a context manager or call ``close()``.
 

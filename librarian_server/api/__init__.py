@@ -8,6 +8,7 @@ from librarian_server.api import (
     checkin,
     clone,
     deletion,
+    events,
     files,
     integrity,
     params,
@@ -35,6 +36,7 @@ for _module in (
     replication,
     sneakernet,
     staging,
+    events,
 ):
     api_router.include_router(_module.router)
 
