@@ -23,6 +23,7 @@ import httpx
 from librarian_client import _ping, models
 from librarian_client._accounts import AccountsMixin
 from librarian_client._download import DownloadMixin, name_path, safe_relative
+from librarian_client._events import EventsMixin
 from librarian_client._integrity import IntegrityMixin
 from librarian_client._replication import ReplicationMixin
 from librarian_client._resume import ResumeState
@@ -64,6 +65,7 @@ class LibrarianClient(
     Closing,
     AccountsMixin,
     DownloadMixin,
+    EventsMixin,
     IntegrityMixin,
     ReplicationMixin,
     SneakernetMixin,

@@ -395,6 +395,9 @@ class ServerSettings(BaseSettings):
         "(URL + bearer token) so that `librarian` works at once.",
     )
     log_level: str = "INFO"
+    events_max_wait_seconds: float = Field(
+        default=60.0, gt=0, le=60, description="The longest a `GET /events?wait=` long poll lasts."
+    )
 
     metrics_enabled: bool = Field(
         default=True,

@@ -21,6 +21,7 @@ from librarian_client.cli.parsers import (
     account,
     catalogue,
     completion,
+    events,
     release,
     remove,
     replication,
@@ -147,6 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     replication.register(sub, common)
     sneakernet.register(sub, common)
     staging.register(sub, common)
+    events.register(sub, common)
     completion.register(sub, parser)
     return parser
 

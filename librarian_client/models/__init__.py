@@ -71,6 +71,13 @@ if TYPE_CHECKING:
     )
     from librarian_client.models.deletion import DeletedFile, DeleteRequest, DeleteResponse
     from librarian_client.models.errors import ErrorCode, known_code
+    from librarian_client.models.events import (
+        MAX_EVENT_PAGE,
+        MAX_EVENT_SEQ,
+        MAX_EVENT_WAIT,
+        EventInfo,
+        EventList,
+    )
     from librarian_client.models.files import (
         MAX_LIST_PAGE,
         MAX_SEARCH_PAGE,
@@ -253,6 +260,11 @@ __all__ = [
     "DiskProblem",
     "ErrorCode",
     "ErrorResponse",
+    "EventInfo",
+    "EventList",
+    "MAX_EVENT_PAGE",
+    "MAX_EVENT_SEQ",
+    "MAX_EVENT_WAIT",
     "ExportSummary",
     "FileInfo",
     "FileSummary",
@@ -392,6 +404,11 @@ _HOMES = {
     "DeletedFile": "deletion",
     "ErrorCode": "errors",
     "known_code": "errors",
+    "EventInfo": "events",
+    "EventList": "events",
+    "MAX_EVENT_PAGE": "events",
+    "MAX_EVENT_SEQ": "events",
+    "MAX_EVENT_WAIT": "events",
     "CopyCheck": "integrity",
     "CopyState": "files",
     "FileInfo": "files",

@@ -8,6 +8,7 @@ from librarian_server.api import (
     checkin,
     clone,
     deletion,
+    events,
     files,
     integrity,
     params,
@@ -37,6 +38,7 @@ for _module in (
     sneakernet,
     staging,
     users,
+    events,
 ):
     api_router.include_router(_module.router)
 

@@ -100,6 +100,8 @@ def fuzzed_server(
         # Sneakernet paths the fuzzer names must stay inside a scratch directory.
         "LIBRARIAN_SERVER_SNEAKERNET__ROOTS": f'["{disks}"]',
         "LIBRARIAN_SERVER_VOSPACE_ENABLED": "true",
+        # A fuzzed GET /events?wait=60 would otherwise outlast the request timeout.
+        "LIBRARIAN_SERVER_EVENTS_MAX_WAIT_SECONDS": "0.5",
     }
     return start_server(database_url, env=env)
 

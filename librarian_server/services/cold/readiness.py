@@ -24,11 +24,16 @@ from librarian_client.models import (
     StagingNotification,
 )
 from librarian_server.orm import Instance, StagedCopy, StagingJob, StagingJobFile, utcnow
-from librarian_server.services.core import outbox
+from librarian_server.services.core import events, outbox
 from librarian_server.services.core.sql import in_chunks
 from librarian_server.settings import ServerSettings
 
 PENDING, READY, ERROR = StagedFileState.PENDING, StagedFileState.READY, StagedFileState.ERROR
+# How a job's end is announced in the event log; a cancelled job is not (its owner did it).
+_ENDED = {
+    StagingJobState.COMPLETE: events.STAGING_COMPLETE,
+    StagingJobState.FAILED: events.STAGING_FAILED,
+}
 
 
 def mark_ready(session: Session, instance_ids: Iterable[int], settings: ServerSettings) -> int:
@@ -157,8 +162,17 @@ def finish(
     )
     if not moved.rowcount:  # type: ignore[attr-defined]
         return False
+    tally = tally or counts(session, job_id)
+    kind = _ENDED.get(state)
+    if kind is not None:
+        events.record(
+            session,
+            kind,
+            actor="staging",
+            subject=job_id,
+            detail={"counts": tally.model_dump(), "owner": job.owner, "reason": reason},
+        )
     if job.notify_url:
-        tally = tally or counts(session, job_id)
         errors = session.scalars(
             select(StagingJobFile)
             .where(StagingJobFile.job_id == job_id, StagingJobFile.state == ERROR)

@@ -25,6 +25,7 @@ from librarian_client.models import (
 )
 from librarian_server.errors import NotFound
 from librarian_server.orm import Damage, Store, utcnow
+from librarian_server.services.core import events
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +68,24 @@ def record_finding(
             session.add(damage)
     except IntegrityError:  # another process recorded it a moment ago
         return None
+    _announce(session, damage, events.DAMAGE_FOUND, actor=found_by)
     return damage
+
+
+def _announce(session: Session, damage: Damage, kind: str, *, actor: str) -> None:
+    store = session.get(Store, damage.store_id)
+    events.record(
+        session,
+        kind,
+        actor=actor,
+        subject=damage.file_name or damage.path,  # a dark file has no catalogue name
+        detail={
+            "kind": damage.kind.value,
+            "store": store.name if store is not None else None,
+            "damage_id": damage.id,
+            "path": damage.path,
+        },
+    )
 
 
 def end(damage: Damage, state: DamageState, resolution: str) -> None:
@@ -77,6 +95,13 @@ def end(damage: Damage, state: DamageState, resolution: str) -> None:
     damage.resolution = resolution
     damage.updated_time = utcnow()
     damage.next_attempt_time = None
+
+
+def repaired(session: Session, damage: Damage, resolution: str, *, by: str) -> None:
+    """End a record as REPAIRED and announce it (``damage.repaired``), once."""
+    if damage.state is not DamageState.REPAIRED:
+        _announce(session, damage, events.DAMAGE_REPAIRED, actor=by)
+    end(damage, DamageState.REPAIRED, resolution)
 
 
 def damage_info(damage: Damage) -> DamageInfo:

@@ -27,7 +27,13 @@ from librarian_server.errors import Conflict
 from librarian_server.orm import Damage, ErrorCategory, File, Instance, utcnow
 from librarian_server.services.catalogue.copies import mark_bad, mark_verified, usable
 from librarian_server.services.core.error_log import record_error
-from librarian_server.services.integrity.damage import damage_info, end, get_damage, record_finding
+from librarian_server.services.integrity.damage import (
+    damage_info,
+    end,
+    get_damage,
+    record_finding,
+    repaired,
+)
 from librarian_server.services.integrity.rehash import copy_verified, rehash_path, rehash_stored
 from librarian_server.services.integrity.sources import ReplacementSource
 from librarian_server.stores import StoreBackend, backend_for
@@ -137,7 +143,7 @@ def repair_damage(
         damage.attempts += 1
         damage.updated_time = utcnow()
     if job.quarantine_path is None and _reads_true(factory, job):
-        return _close(factory, job, DamageState.REPAIRED, "the copy reads true again")
+        return _close(factory, job, "the copy reads true again", by)
     tried: list[str] = []
     for source in sources:
         staging = job.backend.new_staging_path()
@@ -201,7 +207,7 @@ def _replace(
                 )
             )
             session.delete(old)  # same store, same size: used bytes do not change
-            end(damage, DamageState.REPAIRED, f"replaced from {origin}; new copy at {new_path}")
+            repaired(session, damage, f"replaced from {origin}; new copy at {new_path}", by=by)
             info = damage_info(damage)
     except BaseException:
         job.backend.uncommit(new_path, staging)
@@ -214,10 +220,11 @@ def _replace(
     return info
 
 
-def _close(factory: sessionmaker[Session], job: _Job, state: DamageState, why: str) -> DamageInfo:
+def _close(factory: sessionmaker[Session], job: _Job, why: str, by: str) -> DamageInfo:
+    """The copy is good again without new bytes: repaired."""
     with factory.begin() as session:
         damage = get_damage(session, job.damage_id)
-        end(damage, state, why)
+        repaired(session, damage, why, by=by)
         return damage_info(damage)
 
 

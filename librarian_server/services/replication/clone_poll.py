@@ -20,6 +20,7 @@ from librarian_server.services.replication.peer_health import note_healthy, queu
 from librarian_server.services.replication.send_outcomes import (
     BatchFailed,
     SendContext,
+    close_failed_queue,
     close_settled,
     confirm,
     finish,
@@ -46,10 +47,13 @@ def submit(
         queue.external_id = result.external_id
         outgoing.retry_or_fail(session, result.failed, settings=ctx.settings.replication)
         if result.external_id is None:  # every file refused: there is nothing to poll
-            queue.status = QueueStatus.FAILED
-            queue.error = "nothing was submitted: every file was refused"
+            close_failed_queue(
+                session,
+                queue,
+                "nothing was submitted: every file was refused",
+                files=len(batch.items),
+            )
             queue.failed_count += len(result.failed)
-            queue.completed_time = utcnow()
         for row in outgoing.live_transfers(
             session, [i.transfer_id for i in batch.items if i.transfer_id not in result.failed]
         ):

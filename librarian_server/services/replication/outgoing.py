@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from librarian_client.models import TransferStatus
@@ -18,12 +19,14 @@ from librarian_server.metrics import counters as metrics
 from librarian_server.orm import (
     OUTGOING_LIVE,
     Checkin,
+    File,
     OutgoingTransfer,
     Peer,
     RemoteInstance,
     utcnow,
 )
-from librarian_server.services.core.sql import in_chunks, insert_ignoring_conflicts
+from librarian_server.services.core import events
+from librarian_server.services.core.sql import in_chunks
 from librarian_server.services.ingest.commit import existing_files
 from librarian_server.settings import ReplicationSettings
 
@@ -67,10 +70,36 @@ def live_checksums(session: Session, ids: Iterable[int]) -> dict[int, str]:
 
 
 def record_remote_copies(session: Session, pairs: Iterable[tuple[str, str]]) -> None:
-    """Remember that ``site`` holds ``file_name``; knowing it twice changes nothing."""
+    """Remember that ``site`` holds ``file_name``; knowing it twice changes nothing.
+
+    Each copy learnt of for the first time is a ``copy.confirmed`` event: the unique
+    index decides what is new (the rows the insert returns), so a repeated check-in,
+    or two processes learning of one copy at once, announce it once."""
     now = utcnow()
     rows = [{"file_name": name, "site": site, "copy_time": now} for name, site in set(pairs)]
-    insert_ignoring_conflicts(session, RemoteInstance.__table__, rows)  # type: ignore[arg-type]
+    if not rows:
+        return
+    module = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    statement = (
+        module.insert(RemoteInstance)
+        .on_conflict_do_nothing()
+        .returning(RemoteInstance.file_name, RemoteInstance.site)
+    )
+    new = [(name, site) for name, site in session.execute(statement, rows)]
+    sizes: dict[str, int] = {}
+    for chunk in in_chunks({name for name, _ in new}):
+        found = session.execute(select(File.name, File.size).where(File.name.in_(chunk)))
+        sizes.update((name, size) for name, size in found)
+    events.record_many(
+        session,
+        events.COPY_CONFIRMED,
+        actor="replication",
+        # Peers do not say which of their stores holds a copy: ``store`` stays null.
+        items=(
+            (name, {"peer": site, "size": sizes.get(name, 0), "store": None})
+            for name, site in sorted(new)
+        ),
+    )
 
 
 def _update_live(session: Session, ids: Iterable[int], **values: object) -> list[tuple[str, str]]:
@@ -151,7 +180,7 @@ def retry_or_fail(
     """
     now = utcnow()
     retried = failed = 0
-    gave_up: list[str] = []
+    given_up: list[OutgoingTransfer] = []
     for row in live_transfers(session, reasons):
         row.attempts += 1
         row.error = reasons[row.id]
@@ -159,14 +188,33 @@ def retry_or_fail(
             row.status = TransferStatus.FAILED
             row.completed_time = now
             failed += 1
-            gave_up.append(row.destination)
+            given_up.append(row)
         else:
             row.status = TransferStatus.INITIATED
             row.send_queue_id = None
             row.next_attempt_at = now + backoff(row.attempts, settings)
             retried += 1
-    if gave_up:
-        metrics.after_commit(session, lambda: metrics.transfers_by_peer("failed", gave_up))
+    if given_up:
+        failed_peers = [row.destination for row in given_up]
+        metrics.after_commit(session, lambda: metrics.transfers_by_peer("failed", failed_peers))
+    # Only live rows were read, so a transfer is announced once, when it becomes FAILED.
+    events.record_many(
+        session,
+        events.TRANSFER_FAILED,
+        actor="replication",
+        items=(
+            (
+                row.file_name,
+                {
+                    "peer": row.destination,
+                    "reason": row.error,
+                    "attempts": row.attempts,
+                    "transfer_id": row.id,
+                },
+            )
+            for row in given_up
+        ),
+    )
     return retried, failed
 
 

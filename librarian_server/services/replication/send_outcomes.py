@@ -36,6 +36,7 @@ from librarian_server.orm import (
     SendQueue,
     utcnow,
 )
+from librarian_server.services.core import events
 from librarian_server.services.core.error_log import record_error
 from librarian_server.services.replication import outgoing
 from librarian_server.services.replication.claims import Lease
@@ -163,13 +164,41 @@ def finish(ctx: SendContext, queue_id: int, done: int, failed: int, lease: Lease
         lease.release(session)
 
 
-def _close_failed(session: Session, queue_id: int, error: str, failed: int, lease: Lease) -> None:
+def close_failed_queue(session: Session, queue: SendQueue, error: str, *, files: int) -> None:
+    """The batch is over and failed: ``batch.failed``, once (a batch already FAILED
+    is not announced again)."""
+    if queue.status is not QueueStatus.FAILED:
+        events.record(
+            session,
+            events.BATCH_FAILED,
+            actor="replication",
+            subject=str(queue.id),
+            detail={"peer": queue.destination, "reason": error, "files": files},
+        )
+    queue.status = QueueStatus.FAILED
+    queue.error = error
+    queue.completed_time = utcnow()
+
+
+def _close_failed(
+    session: Session,
+    queue_id: int,
+    error: str,
+    failed: int,
+    lease: Lease,
+    *,
+    files: int,
+    announce: bool = True,
+) -> None:
     row = session.get(SendQueue, queue_id)
     if row is not None:
-        row.status = QueueStatus.FAILED
-        row.error = error
+        if announce:
+            close_failed_queue(session, row, error, files=files)
+        else:
+            row.status = QueueStatus.FAILED
+            row.error = error
+            row.completed_time = utcnow()
         row.failed_count += failed
-        row.completed_time = utcnow()
     lease.release(session)
 
 
@@ -180,7 +209,7 @@ def fail_batch(ctx: SendContext, queue: SendQueue, reason: str, lease: Lease) ->
         retried, failed = outgoing.retry_or_fail(
             session, dict.fromkeys(ids, reason), settings=ctx.settings.replication
         )
-        _close_failed(session, queue.id, reason, len(ids), lease)
+        _close_failed(session, queue.id, reason, len(ids), lease, files=len(ids))
     record_error(
         ctx.factory,
         ErrorCategory.REPLICATION,
@@ -199,7 +228,7 @@ def peer_unreachable(
     with ctx.factory.begin() as session:
         ids = outgoing.live_in_queue(session, queue.id)
         waiting = outgoing.wait_for_peer(session, dict.fromkeys(ids, reason), until=after)
-        _close_failed(session, queue.id, f"peer unreachable: {reason}", 0, lease)
+        _close_failed(session, queue.id, f"peer unreachable: {reason}", 0, lease, files=len(ids))
     return {"waiting": waiting}
 
 
@@ -212,7 +241,10 @@ def postpone_batch(ctx: SendContext, queue: SendQueue, reason: str, lease: Lease
         postponed = outgoing.postpone(
             session, dict.fromkeys(ids, reason), settings=ctx.settings.replication
         )
-        _close_failed(session, queue.id, f"postponed: {reason}", 0, lease)
+        # Not a failure of anyone's: the files rejoin a batch later, nothing to announce.
+        _close_failed(
+            session, queue.id, f"postponed: {reason}", 0, lease, files=len(ids), announce=False
+        )
     log.info("batch %d to %s postponed: %s", queue.id, queue.destination, reason)
     return {"postponed": postponed}
 

@@ -4,13 +4,21 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import exists, func, select, update
 from sqlalchemy.orm import Session
 
 from librarian_client.models import DiskInfo, RequeueResponse, TransferStatus
 from librarian_server.errors import NotFound
-from librarian_server.orm import OUTGOING_LIVE, OutgoingTransfer, QueueStatus, SendQueue, utcnow
-from librarian_server.services.core.sql import execute_count
+from librarian_server.orm import (
+    OUTGOING_LIVE,
+    Event,
+    OutgoingTransfer,
+    QueueStatus,
+    SendQueue,
+    utcnow,
+)
+from librarian_server.services.core import events
+from librarian_server.services.core.sql import execute_count, in_chunks
 from librarian_server.settings import ServerSettings
 
 MANAGER = "sneakernet"
@@ -91,3 +99,73 @@ def requeue(
     queue.error = f"{requeued} unconfirmed file(s) requeued for another route"
     queue.completed_time = utcnow()
     return RequeueResponse(label=label, requeued=requeued)
+
+
+def announce_overdue(session: Session, settings: ServerSettings, *, limit: int = 1000) -> int:
+    """A ``disk.overdue`` event for each disk that ``disks`` shows as overdue (out past
+    ``sneakernet.overdue_days``, files still unconfirmed), once per disk: a label the
+    log already names is passed over. The disks' rows are locked first (skipping those
+    another worker holds), so two workers at once do not both announce one disk.
+    Returns how many were announced."""
+    overdue_before = utcnow() - timedelta(days=settings.sneakernet.overdue_days)
+    unconfirmed = exists().where(
+        OutgoingTransfer.send_queue_id == SendQueue.id,
+        OutgoingTransfer.status.in_(OUTGOING_LIVE),
+    )
+    queues = list(
+        session.scalars(
+            select(SendQueue)
+            .where(
+                SendQueue.transfer_manager == MANAGER,
+                SendQueue.external_id.is_not(None),
+                SendQueue.created_time < overdue_before,
+                unconfirmed,
+            )
+            .order_by(SendQueue.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+    )
+    labels = [q.external_id or "" for q in queues]
+    known: set[str] = set()
+    for chunk in in_chunks(labels):
+        known.update(
+            session.scalars(
+                select(Event.subject).where(
+                    Event.kind == events.DISK_OVERDUE, Event.subject.in_(chunk)
+                )
+            )
+        )
+    due = [q for q in queues if (q.external_id or "") not in known]
+    if not due:
+        return 0
+    counts = dict(
+        session.execute(
+            select(OutgoingTransfer.send_queue_id, func.count())
+            .where(
+                OutgoingTransfer.send_queue_id.in_([q.id for q in due]),
+                OutgoingTransfer.status.in_(OUTGOING_LIVE),
+            )
+            .group_by(OutgoingTransfer.send_queue_id)
+        ).all()
+    )
+    events.record_many(
+        session,
+        events.DISK_OVERDUE,
+        actor="hypervisor",
+        items=(
+            (
+                q.external_id or "",
+                {
+                    "peer": q.destination,
+                    "queue_id": q.id,
+                    "unconfirmed": int(counts.get(q.id, 0)),
+                    "files": q.file_count,
+                    "exported": q.created_time.isoformat(),
+                    "overdue_days": settings.sneakernet.overdue_days,
+                },
+            )
+            for q in due
+        ),
+    )
+    return len(due)
