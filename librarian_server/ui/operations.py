@@ -58,7 +58,7 @@ def _choice(kind: type[E], value: str, what: str) -> E | None:
         raise Refused(400, f"{value!r} is not a {what}; choose from {choices}.") from None
 
 
-async def _act(
+async def act(
     request: Request,
     who: Viewer,
     factory: sessionmaker[Session],
@@ -144,7 +144,7 @@ def transfers(
 async def retry(
     request: Request, transfer_id: TransferIdPath, who: AdminActing, factory: SessionFactoryDep
 ) -> Response:
-    return await _act(
+    return await act(
         request,
         who,
         factory,
@@ -158,7 +158,7 @@ async def retry(
 async def cancel(
     request: Request, transfer_id: TransferIdPath, who: AdminActing, factory: SessionFactoryDep
 ) -> Response:
-    return await _act(
+    return await act(
         request,
         who,
         factory,
