@@ -27,6 +27,7 @@ from librarian_client._replication import ReplicationMixin
 from librarian_client._resume import ResumeState
 from librarian_client._sneakernet import SneakernetMixin
 from librarian_client._staging import StagingMixin
+from librarian_client._webhooks import WebhooksMixin
 from librarian_client.exceptions import ConfigError, ProtocolError
 from librarian_client.http import Closing, HttpSession, parse_model
 from librarian_client.limits import API_PREFIX as API
@@ -60,7 +61,13 @@ def _tokens() -> TypeAdapter[list[models.TokenInfo]]:
 
 
 class LibrarianClient(
-    Closing, DownloadMixin, IntegrityMixin, ReplicationMixin, SneakernetMixin, StagingMixin
+    Closing,
+    DownloadMixin,
+    IntegrityMixin,
+    ReplicationMixin,
+    SneakernetMixin,
+    StagingMixin,
+    WebhooksMixin,
 ):
     """Talks to one librarian server; use as a context manager or call ``close()``.
 

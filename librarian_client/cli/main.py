@@ -27,6 +27,7 @@ from librarian_client.cli.parsers import (
     sneakernet,
     staging,
     transfer,
+    webhooks,
 )
 
 if TYPE_CHECKING:
@@ -145,6 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
     replication.register(sub, common)
     sneakernet.register(sub, common)
     staging.register(sub, common)
+    webhooks.register(sub, common)
     completion.register(sub, parser)
     return parser
 

@@ -18,6 +18,7 @@ from librarian_server.api import (
     sneakernet,
     staging,
     upload,
+    webhooks,
 )
 
 api_router = APIRouter(prefix=API_PREFIX, dependencies=[Depends(params.no_nul_in_url)])
@@ -35,6 +36,7 @@ for _module in (
     replication,
     sneakernet,
     staging,
+    webhooks,
 ):
     api_router.include_router(_module.router)
 
