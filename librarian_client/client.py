@@ -29,6 +29,7 @@ from librarian_client._replication import ReplicationMixin
 from librarian_client._resume import ResumeState
 from librarian_client._sneakernet import SneakernetMixin
 from librarian_client._staging import StagingMixin
+from librarian_client._webhooks import WebhooksMixin
 from librarian_client.exceptions import ConfigError, ProtocolError
 from librarian_client.http import Closing, HttpSession, parse_model
 from librarian_client.limits import API_PREFIX as API
@@ -70,6 +71,7 @@ class LibrarianClient(
     ReplicationMixin,
     SneakernetMixin,
     StagingMixin,
+    WebhooksMixin,
 ):
     """Talks to one librarian server; use as a context manager or call ``close()``.
 

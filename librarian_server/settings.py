@@ -96,6 +96,8 @@ class BackgroundSettings(BaseModel):
     deliver_outbox: TaskSchedule = _every(10, batch_size=100)
     # Fold new events into the per-day totals the dashboard shows (events per batch).
     tally: TaskSchedule = _every(10, batch_size=10_000)
+    # Post new events to webhook subscriptions (events per POST).
+    deliver_webhooks: TaskSchedule = _every(5, batch_size=100)
 
 
 class ReplicationSettings(BaseModel):
@@ -262,6 +264,18 @@ class ColdSettings(BaseModel):
     )
 
 
+class WebhookSettings(BaseModel):
+    """Posting events to subscribed receivers: how long to wait, and how to back off."""
+
+    timeout_seconds: float = Field(default=10.0, gt=0, le=300, description="Each POST's timeout.")
+    backoff_seconds: float = Field(
+        default=10.0, gt=0, description="First wait before a failed delivery is tried again."
+    )
+    backoff_max_seconds: float = Field(
+        default=3600.0, gt=0, description="The wait doubles per failure in a row, up to this."
+    )
+
+
 class GlobusStoreMapping(BaseModel):
     """Where one store's root appears on this site's Globus collection."""
 
@@ -420,6 +434,7 @@ class ServerSettings(BaseSettings):
     sneakernet: SneakernetSettings = Field(default_factory=SneakernetSettings)
     integrity: IntegritySettings = Field(default_factory=IntegritySettings)
     cold: ColdSettings = Field(default_factory=ColdSettings)
+    webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
 
     ui_enabled: bool = Field(default=True, description="Serve the web dashboard under /ui.")
     ui_session_seconds: int = Field(

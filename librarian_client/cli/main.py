@@ -29,6 +29,7 @@ from librarian_client.cli.parsers import (
     staging,
     transfer,
     users,
+    webhooks,
 )
 
 if TYPE_CHECKING:
@@ -149,6 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
     sneakernet.register(sub, common)
     staging.register(sub, common)
     events.register(sub, common)
+    webhooks.register(sub, common)
     completion.register(sub, parser)
     return parser
 

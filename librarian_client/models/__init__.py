@@ -173,6 +173,23 @@ if TYPE_CHECKING:
         UploadStageRequest,
         UploadStageResponse,
     )
+    from librarian_client.models.webhooks import (
+        MAX_WEBHOOK_BACKLOG,
+        MAX_WEBHOOK_KINDS,
+        WEBHOOK_NAME,
+        EventKinds,
+        WebhookCreateRequest,
+        WebhookCreateResponse,
+        WebhookEvent,
+        WebhookInfo,
+        WebhookList,
+        WebhookPayload,
+        WebhookTestResponse,
+        WebhookUpdateRequest,
+        WebhookUrl,
+        checked_url,
+        shown_url,
+    )
 
 __all__ = [
     "MAX_AUDIT_PAGE",
@@ -314,6 +331,21 @@ __all__ = [
     "UploadStageResponse",
     "WireModel",
     "known_code",
+    "MAX_WEBHOOK_BACKLOG",
+    "MAX_WEBHOOK_KINDS",
+    "WEBHOOK_NAME",
+    "EventKinds",
+    "WebhookCreateRequest",
+    "WebhookCreateResponse",
+    "WebhookEvent",
+    "WebhookInfo",
+    "WebhookList",
+    "WebhookPayload",
+    "WebhookTestResponse",
+    "WebhookUpdateRequest",
+    "WebhookUrl",
+    "checked_url",
+    "shown_url",
 ]
 
 _HOMES = {
@@ -456,6 +488,21 @@ _HOMES = {
     "UploadPutResponse": "upload",
     "UploadStageRequest": "upload",
     "UploadStageResponse": "upload",
+    "MAX_WEBHOOK_BACKLOG": "webhooks",
+    "MAX_WEBHOOK_KINDS": "webhooks",
+    "WEBHOOK_NAME": "webhooks",
+    "EventKinds": "webhooks",
+    "WebhookCreateRequest": "webhooks",
+    "WebhookCreateResponse": "webhooks",
+    "WebhookEvent": "webhooks",
+    "WebhookInfo": "webhooks",
+    "WebhookList": "webhooks",
+    "WebhookPayload": "webhooks",
+    "WebhookTestResponse": "webhooks",
+    "WebhookUpdateRequest": "webhooks",
+    "WebhookUrl": "webhooks",
+    "checked_url": "webhooks",
+    "shown_url": "webhooks",
 }
 """The submodule that defines each public name."""
 

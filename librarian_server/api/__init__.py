@@ -20,6 +20,7 @@ from librarian_server.api import (
     staging,
     upload,
     users,
+    webhooks,
 )
 
 api_router = APIRouter(prefix=API_PREFIX, dependencies=[Depends(params.no_nul_in_url)])
@@ -39,6 +40,7 @@ for _module in (
     staging,
     users,
     events,
+    webhooks,
 ):
     api_router.include_router(_module.router)
 

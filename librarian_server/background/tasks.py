@@ -6,6 +6,7 @@ from librarian_server.background.audit import Audit
 from librarian_server.background.cleanup import Cleanup
 from librarian_server.background.consume_queue import ConsumeQueue
 from librarian_server.background.deliver_outbox import DeliverOutbox
+from librarian_server.background.deliver_webhooks import DeliverWebhooks
 from librarian_server.background.hypervisor import Hypervisor
 from librarian_server.background.prove_copies import ProveCopies
 from librarian_server.background.receive_clone import ReceiveClone
@@ -33,4 +34,5 @@ def all_tasks() -> list[Task]:
         Staging(),
         DeliverOutbox(),
         Tally(),
+        DeliverWebhooks(),
     ]

@@ -36,6 +36,7 @@ from librarian_server.orm.vospace import (
     VOSpaceLink,
     VOSpaceProperty,
 )
+from librarian_server.orm.webhook import WebhookSubscription
 
 __all__ = [
     "ACTIVE_STATUSES",
@@ -82,5 +83,6 @@ __all__ = [
     "VOSpaceJob",
     "VOSpaceLink",
     "VOSpaceProperty",
+    "WebhookSubscription",
     "utcnow",
 ]
