@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from librarian_server.settings import ServerSettings
-from librarian_server.ui import accounts, operations, pages, session
+from librarian_server.ui import accounts, operations, pages, session, webhooks
 from librarian_server.ui.render import STATIC, SecurityHeaders, page
 from librarian_server.ui.session import LoginRequired, Refused, login_path
 
@@ -47,5 +47,6 @@ def install(app: FastAPI, settings: ServerSettings) -> None:
     app.include_router(pages.router)
     app.include_router(operations.router)
     app.include_router(accounts.router)
+    app.include_router(webhooks.router)
     app.add_exception_handler(LoginRequired, _login_required)
     app.add_exception_handler(Refused, _refused)
