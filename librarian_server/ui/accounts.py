@@ -8,6 +8,7 @@ each change is an audit event with the acting user as its actor.
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated
 
 from anyio import to_thread
@@ -54,32 +55,9 @@ def users_page(request: Request, who: Viewing, session: SessionDep) -> Response:
     )
 
 
-@router.post("/users/{name}/disable")
-async def disable(
-    request: Request, name: UserPath, who: AdminActing, factory: SessionFactoryDep
-) -> Response:
-    return await act(
-        request,
-        who,
-        factory,
-        lambda s: users.update_user(s, name, UserUpdate(disabled=True), actor=who.user.name),
-        lambda u: f"{u.name} is disabled: their tokens and sessions stop working now.",
-        back=PREFIX + "/users",
-    )
-
-
-@router.post("/users/{name}/enable")
-async def enable(
-    request: Request, name: UserPath, who: AdminActing, factory: SessionFactoryDep
-) -> Response:
-    return await act(
-        request,
-        who,
-        factory,
-        lambda s: users.update_user(s, name, UserUpdate(disabled=False), actor=who.user.name),
-        lambda u: f"{u.name} is enabled again.",
-        back=PREFIX + "/users",
-    )
+class Switch(StrEnum):
+    ENABLE = "enable"
+    DISABLE = "disable"
 
 
 @router.post("/users/{name}/level")
@@ -203,3 +181,24 @@ async def change_password(
     revoked = getattr(done, "tokens_revoked", 0)
     extra = f" {revoked} other token(s) revoked." if revoked else ""
     return outcome(request, who, ok=True, message=f"Your password is changed.{extra}", back=back)
+
+
+# Last: its {switch} would otherwise take the paths of the actions above.
+@router.post("/users/{name}/{switch}")
+async def enable_or_disable(
+    request: Request, name: UserPath, switch: Switch, who: AdminActing, factory: SessionFactoryDep
+) -> Response:
+    """Disabling stops the user's tokens and dashboard sessions at once, everywhere."""
+    change = UserUpdate(disabled=switch is Switch.DISABLE)
+    said = {
+        Switch.DISABLE: "is disabled: their tokens and sessions stop working now.",
+        Switch.ENABLE: "is enabled again.",
+    }[switch]
+    return await act(
+        request,
+        who,
+        factory,
+        lambda s: users.update_user(s, name, change, actor=who.user.name),
+        lambda u: f"{u.name} {said}",
+        back=PREFIX + "/users",
+    )

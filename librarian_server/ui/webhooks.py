@@ -15,6 +15,7 @@ from librarian_server.api.params import no_nul_in_url
 from librarian_server.errors import LibrarianError
 from librarian_server.services.core import webhook_delivery, webhooks
 from librarian_server.services.core.credentials import CredentialBox
+from librarian_server.ui.accounts import Switch
 from librarian_server.ui.operations import act
 from librarian_server.ui.render import PREFIX, outcome, page
 from librarian_server.ui.session import AdminActing, Viewing
@@ -34,38 +35,6 @@ def webhooks_page(request: Request, who: Viewing, session: SessionDep) -> Respon
         title="Webhooks",
         refresh=10,
         hooks=webhooks.list_all(session),
-    )
-
-
-def _switch(enabled: bool) -> WebhookUpdateRequest:
-    return WebhookUpdateRequest(enabled=enabled)
-
-
-@router.post("/webhooks/{name}/enable")
-async def enable(
-    request: Request, name: NamePath, who: AdminActing, factory: SessionFactoryDep
-) -> Response:
-    return await act(
-        request,
-        who,
-        factory,
-        lambda s: webhooks.update(s, name, _switch(True), actor=who.user.name),
-        lambda h: f"{h.name} is enabled: it catches up from event {h.cursor}.",
-        back=BACK,
-    )
-
-
-@router.post("/webhooks/{name}/disable")
-async def disable(
-    request: Request, name: NamePath, who: AdminActing, factory: SessionFactoryDep
-) -> Response:
-    return await act(
-        request,
-        who,
-        factory,
-        lambda s: webhooks.update(s, name, _switch(False), actor=who.user.name),
-        lambda h: f"{h.name} is disabled; it keeps its place in the log.",
-        back=BACK,
     )
 
 
@@ -92,4 +61,21 @@ async def send_test(
         )
     return outcome(
         request, who, ok=False, message=f"Not delivered: {result.error}.", back=BACK, status=502
+    )
+
+
+# Last: its {switch} would otherwise take the paths of the actions above.
+@router.post("/webhooks/{name}/{switch}")
+async def enable_or_disable(
+    request: Request, name: NamePath, switch: Switch, who: AdminActing, factory: SessionFactoryDep
+) -> Response:
+    """A disabled subscription keeps its place in the log and catches up when enabled."""
+    change = WebhookUpdateRequest(enabled=switch is Switch.ENABLE)
+    return await act(
+        request,
+        who,
+        factory,
+        lambda s: webhooks.update(s, name, change, actor=who.user.name),
+        lambda h: f"{h.name} is {switch.value}d (its place in the log: event {h.cursor}).",
+        back=BACK,
     )
