@@ -8,6 +8,7 @@ comes again under the same delivery id, so deduplicating by it leaves each event
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -78,14 +79,17 @@ def test_every_event_arrives_in_order_across_sigkills(
 
     # A POST under way when the server dies: the receiver has the batch, the cursor
     # never moved. After the restart (and the dead worker's lease) it comes again.
-    receiver.delay = 2.0  # far longer than the upload command takes to return
+    # The receiver holds the POST unanswered until the server is dead, however slow the
+    # machine: a timed delay could run out first, and the batch would be delivered.
+    release = receiver.hold = threading.Event()
     before = receiver.arrived
     names += upload(server, tmp_path, "cut", 5)
     wait_for(lambda: receiver.arrived > before, "a POST in flight")
     server.kill()
-    wait_for(lambda: len(receiver.posts) == before + 1, "the cut-off POST to be recorded")
-    cut = receiver.posts[-1].delivery
-    receiver.delay = 0.0
+    receiver.hold = None
+    release.set()
+    wait_for(lambda: len(receiver.posts) > before, "the cut-off POST to be recorded")
+    cut = receiver.posts[before].delivery
     server.restart()
     names += upload(server, tmp_path, "after", 3)
     wait_for(lambda: received_names(receiver) == names, "every event after the restart", 90)

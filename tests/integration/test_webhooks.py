@@ -46,11 +46,13 @@ class Post:
 @dataclass
 class HookReceiver:
     """A real HTTP server on loopback that answers ``statuses`` in turn (then ``status``),
-    after ``delay`` seconds, and records every POST; it can stop and start on its port."""
+    after ``delay`` seconds (or, while ``hold`` is set, once it is released), and records
+    every POST; it can stop and start on its port."""
 
     status: int = 200
     statuses: list[int] = field(default_factory=list)
     delay: float = 0.0
+    hold: threading.Event | None = None
     posts: list[Post] = field(default_factory=list)
     arrived: int = 0  # POSTs whose body was read, answered or not yet
     port: int = 0
@@ -69,6 +71,9 @@ class HookReceiver:
                 with receiver._lock:
                     receiver.arrived += 1
                 time.sleep(receiver.delay)
+                held = receiver.hold
+                if held is not None:
+                    held.wait(120)
                 with receiver._lock:
                     status = receiver.statuses.pop(0) if receiver.statuses else receiver.status
                     headers = {k.lower(): v for k, v in self.headers.items()}
