@@ -47,7 +47,8 @@ def stored(site: Site, name: str) -> Path:
 
 def events(site: Site) -> list[Event]:
     with site.session() as s:
-        return list(s.scalars(select(Event).order_by(Event.id)))
+        deleted = select(Event).where(Event.kind == "file.deleted")  # commits are events too
+        return list(s.scalars(deleted.order_by(Event.id)))
 
 
 def replicate(site: Site, name: str, to: str = "ucsd") -> None:
